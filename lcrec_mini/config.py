@@ -1,0 +1,270 @@
+"""Configuration: plain dataclasses, four presets, and overrides.
+
+A config is a tree of dataclasses, one section per pipeline stage, plus a few global
+fields (``seed``). A preset is plain data: a dict of dotted keys
+(``{"data.max_users": 200}``) applied on top of the defaults. Overrides come, in
+this order, from a YAML file, from ``--set key=value`` on the command line, or from a
+notebook's ``parameters`` cell (a dict of the same dotted keys). Every key is checked:
+an unknown key is an error that lists the valid ones.
+
+Fields marked ``fingerprint=False`` (caches, URLs, timeouts) do not change what a
+stage produces, so changing them does not make a stage run again.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+
+def _nofp(default: Any, help: str = "") -> Any:
+    """A field that does not change a stage's output (excluded from fingerprints)."""
+    return field(default=default, metadata={"fingerprint": False, "help": help})
+
+
+@dataclass
+class DataConfig:
+    """Where the interactions come from and how they are filtered (stage ``data``)."""
+
+    #: ``ml-100k`` | ``amazon2018:<Category>`` | ``amazon2023:<Category>`` | ``lcrec:<folder>``
+    source: str = "ml-100k"
+    #: iterative k-core thresholds (LC-Rec uses 5 and 5)
+    min_user_interactions: int = 5
+    min_item_interactions: int = 5
+    #: longest history a model sees (LC-Rec: 20); the split keeps the full sequence
+    max_history: int = 20
+    #: keep only the first N users (by id) after filtering, then filter again; for smoke runs
+    max_users: int | None = None
+    #: where downloads are kept (``$LCREC_MINI_CACHE`` or ``~/.cache/lcrec-mini`` when empty)
+    cache_dir: str = _nofp("", "download cache folder")
+    amazon2018_base_url: str = _nofp(
+        "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2", "Amazon 2018 mirror"
+    )
+    amazon2023_base_url: str = _nofp(
+        "https://huggingface.co/datasets/McAuley-Lab/Amazon-Reviews-2023/resolve/main",
+        "Amazon 2023 dataset repository (files by explicit path)",
+    )
+    download_timeout_s: float = _nofp(60.0, "seconds without a byte before a download fails")
+
+
+@dataclass
+class Config:
+    """The whole pipeline's configuration."""
+
+    preset: str = "cpu"
+    seed: int = 42
+    data: DataConfig = field(default_factory=DataConfig)
+
+    # -- views -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def section(self, name: str) -> Any:
+        if name not in SECTIONS:
+            raise ConfigError(f"no config section {name!r}; sections are {sorted(SECTIONS)}")
+        return getattr(self, name)
+
+    def fingerprint_dict(self, section: str) -> dict[str, Any]:
+        """The fields of ``section`` that change its stage's output, plus the seed."""
+        sec = self.section(section)
+        out = {
+            f.name: getattr(sec, f.name)
+            for f in dataclasses.fields(sec)
+            if f.metadata.get("fingerprint", True)
+        }
+        return {"seed": self.seed, section: out}
+
+    def fingerprint(self, section: str) -> str:
+        blob = json.dumps(self.fingerprint_dict(section), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+SECTIONS = {
+    f.name
+    for f in dataclasses.fields(Config)
+    if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory())
+}
+
+#: Presets are plain data: dotted keys over the defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    # seconds per stage: a few hundred ML-100K users; CI runs this
+    "smoke": {"data.max_users": 100},
+    # ML-100K with the real offline models on a laptop CPU
+    "cpu": {},
+    # one Colab GPU with real Amazon data (LC-Rec's Instruments subset)
+    "colab": {"data.source": "amazon2018:Musical_Instruments"},
+    # the paper's setting (LLaMA-7B on several GPUs, 4 x 256 codes)
+    "paper": {"data.source": "amazon2018:Musical_Instruments"},
+}
+
+
+# -- keys and values ---------------------------------------------------------------------
+
+
+def valid_keys(cfg: Config | None = None) -> list[str]:
+    cfg = cfg or Config()
+    keys = []
+    for f in dataclasses.fields(cfg):
+        if f.name in SECTIONS:
+            keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(getattr(cfg, f.name))]
+        elif f.name != "preset":  # chosen with --preset, never overridden
+            keys.append(f.name)
+    return sorted(keys)
+
+
+def _resolve(cfg: Config, key: str) -> tuple[Any, dataclasses.Field]:
+    """The object holding ``key`` and its field; an unknown key lists the valid ones."""
+    parts = key.split(".")
+    top = {f.name: f for f in dataclasses.fields(cfg)}
+    if len(parts) == 1 and parts[0] in top and parts[0] not in SECTIONS and parts[0] != "preset":
+        return cfg, top[parts[0]]
+    if len(parts) == 2 and parts[0] in SECTIONS:
+        sec = getattr(cfg, parts[0])
+        fields = {f.name: f for f in dataclasses.fields(sec)}
+        if parts[1] in fields:
+            return sec, fields[parts[1]]
+    valid = valid_keys(cfg)
+    close = difflib.get_close_matches(key, valid, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(valid)}")
+
+
+def _hint_types(obj: Any) -> dict[str, Any]:
+    return typing.get_type_hints(type(obj))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert ``value`` (from YAML or a command line string) to the field type ``tp``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "~")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"bad value for {key!r}: {value!r}")
+    if tp is str:
+        if isinstance(value, (dict, list)) or value is None:
+            raise ConfigError(f"config key {key!r} expects a string, got {value!r}")
+        return str(value)
+    if isinstance(value, str) and tp is not str:
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as e:  # pragma: no cover - yaml accepts nearly anything
+            raise ConfigError(f"config key {key!r}: cannot parse {value!r}: {e}") from e
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key {key!r} expects true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key {key!r} expects an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"config key {key!r} expects a number, got {value!r}")
+    if origin is list:
+        (inner,) = typing.get_args(tp) or (Any,)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {key!r} expects a list, got {value!r}")
+        return [v if inner is Any else _coerce(v, inner, key) for v in value]
+    return value
+
+
+def set_key(cfg: Config, key: str, value: Any) -> None:
+    obj, f = _resolve(cfg, key)
+    tp = _hint_types(obj)[f.name]
+    setattr(obj, f.name, _coerce(value, tp, key))
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and k in SECTIONS and not prefix:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def parse_set(items: list[str] | None) -> dict[str, str]:
+    """``["data.source=ml-100k", ...]`` -> dict; each item must contain ``=``."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    return _flatten(data)
+
+
+def make_config(
+    preset: str = "cpu",
+    overrides: Mapping[str, Any] | None = None,
+    yaml_file: str | Path | None = None,
+    set_items: list[str] | None = None,
+) -> Config:
+    """Defaults, then the preset, then the YAML file, then ``overrides``, then ``--set``."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; presets are {', '.join(PRESETS)}")
+    cfg = Config(preset=preset)
+    layers: list[Mapping[str, Any]] = [PRESETS[preset]]
+    if yaml_file:
+        layers.append(load_yaml(yaml_file))
+    if overrides:
+        layers.append(_flatten(overrides))
+    layers.append(parse_set(set_items))
+    for layer in layers:
+        for k, v in layer.items():
+            set_key(cfg, k, v)
+    return cfg
+
+
+def config_from_dict(d: Mapping[str, Any]) -> Config:
+    """Rebuild a Config from :meth:`Config.to_dict` output (e.g. a saved config.json)."""
+    d = copy.deepcopy(dict(d))
+    preset = d.pop("preset", "cpu")
+    cfg = Config(preset=preset)
+    for k, v in _flatten(d).items():
+        set_key(cfg, k, v)
+    return cfg

@@ -1,0 +1,48 @@
+"""Leave-one-out splits, as LC-Rec (and most sequential recommenders) use them.
+
+For a user's chronological sequence ``s`` of length n >= 3:
+  train: ``s[:n-2]`` (every prefix of it gives a training target),
+  valid: history ``s[:n-2]`` -> target ``s[n-2]``,
+  test:  history ``s[:n-1]`` -> target ``s[n-1]``.
+A history shown to a model keeps only its last ``max_history`` items (LC-Rec: 20).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class Example:
+    user: int
+    history: tuple[int, ...]  # oldest first, at most max_history items
+    target: int
+
+
+def cap(history: list[int] | tuple[int, ...], max_history: int) -> tuple[int, ...]:
+    return tuple(history[-max_history:]) if max_history > 0 else tuple(history)
+
+
+def leave_one_out(
+    sequences: dict[str, list[int]], max_history: int = 20
+) -> dict[str, list[Example]]:
+    """``{"train": [...], "valid": [...], "test": [...]}`` of :class:`Example`.
+
+    ``train`` holds one example per position t >= 1 of each training sequence
+    (history ``s[:t]``, target ``s[t]``), which is how ``seqrec`` trains.
+    """
+    out: dict[str, list[Example]] = {"train": [], "valid": [], "test": []}
+    for uid, seq in sequences.items():
+        if len(seq) < 3:
+            raise DataError(
+                f"sequences.json key {uid!r}: {len(seq)} interactions; leave-one-out needs at least 3"
+            )
+        u = int(uid)
+        n = len(seq)
+        for t in range(1, n - 2):
+            out["train"].append(Example(u, cap(seq[:t], max_history), seq[t]))
+        out["valid"].append(Example(u, cap(seq[: n - 2], max_history), seq[n - 2]))
+        out["test"].append(Example(u, cap(seq[: n - 1], max_history), seq[n - 1]))
+    return out

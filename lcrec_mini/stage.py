@@ -1,0 +1,171 @@
+"""Running a stage: skip when up to date, write atomically, never leave partial output.
+
+A stage writes into a fresh temporary folder beside its final one
+(``run_dir/.data.tmp-<pid>``); only when everything is written, ``config.json``
+last, is the folder renamed into place. A stage that fails, or is interrupted,
+leaves its previous output (if any) untouched and no partial folder behind.
+
+``<stage>/config.json`` records the stage's config section, the seed, the
+fingerprints of the stages it read, and the package version; it holds no time
+stamps, so a stage run twice with the same inputs writes byte-identical files.
+Wall times go to ``run_dir/log.jsonl`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import __version__
+from .config import Config
+from .errors import DataError
+
+
+def write_json(path: str | Path, obj: Any, indent: int | None = 1) -> None:
+    """Deterministic JSON (UTF-8, keys in insertion order, trailing newline)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=indent)
+        f.write("\n")
+
+
+def write_json_rows(path: str | Path, obj: dict[str, Any]) -> None:
+    """A JSON object written one key per line: LC-Rec's layout, readable in a diff."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("{\n")
+        last = len(obj) - 1
+        for n, (k, v) in enumerate(obj.items()):
+            sep = "," if n < last else ""
+            f.write(f"{json.dumps(str(k))}: {json.dumps(v, ensure_ascii=False)}{sep}\n")
+        f.write("}\n")
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path} line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from None
+
+
+@dataclass
+class StageResult:
+    name: str
+    out_dir: Path
+    skipped: bool
+    fingerprint: str
+    seconds: float
+
+
+def stage_fingerprint(cfg: Config, section: str, upstream: dict[str, str]) -> str:
+    import hashlib
+
+    blob = json.dumps(
+        {"own": cfg.fingerprint(section), "upstream": upstream}, sort_keys=True
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def read_stage_config(out_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((out_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def upstream_fingerprint(run_dir: Path, stage: str) -> str:
+    """The fingerprint of an earlier stage's output; a clear error if it is missing."""
+    meta = read_stage_config(Path(run_dir) / stage)
+    if meta is None:
+        raise DataError(
+            f"{Path(run_dir) / stage / 'config.json'}: stage {stage!r} has not been run in this "
+            f"run folder; run `lcrec-mini {stage} --run-dir {run_dir}` first"
+        )
+    return meta["fingerprint"]
+
+
+def run_stage(
+    name: str,
+    cfg: Config,
+    run_dir: str | Path,
+    build: Callable[[Path], None],
+    outputs: Iterable[str],
+    upstream: Iterable[str] = (),
+    force: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> StageResult:
+    """Run ``build(tmp_dir)`` unless ``run_dir/name`` is up to date, then swap it in.
+
+    ``outputs`` are the file names ``build`` must write; a missing one is a bug and
+    fails the stage before anything is moved into place.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = run_dir / name
+    ups = {u: upstream_fingerprint(run_dir, u) for u in upstream}
+    fp = stage_fingerprint(cfg, name, ups)
+    outputs = list(outputs)
+
+    meta = read_stage_config(out_dir)
+    if (
+        not force
+        and meta is not None
+        and meta.get("fingerprint") == fp
+        and all((out_dir / o).exists() for o in outputs)
+    ):
+        log(f"[{name}] up to date in {out_dir} (fingerprint {fp}); skipped. Use --force to rerun.")
+        return StageResult(name, out_dir, True, fp, 0.0)
+
+    tmp = run_dir / f".{name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    t0 = time.perf_counter()
+    try:
+        build(tmp)
+        missing = [o for o in outputs if not (tmp / o).exists()]
+        if missing:
+            raise RuntimeError(f"stage {name!r} did not write {missing}")
+        stage_meta = {
+            "stage": name,
+            "fingerprint": fp,
+            "lcrec_mini_version": __version__,
+            "preset": cfg.preset,
+            "config": cfg.fingerprint_dict(name),
+            "upstream": ups,
+        }
+        write_json(tmp / "config.json", stage_meta)
+        old = run_dir / f".{name}.old-{os.getpid()}"
+        if out_dir.exists():
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+    with open(run_dir / "log.jsonl", "a", encoding="utf-8") as f:
+        f.write(
+            json.dumps(
+                {
+                    "stage": name,
+                    "fingerprint": fp,
+                    "seconds": round(seconds, 3),
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "version": __version__,
+                }
+            )
+            + "\n"
+        )
+    log(f"[{name}] wrote {out_dir} in {seconds:.1f} s")
+    return StageResult(name, out_dir, False, fp, seconds)
