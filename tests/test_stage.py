@@ -1,0 +1,102 @@
+"""Stages: skipped when up to date, byte-identical reruns, no partial output on failure."""
+
+import json
+
+import pytest
+
+from lcrec_mini.cli import main
+from lcrec_mini.config import make_config
+from lcrec_mini.data import OUTPUTS, run_data
+from lcrec_mini.stage import run_stage
+
+
+def snapshot(folder):
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def test_second_run_is_skipped_and_files_are_untouched(tmp_path):
+    cfg = make_config("smoke")
+    first = run_data(cfg, tmp_path, log=lambda m: None)
+    before = snapshot(tmp_path / "data")
+    second = run_data(cfg, tmp_path, log=lambda m: None)
+    assert not first.skipped and second.skipped
+    assert snapshot(tmp_path / "data") == before
+    assert set(OUTPUTS) <= set(before)
+
+
+def test_forced_rerun_and_fresh_folder_are_byte_identical(tmp_path):
+    cfg = make_config("smoke")
+    run_data(cfg, tmp_path / "a", log=lambda m: None)
+    run_data(cfg, tmp_path / "b", log=lambda m: None)
+    a = {k: v[0] for k, v in snapshot(tmp_path / "a" / "data").items()}
+    run_data(cfg, tmp_path / "a", force=True, log=lambda m: None)
+    again = {k: v[0] for k, v in snapshot(tmp_path / "a" / "data").items()}
+    b = {k: v[0] for k, v in snapshot(tmp_path / "b" / "data").items()}
+    assert a == again == b
+
+
+def test_changed_config_reruns_the_stage(tmp_path):
+    run_data(make_config("smoke"), tmp_path, log=lambda m: None)
+    res = run_data(make_config("smoke", set_items=["data.max_users=50"]), tmp_path, log=lambda m: None)
+    assert not res.skipped
+    st = json.loads((tmp_path / "data" / "stats.json").read_text())
+    assert st["users"] <= 50
+    meta = json.loads((tmp_path / "data" / "config.json").read_text())
+    assert meta["config"]["data"]["max_users"] == 50 and meta["lcrec_mini_version"]
+
+
+def test_failed_stage_keeps_previous_output_and_leaves_no_temp(tmp_path):
+    cfg = make_config("smoke")
+    run_data(cfg, tmp_path, log=lambda m: None)
+    before = snapshot(tmp_path / "data")
+
+    def build(out):
+        (out / "items.json").write_text("half")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        run_stage("data", make_config("smoke", set_items=["seed=1"]), tmp_path, build, ["items.json"])
+    assert snapshot(tmp_path / "data") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "log.jsonl"]
+
+
+def test_interrupt_leaves_no_temp(tmp_path):
+    def build(out):
+        (out / "x").write_text("partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("data", make_config("smoke"), tmp_path, build, ["x"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stage_that_forgets_an_output_fails(tmp_path):
+    with pytest.raises(RuntimeError, match=r"did not write \['b'\]"):
+        run_stage("data", make_config("smoke"), tmp_path, lambda out: (out / "a").write_text("1"), ["a", "b"])
+    assert not (tmp_path / "data").exists()
+
+
+def test_cli_data_prints_summary_and_skips_second_time(tmp_path, capsys):
+    assert main(["data", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Dataset ml-100k" in out and "943" in out and "after filter" in out
+    assert main(["data", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_cli_errors_exit_2_with_a_message(tmp_path, capsys):
+    assert main(["data", "--run-dir", str(tmp_path), "--set", "data.nope=1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config key 'data.nope'" in err and "data.source" in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_cli_config_lists_keys(capsys):
+    assert main(["config", "--keys"]) == 0
+    keys = capsys.readouterr().out.split()
+    assert "data.source" in keys and "seed" in keys
+
+
+def test_cli_run_chains_stages(tmp_path, capsys):
+    assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "data" / "sequences.json").exists()
