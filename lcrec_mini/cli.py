@@ -18,9 +18,23 @@ def _stage_data(cfg: Config, run_dir: Path, force: bool) -> None:
     run_data(cfg, run_dir, force=force)
 
 
+def _stage_embed(cfg: Config, run_dir: Path, force: bool) -> None:
+    from .embed import run_embed
+
+    run_embed(cfg, run_dir, force=force)
+
+
+def _stage_index(cfg: Config, run_dir: Path, force: bool) -> None:
+    from .indexing import run_index
+
+    run_index(cfg, run_dir, force=force)
+
+
 #: stage name -> runner, in pipeline order; `run` chains them.
 STAGES: dict[str, Callable[[Config, Path, bool], None]] = {
     "data": _stage_data,
+    "embed": _stage_embed,
+    "index": _stage_index,
 }
 
 

@@ -60,12 +60,58 @@ class DataConfig:
 
 
 @dataclass
+class EmbedConfig:
+    """Item text -> vectors (stage ``embed``)."""
+
+    #: ``minilm`` | ``smollm2`` (the LLM itself, as the paper) | a Hugging Face name or folder
+    model: str = "minilm"
+    #: item fields embedded separately, then averaged; empty = the source's own (data/stats.json)
+    fields: list[str] = field(default_factory=list)
+    max_length: int = 128
+    batch_size: int = _nofp(64, "texts per forward pass")
+    device: str = _nofp("auto", "auto | cpu | cuda | mps")
+
+
+@dataclass
+class IndexConfig:
+    """Embeddings -> unique item indices (stage ``index``). Defaults: the paper's scale."""
+
+    #: ``lcrec`` | ``rqvae`` (no uniform semantic mapping) | ``rqkmeans`` | ``random``
+    method: str = "lcrec"
+    levels: int = 4
+    codebook_size: int = 256
+    e_dim: int = 32
+    #: hidden sizes of the MLP encoder (the decoder mirrors them)
+    layers: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128, 64])
+    dropout: float = 0.0
+    beta: float = 0.25
+    quant_weight: float = 1.0
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    epochs: int = 500
+    batch_size: int = 1024
+    warmup_epochs: int = 10
+    #: Sinkhorn-Knopp at the last level: entropic regularisation and iterations
+    sk_epsilon: float = 0.003
+    sk_iters: int = 50
+    kmeans_iters: int = 50
+    #: rounds of Sinkhorn over colliding groups before the final deterministic step
+    fix_rounds: int = 20
+    #: an ``rqvae.pt`` to index with instead of training one (methods lcrec and rqvae)
+    checkpoint: str = ""
+    eval_every: int = _nofp(1, "epochs between collision-rate evaluations")
+    device: str = _nofp("auto", "auto | cpu | cuda | mps")
+
+
+@dataclass
 class Config:
     """The whole pipeline's configuration."""
 
     preset: str = "cpu"
     seed: int = 42
     data: DataConfig = field(default_factory=DataConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
 
     # -- views -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -99,13 +145,31 @@ SECTIONS = {
 
 #: Presets are plain data: dotted keys over the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
-    # seconds per stage: a few hundred ML-100K users; CI runs this
-    "smoke": {"data.max_users": 100},
-    # ML-100K with the real offline models on a laptop CPU
-    "cpu": {},
+    # seconds per stage (CI): 100 ML-100K users, a tiny RQ-VAE
+    "smoke": {
+        "data.max_users": 100,
+        "embed.max_length": 32,
+        "index.levels": 3,
+        "index.codebook_size": 16,
+        "index.e_dim": 16,
+        "index.layers": [64],
+        "index.epochs": 10,
+        "index.batch_size": 256,
+        "index.warmup_epochs": 1,
+        "index.kmeans_iters": 10,
+    },
+    # ML-100K with the real offline models on a laptop CPU. 1,349 items: 3 levels of
+    # 32 codes (32,768 indices) with a 3-layer MLP; 4 x 256 would leave most codes empty.
+    "cpu": {
+        "index.levels": 3,
+        "index.codebook_size": 32,
+        "index.layers": [512, 256, 128],
+        "index.epochs": 200,
+        "index.batch_size": 256,
+    },
     # one Colab GPU with real Amazon data (LC-Rec's Instruments subset)
-    "colab": {"data.source": "amazon2018:Musical_Instruments"},
-    # the paper's setting (LLaMA-7B on several GPUs, 4 x 256 codes)
+    "colab": {"data.source": "amazon2018:Musical_Instruments", "embed.model": "smollm2"},
+    # the paper's setting (LLaMA-7B on several GPUs, 4 x 256 codes, e = 32)
     "paper": {"data.source": "amazon2018:Musical_Instruments"},
 }
 
@@ -162,10 +226,25 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             except ConfigError as e:
                 errors.append(str(e))
         raise ConfigError(errors[0] if errors else f"bad value for {key!r}: {value!r}")
+    if origin is list:
+        (inner,) = typing.get_args(tp) or (Any,)
+        if isinstance(value, str):  # "512,256,128" or "[512, 256]" or "" (empty list)
+            text = value.strip()
+            value = yaml.safe_load(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {key!r} expects a list, got {value!r}")
+        return [v if inner is Any else _coerce(v, inner, key) for v in value]
     if tp is str:
         if isinstance(value, (dict, list)) or value is None:
             raise ConfigError(f"config key {key!r} expects a string, got {value!r}")
         return str(value)
+    if isinstance(value, str) and tp in (int, float):
+        try:  # Python's own syntax first: YAML 1.1 reads "3e-4" as a string
+            return tp(value.strip())
+        except ValueError:
+            pass
     if isinstance(value, str) and tp is not str:
         try:
             value = yaml.safe_load(value)
@@ -183,13 +262,6 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         raise ConfigError(f"config key {key!r} expects a number, got {value!r}")
-    if origin is list:
-        (inner,) = typing.get_args(tp) or (Any,)
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v]
-        if not isinstance(value, list):
-            raise ConfigError(f"config key {key!r} expects a list, got {value!r}")
-        return [v if inner is Any else _coerce(v, inner, key) for v in value]
     return value
 
 

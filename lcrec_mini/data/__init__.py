@@ -74,7 +74,7 @@ def run_data(
     def build(out: Path) -> None:
         raw = load_source(dc)
         proc = preprocess(raw, dc.min_user_interactions, dc.min_item_interactions, dc.max_users)
-        stats = dataset_stats(raw.name, proc.items, proc.sequences, proc.notes, dc.max_history)
+        stats = dataset_stats(raw.name, proc.items, proc.sequences, proc.notes, dc.max_history, raw.text_fields)
         validate(proc.items, proc.sequences, where=str(out))
         write_json_rows(out / "items.json", proc.items)
         write_json_rows(out / "sequences.json", proc.sequences)

@@ -99,4 +99,5 @@ def load_ml100k() -> RawData:
         interactions=read_inter(inter),
         items=read_items(item),
         files=[str(inter), str(item)],
+        text_fields=["title", "year", "genres"],
     )

@@ -24,5 +24,7 @@ class RawData:
     files: list[str] = field(default_factory=list)
     notes: dict[str, int] = field(default_factory=dict)
     preprocessed: bool = False
+    #: the item fields that carry text, in the order the embed stage reads them
+    text_fields: list[str] = field(default_factory=lambda: ["title", "description"])
     #: extra files to copy into ``data/`` unchanged (name in data/ -> source path)
     extra_files: dict[str, str] = field(default_factory=dict)

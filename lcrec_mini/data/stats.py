@@ -13,6 +13,7 @@ def dataset_stats(
     sequences: dict[str, list[int]],
     notes: dict[str, int],
     max_history: int,
+    text_fields: list[str] | None = None,
 ) -> dict[str, Any]:
     lengths = np.array([len(s) for s in sequences.values()])
     n_users, n_items, n_inter = len(sequences), len(items), int(lengths.sum())
@@ -50,6 +51,7 @@ def dataset_stats(
             "max_history": max_history,
         },
         "tie_order": "stable sort on (timestamp, original file order)",
+        "text_fields": list(text_fields or ["title", "description"]),
         "filtering": {k: v for k, v in sorted(notes.items()) if not k.startswith("raw_")},
     }
 

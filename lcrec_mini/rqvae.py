@@ -1,0 +1,185 @@
+"""RQ-VAE with uniform semantic mapping (LC-Rec, Section III-A).
+
+An MLP encoder maps an item embedding x [d_in] to a latent z [e]. L codebooks of K
+vectors each quantize z *residually*: level 1 picks the code nearest to z, level 2
+the code nearest to what is left (z - c1), and so on. The item's index is the tuple
+of picked codes (c1, ..., cL); the decoder rebuilds x from z_q = c1 + ... + cL.
+
+Loss (per batch):
+    L = ||x - x_hat||^2 + (1/L) * sum_l ( ||sg[r_l] - e_l||^2 + beta * ||r_l - sg[e_l]||^2 )
+with r_l the residual entering level l, e_l its code, sg the stop-gradient and
+beta = 0.25 (commitment weight). Gradients pass the quantizer unchanged
+(straight-through estimator).
+
+Uniform semantic mapping: at the last level, the assignment of a batch's residuals to
+codes is a balanced optimal-transport problem solved by Sinkhorn-Knopp, so every code
+receives about B/K items and items sharing a prefix are pushed apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def sinkhorn(cost: torch.Tensor, epsilon: float = 0.003, iters: int = 50) -> torch.Tensor:
+    """Entropic optimal transport plan for ``cost`` [..., B, K] with uniform marginals.
+
+    Returns P [..., B, K] (float64) whose rows sum to 1/B and columns to 1/K (the
+    column constraint is exact after the last step, the rows converge with ``iters``).
+    Each cost matrix is rescaled to [0, 1] first, so ``epsilon`` is relative to its
+    spread; the iterations run in log space so that a small ``epsilon`` cannot
+    overflow. Leading dimensions are independent problems (a batch of groups).
+    """
+    c = cost.detach().double()
+    lo = c.amin(dim=(-2, -1), keepdim=True)
+    hi = c.amax(dim=(-2, -1), keepdim=True)
+    log_k = -((c - lo) / (hi - lo).clamp(min=1e-12)) / epsilon
+    b, k = c.shape[-2:]
+    log_u = torch.zeros(c.shape[:-1], dtype=c.dtype, device=c.device)
+    log_v = torch.zeros(c.shape[:-2] + (k,), dtype=c.dtype, device=c.device)
+    for _ in range(iters):
+        log_u = -math.log(b) - torch.logsumexp(log_k + log_v.unsqueeze(-2), dim=-1)
+        log_v = -math.log(k) - torch.logsumexp(log_k + log_u.unsqueeze(-1), dim=-2)
+    return torch.exp(log_u.unsqueeze(-1) + log_k + log_v.unsqueeze(-2))
+
+
+def kmeans(x: torch.Tensor, k: int, iters: int = 50, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Lloyd's k-means with k-means++ seeding; returns centroids [k, d].
+
+    With fewer distinct points than k, the spare centroids are copies of random points
+    (they stay unused until training moves them).
+    """
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("k-means on an empty set")
+    idx = torch.randint(n, (1,), generator=generator, device="cpu").item()
+    centroids = [x[idx]]
+    d2 = ((x - x[idx]) ** 2).sum(1)
+    for _ in range(1, k):
+        total = d2.sum()
+        if total <= 0:
+            j = torch.randint(n, (1,), generator=generator, device="cpu").item()
+        else:
+            j = torch.multinomial((d2 / total).cpu(), 1, generator=generator).item()
+        centroids.append(x[j])
+        d2 = torch.minimum(d2, ((x - x[j]) ** 2).sum(1))
+    c = torch.stack(centroids).clone()
+    for _ in range(iters):
+        assign = torch.cdist(x, c).argmin(1)
+        new = torch.zeros_like(c).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).to(x.dtype)
+        filled = counts > 0
+        new[filled] /= counts[filled, None]
+        new[~filled] = c[~filled]
+        if torch.allclose(new, c):
+            c = new
+            break
+        c = new
+    return c
+
+
+def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class RQOutput:
+    x_hat: torch.Tensor  # [B, d_in]
+    codes: torch.Tensor  # [B, L] long
+    recon_loss: torch.Tensor
+    quant_loss: torch.Tensor
+
+
+class RQVAE(nn.Module):
+    """MLP encoder -> L residual codebooks of K codes (dim e) -> MLP decoder."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        layers: list[int],
+        e_dim: int,
+        levels: int,
+        codebook_size: int,
+        beta: float = 0.25,
+        sk_epsilon: float = 0.003,
+        sk_iters: int = 50,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.levels, self.codebook_size, self.e_dim = levels, codebook_size, e_dim
+        self.beta, self.sk_epsilon, self.sk_iters = beta, sk_epsilon, sk_iters
+        self.encoder = mlp([in_dim, *layers, e_dim], dropout)
+        self.decoder = mlp([e_dim, *reversed(layers), in_dim], dropout)
+        self.codebooks = nn.ParameterList(
+            [nn.Parameter(torch.randn(codebook_size, e_dim) * 0.01) for _ in range(levels)]
+        )
+
+    # -- quantization -------------------------------------------------------------------
+    def level_distances(self, r: torch.Tensor, level: int) -> torch.Tensor:
+        """Squared distances [B, K] of residuals ``r`` [B, e] to the codes of ``level``."""
+        cb = self.codebooks[level]
+        return (r.pow(2).sum(1, keepdim=True) - 2 * r @ cb.t() + cb.pow(2).sum(1)[None, :]).clamp(min=0)
+
+    def quantize(self, z: torch.Tensor, use_sk: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (z_q with straight-through gradients [B, e], codes [B, L], quantization loss)."""
+        r = z
+        z_q = torch.zeros_like(z)
+        codes, losses = [], []
+        for level in range(self.levels):
+            d = self.level_distances(r, level)
+            last = level == self.levels - 1
+            if use_sk and last and self.sk_epsilon > 0 and r.shape[0] > 1:
+                idx = sinkhorn(d, self.sk_epsilon, self.sk_iters).argmax(1)
+            else:
+                idx = d.argmin(1)
+            e = self.codebooks[level][idx]
+            losses.append(F.mse_loss(e, r.detach()) + self.beta * F.mse_loss(r, e.detach()))
+            e_st = r + (e - r).detach()  # straight-through: forward e, backward identity
+            z_q = z_q + e_st
+            r = r - e.detach()
+            codes.append(idx)
+        return z_q, torch.stack(codes, 1), torch.stack(losses).mean()
+
+    def forward(self, x: torch.Tensor, use_sk: bool = True) -> RQOutput:
+        z = self.encoder(x)
+        z_q, codes, q_loss = self.quantize(z, use_sk)
+        x_hat = self.decoder(z_q)
+        return RQOutput(x_hat, codes, F.mse_loss(x_hat, x), q_loss)
+
+    @torch.no_grad()
+    def init_codebooks(self, x: torch.Tensor, iters: int, generator: torch.Generator) -> None:
+        """k-means initialisation, level by level, on the residuals of ``x``'s latents."""
+        r = self.encoder(x)
+        for level in range(self.levels):
+            c = kmeans(r, self.codebook_size, iters, generator)
+            self.codebooks[level].data.copy_(c)
+            r = r - c[self.level_distances(r, level).argmin(1)]
+
+    @torch.no_grad()
+    def latents(self, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+        return torch.cat([self.encoder(x[s : s + batch_size]) for s in range(0, len(x), batch_size)])
+
+    def config(self) -> dict:
+        enc = [m for m in self.encoder if isinstance(m, nn.Linear)]
+        return {
+            "in_dim": enc[0].in_features,
+            "layers": [m.out_features for m in enc[:-1]],
+            "e_dim": self.e_dim,
+            "levels": self.levels,
+            "codebook_size": self.codebook_size,
+            "beta": self.beta,
+            "sk_epsilon": self.sk_epsilon,
+            "sk_iters": self.sk_iters,
+        }
