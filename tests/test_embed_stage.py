@@ -1,0 +1,156 @@
+"""The embed and index stages on the smoke preset, and their bad inputs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lcrec_mini.config import make_config
+from lcrec_mini.data import run_data
+from lcrec_mini.embed import embed_items, load_embeddings, mean_pool, run_embed
+from lcrec_mini.errors import ConfigError, DataError
+from lcrec_mini.indexing import collision_rate, load_codes, run_index
+from lcrec_mini.stage import run_stage
+
+
+def quiet(_m):
+    pass
+
+
+def test_mean_pool_ignores_padding():
+    hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert mean_pool(hidden, mask).tolist() == [[2.0, 3.0]]
+
+
+class CharModel(torch.nn.Module):
+    """A stand-in encoder: token t -> the vector (t, 1); mean pooling gives mean(t), 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids, attention_mask):
+        h = torch.stack([input_ids.float(), torch.ones_like(input_ids, dtype=torch.float)], -1)
+        return type("O", (), {"last_hidden_state": h})
+
+
+class CharTok:
+    def __call__(self, texts, padding, truncation, max_length, return_tensors):
+        ids = [[len(w) for w in t.split()][:max_length] for t in texts]
+        n = max(map(len, ids))
+        out = {
+            "input_ids": torch.tensor([i + [0] * (n - len(i)) for i in ids]),
+            "attention_mask": torch.tensor([[1] * len(i) + [0] * (n - len(i)) for i in ids]),
+        }
+        return type("B", (dict,), {"to": lambda self, d: self})(out)
+
+
+def test_fields_are_embedded_separately_and_averaged_over_present_ones():
+    items = {
+        "0": {"title": "ab cdef", "genres": ["xyz"]},  # title -> mean(2, 4) = 3, genres -> 3
+        "1": {"title": "a", "genres": []},  # empty genres: title only -> 1
+    }
+    x = embed_items(items, ["title", "genres"], CharTok(), CharModel(), batch_size=1, max_length=8)
+    assert x.dtype == np.float32
+    assert x.tolist() == [[3.0, 1.0], [1.0, 1.0]]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("smoke")
+    cfg = make_config("smoke")
+    run_data(cfg, run_dir, log=quiet)
+    run_embed(cfg, run_dir, log=quiet)
+    run_index(cfg, run_dir, log=quiet)
+    return cfg, run_dir
+
+
+def test_smoke_embed_and_index_outputs(smoke_run):
+    cfg, run_dir = smoke_run
+    n = json.loads((run_dir / "data" / "stats.json").read_text())["items"]
+    x = load_embeddings(run_dir, n)
+    meta = json.loads((run_dir / "embed" / "meta.json").read_text())
+    assert x.shape == (n, 384) and meta["model"] == "minilm"
+    assert meta["fields"] == ["title", "year", "genres"]
+    codes = load_codes(run_dir, n)
+    assert codes.shape == (n, 3) and collision_rate(codes) == 0
+    st = json.loads((run_dir / "index" / "stats.json").read_text())
+    assert st["collision_rate_after_fixup"] == 0 and "collision_rate_before_fixup" in st
+    assert len(st["per_level"]) == 3 and all(l["of"] == 16 for l in st["per_level"])
+    hist = json.loads((run_dir / "index" / "history.json").read_text())
+    assert len(hist) == cfg.index.epochs
+    assert (run_dir / "index" / "rqvae.pt").exists()
+
+
+def test_index_reruns_byte_identical(smoke_run, tmp_path):
+    cfg, run_dir = smoke_run
+    first = (run_dir / "index" / "codes.json").read_bytes()
+    run_index(cfg, run_dir, force=True, log=quiet)
+    assert (run_dir / "index" / "codes.json").read_bytes() == first
+
+
+def fake_embed(run_dir, cfg, array):
+    def build(out):
+        np.save(out / "items.npy", array)
+        (out / "meta.json").write_text("{}")
+
+    run_stage("embed", cfg, run_dir, build, ["items.npy", "meta.json"], upstream=["data"], force=True, log=quiet)
+
+
+def assert_index_refused(run_dir, cfg, match):
+    with pytest.raises((DataError, ConfigError), match=match):
+        run_index(cfg, run_dir, log=quiet)
+    assert not (run_dir / "index").exists()
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".index")]
+
+
+def test_nan_embeddings_are_refused(tmp_path):
+    cfg = make_config("smoke")
+    run_data(cfg, tmp_path, log=quiet)
+    n = json.loads((tmp_path / "data" / "stats.json").read_text())["items"]
+    x = np.ones((n, 8), dtype=np.float32)
+    x[5, 2] = np.nan
+    fake_embed(tmp_path, cfg, x)
+    assert_index_refused(tmp_path, cfg, r"items.npy: 1 rows hold NaN or infinity \(first: row 5\)")
+
+
+def test_wrong_row_count_is_refused(tmp_path):
+    cfg = make_config("smoke")
+    run_data(cfg, tmp_path, log=quiet)
+    fake_embed(tmp_path, cfg, np.ones((3, 8), dtype=np.float32))
+    assert_index_refused(tmp_path, cfg, r"items.npy: 3 rows, but data/items.json has \d+ items")
+
+
+def test_too_small_codebook_is_refused(tmp_path):
+    cfg = make_config("smoke", set_items=["index.levels=2", "index.codebook_size=4"])
+    run_data(cfg, tmp_path, log=quiet)
+    fake_embed(tmp_path, cfg, np.ones((json.loads((tmp_path / "data" / "stats.json").read_text())["items"], 8), np.float32))
+    assert_index_refused(tmp_path, cfg, r"4\^2 = 16 indices")
+
+
+def test_corrupt_checkpoint_is_refused(smoke_run, tmp_path):
+    cfg, run_dir = smoke_run
+    bad = tmp_path / "rqvae.pt"
+    bad.write_bytes(b"not a checkpoint")
+    import shutil
+
+    shutil.copytree(run_dir / "data", tmp_path / "run" / "data")
+    shutil.copytree(run_dir / "embed", tmp_path / "run" / "embed")
+    cfg2 = make_config("smoke", set_items=[f"index.checkpoint={bad}"])
+    assert_index_refused(tmp_path / "run", cfg2, "not a valid RQ-VAE checkpoint")
+
+
+def test_index_before_embed_says_what_to_run(tmp_path):
+    cfg = make_config("smoke")
+    run_data(cfg, tmp_path, log=quiet)
+    with pytest.raises(DataError, match="lcrec-mini embed"):
+        run_index(cfg, tmp_path, log=quiet)
+
+
+def test_unknown_embed_field(tmp_path):
+    cfg = make_config("smoke", set_items=["embed.fields=title,plot"])
+    run_data(cfg, tmp_path, log=quiet)
+    with pytest.raises(ConfigError, match=r"embed.fields \['plot'\] appear in no item"):
+        run_embed(cfg, tmp_path, log=quiet)
