@@ -317,6 +317,8 @@ def _build_index(
     z: torch.Tensor | None = None
     codebooks: list[torch.Tensor] | None = None
     stats: dict[str, Any] = {"method": ic.method, "items": n, "levels": ic.levels, "codebook_size": ic.codebook_size}
+    # items whose embeddings are identical (same text): only the final step can separate them
+    stats["items_with_identical_embeddings"] = int(sum(len(g) for g in collision_groups(x)))
 
     if ic.method in ("lcrec", "rqvae"):
         if ic.checkpoint:

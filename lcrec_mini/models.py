@@ -50,7 +50,14 @@ def smollm2_dir(cache_dir: str = "") -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tok = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF)
-        model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+        loaded = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+        # a model loaded from GGUF is flagged as quantized and refuses save_pretrained;
+        # copy its de-quantized weights into a plain model of the same config instead
+        config = loaded.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(loaded.state_dict())
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         out.parent.mkdir(parents=True, exist_ok=True)

