@@ -30,11 +30,25 @@ def _stage_index(cfg: Config, run_dir: Path, force: bool) -> None:
     run_index(cfg, run_dir, force=force)
 
 
+def _stage_tasks(cfg: Config, run_dir: Path, force: bool) -> None:
+    from .tasks import run_tasks
+
+    run_tasks(cfg, run_dir, force=force)
+
+
+def _stage_tune(cfg: Config, run_dir: Path, force: bool) -> None:
+    from .tuning import run_tune
+
+    run_tune(cfg, run_dir, force=force)
+
+
 #: stage name -> runner, in pipeline order; `run` chains them.
 STAGES: dict[str, Callable[[Config, Path, bool], None]] = {
     "data": _stage_data,
     "embed": _stage_embed,
     "index": _stage_index,
+    "tasks": _stage_tasks,
+    "tune": _stage_tune,
 }
 
 

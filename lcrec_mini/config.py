@@ -104,6 +104,64 @@ class IndexConfig:
 
 
 @dataclass
+class TasksConfig:
+    """Alignment tasks as instruction examples (stage ``tasks``)."""
+
+    #: which of seqrec, item2index, index2item, fusionseqrec, itemsearch, preferenceobtain
+    tasks: list[str] = field(
+        default_factory=lambda: ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"]
+    )
+    #: training examples kept per task (0 = all); a random subset, seeded
+    seqrec_samples: int = 0
+    item2index_samples: int = 0
+    index2item_samples: int = 0
+    fusionseqrec_samples: int = 10000
+    itemsearch_samples: int = 10000
+    preferenceobtain_samples: int = 0
+    #: user preference / intention text: ``template`` (deterministic) or ``llm``
+    user_text: str = "template"
+    user_text_model: str = "smollm2"
+    #: item text longer than this is cut at a word boundary in prompts and responses
+    max_text_chars: int = 200
+
+
+@dataclass
+class TuneConfig:
+    """Alignment tuning of the LLM (stage ``tune``)."""
+
+    #: ``smollm2`` | ``tiny`` (random 2-layer Llama, smoke runs) | a Hugging Face name or folder
+    model: str = "smollm2"
+    #: ``lora`` (peft; the new token rows trained too) or ``full``
+    method: str = "lora"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    epochs: int = 3
+    #: stop after this many optimizer steps (0 = run all epochs)
+    max_steps: int = 0
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.05
+    max_length: int = 256
+    #: group examples of similar length into batches (less padding)
+    group_by_length: bool = True
+    #: logits only at response positions: the vocabulary projection of prompt tokens is skipped
+    response_only_logits: bool = True
+    gradient_checkpointing: bool = False
+    eval_samples: int = 200
+    eval_steps: int = 200
+    save_steps: int = 200
+    logging_steps: int = 10
+    bf16: bool = _nofp(True, "bfloat16 on a GPU that supports it")
+    device: str = _nofp("auto", "auto | cpu | cuda")
+
+
+@dataclass
 class Config:
     """The whole pipeline's configuration."""
 
@@ -112,6 +170,8 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    tasks: TasksConfig = field(default_factory=TasksConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     # -- views -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +217,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "index.batch_size": 256,
         "index.warmup_epochs": 1,
         "index.kmeans_iters": 10,
+        "tasks.seqrec_samples": 200,
+        "tasks.item2index_samples": 60,
+        "tasks.index2item_samples": 60,
+        "tasks.fusionseqrec_samples": 40,
+        "tasks.itemsearch_samples": 40,
+        "tasks.preferenceobtain_samples": 40,
+        "tune.model": "tiny",
+        "tune.max_steps": 6,
+        "tune.batch_size": 4,
+        "tune.eval_samples": 8,
+        "tune.eval_steps": 3,
+        "tune.save_steps": 3,
+        "tune.logging_steps": 1,
+        "tune.max_length": 128,
     },
     # ML-100K with the real offline models on a laptop CPU. 1,349 items: 3 levels of
     # 32 codes (32,768 indices) with a 3-layer MLP; 4 x 256 would leave most codes empty.

@@ -101,11 +101,15 @@ def run_stage(
     upstream: Iterable[str] = (),
     force: bool = False,
     log: Callable[[str], None] | None = None,
+    main_process: bool = True,
+    shared_tmp: bool = False,
 ) -> StageResult:
     """Run ``build(tmp_dir)`` unless ``run_dir/name`` is up to date, then swap it in.
 
     ``outputs`` are the file names ``build`` must write; a missing one is a bug and
-    fails the stage before anything is moved into place.
+    fails the stage before anything is moved into place. Under several processes
+    (``shared_tmp``), all of them build into one temporary folder and only the main
+    process checks, records and moves it into place.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run_dir = Path(run_dir)
@@ -125,11 +129,14 @@ def run_stage(
         log(f"[{name}] up to date in {out_dir} (fingerprint {fp}); skipped. Use --force to rerun.")
         return StageResult(name, out_dir, True, fp, 0.0)
 
-    tmp = run_dir / f".{name}.tmp-{os.getpid()}"
-    if tmp.exists():
+    tmp = run_dir / (f".{name}.tmp-shared" if shared_tmp else f".{name}.tmp-{os.getpid()}")
+    if main_process and tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir()
+    tmp.mkdir(exist_ok=shared_tmp)
     t0 = time.perf_counter()
+    if not main_process:
+        build(tmp)
+        return StageResult(name, out_dir, False, fp, time.perf_counter() - t0)
     try:
         build(tmp)
         missing = [o for o in outputs if not (tmp / o).exists()]

@@ -64,14 +64,15 @@ def template_query(item: dict[str, Any], salt: int = 0) -> str:
     d = decade(item)
     kind = "film" if "genres" in item else "item"
     what = f"{_join([t.lower() for t in tags])} {kind}" if tags else f"good {kind}"
+    a = "an" if what[:1].lower() in "aeiou" else "a"
     forms = [
-        f"I'd like a {what}" + (f" from the {d}" if d else "") + ".",
-        f"Looking for a {what}" + (f", ideally from the {d}" if d else "") + ".",
-        f"Can you suggest a {what}" + (f" made in the {d}" if d else "") + "?",
+        f"I'd like {a} {what}" + (f" from the {d}" if d else "") + ".",
+        f"Looking for {a} {what}" + (f", ideally from the {d}" if d else "") + ".",
+        f"Can you suggest {a} {what}" + (f" made in the {d}" if d else "") + "?",
     ]
     brand = str(item.get("brand") or "")
     if brand:
-        forms.append(f"I need a {what} by {brand}.")
+        forms.append(f"I need {a} {what} by {brand}.")
     return forms[salt % len(forms)]
 
 

@@ -1,0 +1,238 @@
+"""The ``tasks`` stage: LC-Rec's alignment tasks as instruction examples.
+
+Writes ``tasks/{train,valid,test}.jsonl``: one example per line with the task, its
+variant, the user and item ids, the history (item ids, oldest first), the drawn
+template and the rendered ``prompt`` and ``response``. The tune stage re-renders each
+training example with a fresh template every epoch (:func:`render`).
+
+Leakage: every training example is built from a user's sequence without its last two
+items (those are the validation and test targets), histories included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import Config
+from .errors import ConfigError, DataError
+from .prompts import TASKS, TEMPLATES
+from .stage import StageResult, read_json, run_stage, write_json
+
+OUTPUTS = ("train.jsonl", "valid.jsonl", "test.jsonl", "stats.json")
+
+
+@dataclass
+class TaskContext:
+    """What rendering needs: item text and each item's index as one string."""
+
+    items: dict[str, dict[str, Any]]
+    index: list[str]  # item id -> "<a_1><b_2><c_3>"
+    max_text_chars: int = 200
+
+    def text(self, item: int, field: str) -> str:
+        t = str(self.items[str(item)].get(field) or "").strip()
+        if len(t) > self.max_text_chars:
+            t = t[: self.max_text_chars].rsplit(" ", 1)[0] + " ..."
+        return t
+
+    def history(self, ids: list[int], as_titles: bool = False) -> str:
+        if as_titles:
+            return ", ".join(f'"{self.text(i, "title")}"' for i in ids)
+        return ", ".join(self.index[i] for i in ids)
+
+
+def render(ex: dict[str, Any], ctx: TaskContext, template: int | None = None) -> tuple[str, str]:
+    """(prompt, response) of example ``ex`` with template number ``template``."""
+    task, variant = ex["task"], ex.get("variant", "")
+    pool = TEMPLATES[task][variant]
+    tpl = pool[(ex["template"] if template is None else template) % len(pool)]
+    item = ex.get("item")
+    fields: dict[str, str] = {}
+    if task in ("seqrec", "preferenceobtain") or (task == "itemsearch" and variant == "query+history"):
+        fields["history"] = ctx.history(ex["history"])
+    if task == "fusionseqrec":
+        fields["history"] = ctx.history(ex["history"], as_titles=variant == "title2index")
+    if task in ("item2index", "index2item"):
+        fields["title"] = ctx.text(item, "title")
+        fields["description"] = ctx.text(item, "description")
+        fields["index"] = ctx.index[item]
+    if task == "itemsearch":
+        fields["query"] = ex["query"]
+    prompt = tpl.format(**fields)
+    if task in ("seqrec", "item2index", "itemsearch") or variant == "title2index":
+        response = ctx.index[item]
+    elif task == "index2item":
+        t, d = ctx.text(item, "title"), ctx.text(item, "description")
+        response = {"title": t, "description": d, "both": f"{t}. {d}"}[variant]
+    elif task == "fusionseqrec":
+        response = ctx.text(item, "title" if variant == "index2title" else "description")
+    else:  # preferenceobtain
+        response = ex["text"]
+    return prompt, response
+
+
+def _sample(rng: np.random.Generator, rows: list[dict], n: int) -> list[dict]:
+    if n <= 0 or n >= len(rows):
+        return rows
+    keep = np.sort(rng.choice(len(rows), n, replace=False))
+    return [rows[i] for i in keep]
+
+
+def build_examples(
+    items: dict[str, dict],
+    sequences: dict[str, list[int]],
+    tc,
+    max_history: int,
+    seed: int,
+    user_text: Callable[[dict[int, list[int]], list[tuple[int, int]]], tuple[dict, dict]],
+) -> dict[str, list[dict[str, Any]]]:
+    """Structured examples per split (templates drawn, not yet rendered)."""
+    unknown = [t for t in tc.tasks if t not in TASKS]
+    if unknown:
+        raise ConfigError(f"tasks.tasks: unknown tasks {unknown}; tasks are {', '.join(TASKS)}")
+    rng = np.random.default_rng(seed)
+    H = max_history
+
+    def cap(h: list[int]) -> list[int]:
+        return list(h[-H:]) if H > 0 else list(h)
+
+    positions = []  # (user, t): a training target seq[t] with history seq[:t]
+    train_part: dict[int, list[int]] = {}
+    for uid, seq in sequences.items():
+        u = int(uid)
+        train_part[u] = seq[:-2]
+        positions += [(u, t) for t in range(1, len(seq) - 2)]
+
+    def seq_of(u: int) -> list[int]:
+        return sequences[str(u)]
+
+    # user texts: preferences from the training part; queries for sampled train targets
+    # and for every test target
+    n_search = tc.itemsearch_samples if tc.itemsearch_samples > 0 else len(positions)
+    search_pos = [positions[i] for i in np.sort(rng.choice(len(positions), min(n_search, len(positions)), replace=False))] if "itemsearch" in tc.tasks and positions else []
+    query_keys = [(u, seq_of(u)[t]) for u, t in search_pos]
+    query_keys += [(int(u), s[-1]) for u, s in sequences.items()]
+    prefs, queries = user_text(train_part if "preferenceobtain" in tc.tasks else {}, sorted(set(query_keys)))
+
+    out: dict[str, list[dict[str, Any]]] = {"train": [], "valid": [], "test": []}
+
+    def add(split: str, task: str, variant: str = "", **kw: Any) -> dict:
+        pool = TEMPLATES[task][variant]
+        ex = {"task": task, "variant": variant, **kw, "template": int(rng.integers(len(pool)))}
+        out[split].append(ex)
+        return ex
+
+    def has(item: int, field: str) -> bool:
+        return bool(str(items[str(item)].get(field) or "").strip())
+
+    train: list[dict] = []
+    if "seqrec" in tc.tasks:
+        rows = [{"task": "seqrec", "variant": "", "user": u, "item": seq_of(u)[t], "history": cap(seq_of(u)[:t])} for u, t in positions]
+        train += _sample(rng, rows, tc.seqrec_samples)
+    for task, n in (("item2index", tc.item2index_samples), ("index2item", tc.index2item_samples)):
+        if task in tc.tasks:
+            rows = [
+                {"task": task, "variant": v, "item": int(i)}
+                for i in items
+                for v in ("title", "description", "both")
+                if has(int(i), "title") and (v == "title" or has(int(i), "description"))
+            ]
+            train += _sample(rng, rows, n)
+    if "fusionseqrec" in tc.tasks and positions:
+        n = tc.fusionseqrec_samples if tc.fusionseqrec_samples > 0 else len(positions)
+        for k in np.sort(rng.choice(len(positions), min(n, len(positions)), replace=False)):
+            u, t = positions[k]
+            target = seq_of(u)[t]
+            variants = ["index2title", "title2index"] + (["index2description"] if has(target, "description") else [])
+            v = variants[int(rng.integers(len(variants)))]
+            train.append({"task": "fusionseqrec", "variant": v, "user": u, "item": target, "history": cap(seq_of(u)[:t])})
+    if "itemsearch" in tc.tasks:
+        for u, t in search_pos:
+            target = seq_of(u)[t]
+            v = ("query", "query+history")[int(rng.integers(2))]
+            train.append({"task": "itemsearch", "variant": v, "user": u, "item": target, "history": cap(seq_of(u)[:t]), "query": queries[(u, target)]})
+    if "preferenceobtain" in tc.tasks:
+        rows = [{"task": "preferenceobtain", "variant": "", "user": u, "history": cap(h), "text": prefs[u]} for u, h in train_part.items() if h]
+        train += _sample(rng, rows, tc.preferenceobtain_samples)
+    for ex in train:
+        ex["template"] = int(rng.integers(len(TEMPLATES[ex["task"]][ex["variant"]])))
+    out["train"] = train
+
+    for uid, seq in sequences.items():
+        u = int(uid)
+        add("valid", "seqrec", user=u, item=seq[-2], history=cap(seq[:-2]))
+        add("test", "seqrec", user=u, item=seq[-1], history=cap(seq[:-1]))
+    for uid, seq in sequences.items():  # intention-based prediction of the test item
+        u = int(uid)
+        q = queries[(u, seq[-1])]
+        add("test", "itemsearch", "query", user=u, item=seq[-1], history=[], query=q)
+        add("test", "itemsearch", "query+history", user=u, item=seq[-1], history=cap(seq[:-1]), query=q)
+    return out
+
+
+def check_codes_match(codes: dict[str, list[str]], items: dict[str, Any], where: str) -> None:
+    if len(codes) != len(items) or set(codes) != set(items):
+        missing = sorted(set(items) - set(codes), key=int)[:3]
+        extra = sorted(set(codes) - set(items), key=lambda s: (len(s), s))[:3]
+        raise DataError(
+            f"{where}: the codes do not match data/items.json ({len(codes)} codes, {len(items)} items; "
+            f"items without a code: {missing}, codes of unknown items: {extra}); rerun `lcrec-mini index`"
+        )
+
+
+def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
+    from .data import load_dataset
+    from .usertext import user_texts
+
+    tc = cfg.tasks
+    run_dir = Path(run_dir)
+
+    def build(out: Path) -> None:
+        ds = load_dataset(run_dir)
+        codes = read_json(run_dir / "index" / "codes.json")
+        check_codes_match(codes, ds.items, str(run_dir / "index" / "codes.json"))
+        ctx = TaskContext(ds.items, ["".join(codes[str(i)]) for i in range(ds.n_items)], tc.max_text_chars)
+
+        def ut(histories, query_items):
+            return user_texts(
+                tc.user_text, ds.items, histories, query_items, run_dir,
+                tc.user_text_model, cfg.data.cache_dir, log=log,
+            )
+
+        examples = build_examples(ds.items, ds.sequences, tc, ds.stats["split"]["max_history"], cfg.seed, ut)
+        counts: dict[str, Any] = {}
+        for split, rows in examples.items():
+            with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
+                for ex in rows:
+                    prompt, response = render(ex, ctx)
+                    f.write(json.dumps({**ex, "prompt": prompt, "response": response}, ensure_ascii=False) + "\n")
+            counts[split] = dict(sorted(Counter(ex["task"] for ex in rows).items()))
+        write_json(out / "stats.json", {"examples": counts, "user_text": tc.user_text, "tasks": list(tc.tasks)})
+        log(format_task_summary(counts))
+
+    res = run_stage("tasks", cfg, run_dir, build, OUTPUTS, upstream=["data", "index"], force=force, log=log)
+    if res.skipped:
+        log(format_task_summary(read_json(res.out_dir / "stats.json")["examples"]))
+    return res
+
+
+def format_task_summary(counts: dict[str, dict[str, int]]) -> str:
+    lines = ["Tasks (examples per split)"]
+    for split, c in counts.items():
+        lines.append(f"  {split:<6} " + ", ".join(f"{k} {v:,}" for k, v in c.items()) + f"  (total {sum(c.values()):,})")
+    return "\n".join(lines)
+
+
+def read_examples(run_dir: str | Path, split: str) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "tasks" / f"{split}.jsonl"
+    if not path.exists():
+        raise DataError(f"{path}: not found; run `lcrec-mini tasks --run-dir {run_dir}` first")
+    from .data.readers import iter_json_lines
+
+    return [obj for _, obj in iter_json_lines(path)]

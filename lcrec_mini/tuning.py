@@ -1,0 +1,394 @@
+"""The ``tune`` stage: alignment tuning of the LLM on the tasks' examples.
+
+The model learns the index tokens added to its vocabulary from all tasks at once
+(mixed batches). The objective is the usual causal LM loss on the **response tokens
+only**:
+
+    L = - sum_t log p(y_t | prompt, y_<t)
+
+It runs on the Hugging Face ``Trainer``: LoRA through peft (the new token rows are
+trained as well, through ``trainable_token_indices``) or full fine-tuning; bf16 on a GPU;
+optional gradient checkpointing; validation loss; a checkpoint every ``save_steps``
+in ``<run_dir>/.tune-work-<fingerprint>/``, from which an interrupted run resumes.
+The same entry point runs under ``torchrun`` / ``accelerate launch`` on several
+processes (DDP; gloo on CPU).
+
+CPU speed: the vocabulary projection (49k x 576 for SmolLM2) is a large part of a
+small model's cost. With ``response_only_logits`` the loss computes logits only at
+the positions that are scored (the response), not at every prompt token.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .config import Config
+from .errors import ConfigError, DataError
+from .prompts import SYSTEM, TEMPLATES
+from .stage import StageResult, read_json, run_stage, stage_fingerprint, upstream_fingerprint, write_json
+from .tasks import TaskContext, read_examples, render
+
+OUTPUTS = ("tune_meta.json", "history.json", "train_stats.json")
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+def encode_example(tok, prompt: str, response: str, max_length: int, eor: str) -> dict[str, list[int]]:
+    """Token ids and labels: labels are -100 on every prompt token (no loss there).
+
+    A too long example loses the start of its prompt, never its response.
+    """
+    from .llm import format_prompt
+
+    p = tok(format_prompt(tok, prompt, SYSTEM), add_special_tokens=False)["input_ids"]
+    r = tok(response + eor, add_special_tokens=False)["input_ids"]
+    if len(p) + len(r) > max_length:
+        p = p[-max(1, max_length - len(r)) :]
+        r = r[: max_length - len(p)]
+    return {"input_ids": p + r, "labels": [-100] * len(p) + r}
+
+
+class TaskDataset(torch.utils.data.Dataset):
+    """``epochs`` passes over the examples; pass e draws every example's template anew."""
+
+    def __init__(self, examples: list[dict], ctx: TaskContext, tok, max_length: int, eor: str, seed: int, epochs: int = 1):
+        self.examples, self.ctx, self.tok = examples, ctx, tok
+        self.max_length, self.eor, self.seed, self.epochs = max_length, eor, seed, max(1, epochs)
+
+    def __len__(self) -> int:
+        return len(self.examples) * self.epochs
+
+    def template(self, i: int) -> int:
+        epoch, j = divmod(i, len(self.examples))
+        ex = self.examples[j]
+        if epoch == 0:
+            return ex["template"]
+        pool = TEMPLATES[ex["task"]][ex.get("variant", "")]
+        return int(np.random.default_rng([self.seed, epoch, j]).integers(len(pool)))
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        ex = self.examples[i % len(self.examples)]
+        prompt, response = render(ex, self.ctx, self.template(i))
+        return encode_example(self.tok, prompt, response, self.max_length, self.eor)
+
+    def lengths(self) -> list[int]:
+        """Token counts of pass 0 (the other passes differ only in template wording)."""
+        n = [len(self[i]["input_ids"]) for i in range(len(self.examples))]
+        return n * self.epochs
+
+
+def collate(pad_id: int):
+    def fn(batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        n = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), n), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), n), dtype=torch.long)
+        for k, b in enumerate(batch):
+            m = len(b["input_ids"])
+            ids[k, :m] = torch.tensor(b["input_ids"])
+            labels[k, :m] = torch.tensor(b["labels"])
+            mask[k, :m] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    return fn
+
+
+# -- the loss ---------------------------------------------------------------------------------
+
+
+def response_loss(model, inputs: dict[str, torch.Tensor], num_items: Any = None) -> torch.Tensor:
+    """Cross-entropy on response tokens, with logits computed only where they are scored."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = getattr(base, "module", base)
+    labels = inputs["labels"]
+    hidden = base.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).last_hidden_state
+    target = labels[:, 1:]
+    keep = target != -100
+    logits = base.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    loss = torch.nn.functional.cross_entropy(logits, target[keep], reduction="sum")
+    denom = num_items if num_items is not None else keep.sum().clamp(min=1)
+    if isinstance(denom, torch.Tensor):
+        denom = denom.to(loss.device)
+    return loss / denom
+
+
+def make_trainer_class():
+    from transformers import Trainer
+
+    class LCRecTrainer(Trainer):
+        response_only_logits = True
+        lengths: list[int] | None = None
+
+        def _get_train_sampler(self, train_dataset=None):
+            # group by length with the lengths we already know, instead of the default,
+            # which would render and tokenize every example once more to measure it
+            if self.args.train_sampling_strategy == "group_by_length" and self.lengths is not None:
+                from transformers.trainer_pt_utils import LengthGroupedSampler
+
+                return LengthGroupedSampler(
+                    self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths=self.lengths
+                )
+            return super()._get_train_sampler(train_dataset)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if not self.response_only_logits:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss = response_loss(model, inputs, num_items_in_batch)
+            return (loss, None) if return_outputs else loss
+
+    return LCRecTrainer
+
+
+# -- model ------------------------------------------------------------------------------------
+
+
+def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str):
+    """(tokenizer, model ready to train, ids of the index tokens)."""
+    from .llm import add_index_tokens, index_vocabulary, load_causal_lm
+
+    tc = cfg.tune
+    tok, model = load_causal_lm(tc.model, cfg.data.cache_dir, seed=cfg.seed)
+    ids = add_index_tokens(tok, model, index_vocabulary(n_levels, codebook_size), seed=cfg.seed)
+    if tc.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+        targets = [t for t in tc.lora_target_modules if t in names]
+        if not targets:
+            raise ConfigError(
+                f"tune.lora_target_modules {tc.lora_target_modules} match no module of {tc.model}; "
+                f"linear layers there: {sorted(n for n in names if 'proj' in n)}"
+            )
+        lcfg = LoraConfig(
+            task_type="CAUSAL_LM",
+            r=tc.lora_r,
+            lora_alpha=tc.lora_alpha,
+            lora_dropout=tc.lora_dropout,
+            target_modules=targets,
+            trainable_token_indices={"embed_tokens": ids},
+        )
+        model = get_peft_model(model, lcfg)
+    elif tc.method != "full":
+        raise ConfigError(f"unknown tune.method {tc.method!r}; expected lora or full")
+    if tc.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "enable_input_require_grads"):
+            model.enable_input_require_grads()
+    return tok, model, ids
+
+
+def count_parameters(model) -> dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable}
+
+
+# -- the stage --------------------------------------------------------------------------------
+
+
+def world() -> tuple[int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def work_dir_for(run_dir: Path, fp: str) -> Path:
+    return run_dir / f".tune-work-{fp}"
+
+
+def _loss_plot(history: list[dict], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is in requirements
+        return
+    tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    ev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if tr:
+        ax.plot(*zip(*tr), label="training loss")
+    if ev:
+        ax.plot(*zip(*ev), "o-", label="validation loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy (response tokens)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_tune(
+    cfg: Config,
+    run_dir: str | Path,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+    callbacks: list | None = None,
+) -> StageResult:
+    from transformers import TrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .embed import pick_device
+    from .llm import end_of_response
+
+    tc = cfg.tune
+    run_dir = Path(run_dir)
+    rank, world_size = world()
+    fp = stage_fingerprint(cfg, "tune", {u: upstream_fingerprint(run_dir, u) for u in ("tasks",)})
+    work = work_dir_for(run_dir, fp)
+
+    def build(out: Path) -> None:
+        from .data import load_dataset
+        from .indexing import code_tokens, load_codes
+
+        t0 = time.perf_counter()
+        ds = load_dataset(run_dir)
+        codes = load_codes(run_dir, ds.n_items)
+        index = ["".join(t) for t in code_tokens(codes).values()]
+        ctx = TaskContext(ds.items, index, cfg.tasks.max_text_chars)
+        train_ex = read_examples(run_dir, "train")
+        valid_ex = read_examples(run_dir, "valid")
+        if not train_ex:
+            raise DataError(f"{run_dir / 'tasks' / 'train.jsonl'}: no training examples")
+        torch.manual_seed(cfg.seed)
+        device = pick_device(tc.device)
+        istats = read_json(run_dir / "index" / "stats.json")
+        tok, model, token_ids = prepare_model(cfg, istats["levels"], istats["codebook_size"], device)
+        eor = end_of_response(tok)
+        train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs)
+        rng = np.random.default_rng(cfg.seed)
+        vsel = sorted(rng.choice(len(valid_ex), min(tc.eval_samples, len(valid_ex)), replace=False).tolist())
+        valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1)
+        lengths = train.lengths()
+
+        use_cuda = device == "cuda"
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "lcrec_fingerprint.json").write_text(json.dumps({"fingerprint": fp, "config": cfg.to_dict()}))
+        args = TrainingArguments(
+            output_dir=str(work),
+            per_device_train_batch_size=tc.batch_size,
+            per_device_eval_batch_size=tc.batch_size,
+            gradient_accumulation_steps=tc.grad_accum,
+            learning_rate=tc.lr,
+            weight_decay=tc.weight_decay,
+            warmup_steps=0,
+            lr_scheduler_type="cosine",
+            num_train_epochs=1,  # the dataset already holds `epochs` passes
+            max_steps=tc.max_steps if tc.max_steps > 0 else -1,
+            logging_steps=tc.logging_steps,
+            eval_strategy="steps",
+            eval_steps=tc.eval_steps,
+            save_strategy="steps",
+            save_steps=tc.save_steps,
+            save_total_limit=2,
+            prediction_loss_only=True,
+            bf16=bool(use_cuda and tc.bf16 and torch.cuda.is_bf16_supported()),
+            use_cpu=not use_cuda,
+            seed=cfg.seed,
+            data_seed=cfg.seed,
+            report_to="none",
+            remove_unused_columns=False,
+            dataloader_num_workers=0,
+            train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
+            ddp_backend=None if use_cuda else ("gloo" if world_size > 1 else None),
+            ddp_find_unused_parameters=False if world_size > 1 else None,
+            disable_tqdm=False,
+        )
+        steps_per_pass = math.ceil(len(train) / (tc.batch_size * tc.grad_accum * world_size))
+        total_steps = tc.max_steps if tc.max_steps > 0 else steps_per_pass
+        args.warmup_steps = int(tc.warmup_ratio * total_steps)
+        Trainer = make_trainer_class()
+        Trainer.response_only_logits = tc.response_only_logits
+        Trainer.lengths = lengths
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train,
+            eval_dataset=valid,
+            data_collator=collate(tok.pad_token_id),
+            callbacks=callbacks or [],
+        )
+        last = get_last_checkpoint(str(work)) if work.exists() else None
+        if last:
+            log(f"[tune] resuming from {last}")
+        log(
+            f"[tune] {tc.model} ({tc.method}), {len(train_ex):,} examples x {tc.epochs} epochs, "
+            f"{total_steps} steps of {tc.batch_size * tc.grad_accum * world_size}, on {device} "
+            f"(world size {world_size}); parameters {count_parameters(model)}"
+        )
+        t_train = time.perf_counter()
+        result = trainer.train(resume_from_checkpoint=last)
+        train_s = time.perf_counter() - t_train
+        metrics = trainer.evaluate()
+        history = trainer.state.log_history
+        if trainer.is_world_process_zero():
+            resumed_at = int(Path(last).name.split("-")[-1]) if last else 0
+            steps_run = trainer.state.global_step - resumed_at
+            seen = steps_run * tc.batch_size * tc.grad_accum * world_size
+            tokens = int(np.mean(lengths) * min(seen, len(lengths)))
+            trainer.save_model(str(out / "model"))
+            tok.save_pretrained(str(out / "model"))
+            write_json(out / "history.json", history, indent=None)
+            stats = {
+                "model": tc.model,
+                "method": tc.method,
+                "steps": trainer.state.global_step,
+                "resumed_from_step": resumed_at,
+                "examples": len(train_ex),
+                "epochs": tc.epochs,
+                "train_seconds": round(train_s, 1),
+                "tokens_per_second": round(tokens / max(train_s, 1e-9), 1),
+                "mean_example_tokens": round(float(np.mean(lengths)), 1),
+                "first_loss": next((h["loss"] for h in history if "loss" in h), None),
+                "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
+                "final_eval_loss": metrics.get("eval_loss"),
+                "parameters": count_parameters(model),
+                "device": device,
+                "world_size": world_size,
+                "wall_seconds": round(time.perf_counter() - t0, 1),
+            }
+            write_json(out / "train_stats.json", stats)
+            write_json(
+                out / "tune_meta.json",
+                {
+                    "base_model": tc.model,
+                    "method": tc.method,
+                    "index_token_ids": [int(token_ids[0]), int(token_ids[-1])],
+                    "n_index_tokens": len(token_ids),
+                    "system": SYSTEM,
+                    "end_of_response": eor,
+                    "seed": cfg.seed,
+                },
+            )
+            _loss_plot(history, out / "loss.png")
+            log(format_tune_summary(stats))
+        del result
+
+    res = run_stage(
+        "tune", cfg, run_dir, build, OUTPUTS, upstream=["tasks"], force=force, log=log,
+        main_process=rank == 0, shared_tmp=world_size > 1,
+    )
+    if not res.skipped and rank == 0:
+        shutil.rmtree(work, ignore_errors=True)  # the stage is complete: checkpoints are no longer needed
+    elif res.skipped:
+        log(format_tune_summary(read_json(res.out_dir / "train_stats.json")))
+    return res
+
+
+def format_tune_summary(s: dict[str, Any]) -> str:
+    fl, ll, ev = s.get("first_loss"), s.get("last_loss"), s.get("final_eval_loss")
+    f = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
+    return (
+        f"Tuned {s['model']} ({s['method']}): {s['steps']} steps on {s['examples']:,} examples in "
+        f"{s['train_seconds']} s, {s['tokens_per_second']} tokens/s; training loss {f(fl)} -> {f(ll)}, "
+        f"validation loss {f(ev)}"
+    )

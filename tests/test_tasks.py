@@ -1,0 +1,133 @@
+"""The six alignment tasks on a small fixture: targets, leakage, templates, prompt masks."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lcrec_mini.config import make_config
+from lcrec_mini.errors import ConfigError, DataError
+from lcrec_mini.prompts import TASKS, TEMPLATES
+from lcrec_mini.tasks import TaskContext, build_examples, check_codes_match, render
+from lcrec_mini.usertext import template_preference, template_query, user_texts
+
+ITEMS = {
+    str(i): {
+        "title": f"Film {i}",
+        "description": f"A 199{i % 10} film (Drama).",
+        "genres": ["Drama", "Comedy"] if i % 2 else ["Action"],
+        "year": f"199{i % 10}",
+        "categories": "Drama",
+    }
+    for i in range(12)
+}
+SEQS = {"0": [0, 1, 2, 3, 4, 5, 6], "1": [7, 8, 9, 10, 11], "2": [3, 5, 7, 9, 11, 1]}
+INDEX = [f"<a_{i % 3}><b_{i}>" for i in range(12)]
+
+
+def tasks_cfg(*sets):
+    return make_config("cpu", set_items=list(sets)).tasks
+
+
+def fixture_examples(*sets, max_history=20, seed=0):
+    tc = tasks_cfg(*sets)
+
+    def ut(histories, query_items):
+        return user_texts("template", ITEMS, histories, query_items, run_dir=None)
+
+    return build_examples(ITEMS, SEQS, tc, max_history, seed, ut)
+
+
+def test_every_task_is_built_with_the_right_targets():
+    ex = fixture_examples()
+    train = ex["train"]
+    assert {e["task"] for e in train} == set(TASKS)
+    for e in train:
+        if e["task"] in ("seqrec", "fusionseqrec", "itemsearch"):
+            seq = SEQS[str(e["user"])]
+            t = len(e["history"])
+            # the target is the item right after the history in the user's sequence
+            assert seq[t] == e["item"] and seq[:t] == e["history"]
+    # seqrec trains on every prefix of the sequence without its last two items
+    seqrec = sorted((e["user"], len(e["history"])) for e in train if e["task"] == "seqrec")
+    assert seqrec == sorted((int(u), t) for u, s in SEQS.items() for t in range(1, len(s) - 2))
+    # item2index / index2item: one example per item and variant
+    assert sum(e["task"] == "item2index" for e in train) == 12 * 3
+    valid = {e["user"]: e for e in ex["valid"]}
+    test = {e["user"]: e for e in ex["test"] if e["task"] == "seqrec"}
+    for u, s in SEQS.items():
+        assert valid[int(u)]["item"] == s[-2] and valid[int(u)]["history"] == s[:-2]
+        assert test[int(u)]["item"] == s[-1] and test[int(u)]["history"] == s[:-1]
+
+
+def test_no_valid_or_test_item_leaks_into_training():
+    ex = fixture_examples()
+    for e in ex["train"]:
+        if "user" not in e:
+            continue
+        seq = SEQS[str(e["user"])]
+        held_out = set(seq[-2:]) - set(seq[:-2])
+        assert not held_out & set(e.get("history", [])), e
+        if e["task"] in ("seqrec", "fusionseqrec", "itemsearch"):
+            assert e["item"] not in held_out
+        if e["task"] == "preferenceobtain":
+            assert e["history"] == seq[:-2]
+
+
+def test_history_cap_and_sampling():
+    ex = fixture_examples("tasks.seqrec_samples=3", "tasks.fusionseqrec_samples=2", max_history=2)
+    train = ex["train"]
+    assert sum(e["task"] == "seqrec" for e in train) == 3
+    assert sum(e["task"] == "fusionseqrec" for e in train) == 2
+    assert all(len(e.get("history", [])) <= 2 for e in train)
+    assert all(len(e["history"]) <= 2 for e in ex["test"])
+
+
+def test_only_selected_tasks_and_unknown_task():
+    ex = fixture_examples("tasks.tasks=seqrec")
+    assert {e["task"] for e in ex["train"]} == {"seqrec"}
+    with pytest.raises(ConfigError, match="unknown tasks \\['seqrek'\\]"):
+        fixture_examples("tasks.tasks=seqrec,seqrek")
+
+
+def test_templates_are_drawn_at_random_and_render():
+    ex = fixture_examples()
+    ctx = TaskContext(ITEMS, INDEX)
+    used = {e["template"] for e in ex["train"] if e["task"] == "seqrec"}
+    assert len(used) > 1
+    for e in ex["train"] + ex["test"]:
+        prompt, response = render(e, ctx)
+        assert "{" not in prompt and prompt and response
+        if e["task"] == "seqrec":
+            assert response == INDEX[e["item"]]
+            assert all(INDEX[i] in prompt for i in e["history"])
+        if e["task"] == "index2item" and e["variant"] == "title":
+            assert response == ITEMS[str(e["item"])]["title"] and INDEX[e["item"]] in prompt
+        if e["task"] == "item2index" and e["variant"] == "title":
+            assert ITEMS[str(e["item"])]["title"] in prompt and response == INDEX[e["item"]]
+        if e["task"] == "fusionseqrec" and e["variant"] == "title2index":
+            assert f'"Film {e["history"][0]}"' in prompt and response == INDEX[e["item"]]
+        if e["task"] == "preferenceobtain":
+            assert response.startswith("The user mostly enjoys")
+    # every template of a task can render
+    e = next(x for x in ex["train"] if x["task"] == "seqrec")
+    assert len({render(e, ctx, k)[0] for k in range(len(TEMPLATES["seqrec"][""]))}) == len(TEMPLATES["seqrec"][""])
+
+
+def test_template_user_text():
+    pref = template_preference(ITEMS, [1, 3, 5, 2])
+    assert pref.startswith("The user mostly enjoys Drama, Comedy and Action films")
+    assert "Film 5 and Film 2" in pref
+    q = template_query(ITEMS["4"], salt=0)
+    assert q == "I'd like an action film from the 1990s." and "Film 4" not in q
+
+
+def test_codes_must_match_items():
+    with pytest.raises(DataError, match=r"codes.json: the codes do not match data/items.json \(2 codes, 3 items"):
+        check_codes_match({"0": [], "1": []}, {"0": {}, "1": {}, "2": {}}, "codes.json")
+
+
+def test_examples_are_deterministic():
+    a = fixture_examples(seed=5)
+    b = fixture_examples(seed=5)
+    assert json.dumps(a) == json.dumps(b)
