@@ -123,6 +123,8 @@ class TasksConfig:
     user_text_model: str = "smollm2"
     #: item text longer than this is cut at a word boundary in prompts and responses
     max_text_chars: int = 200
+    #: longest history in a prompt (0 = the data stage's data.max_history)
+    max_history: int = 0
 
 
 @dataclass
@@ -148,6 +150,8 @@ class TuneConfig:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.05
     max_length: int = 256
+    #: put the short system message before every prompt (costs tokens on every example)
+    system_prompt: bool = True
     #: group examples of similar length into batches (less padding)
     group_by_length: bool = True
     #: logits only at response positions: the vocabulary projection of prompt tokens is skipped
@@ -157,6 +161,10 @@ class TuneConfig:
     eval_steps: int = 200
     save_steps: int = 200
     logging_steps: int = 10
+    #: a DeepSpeed config file (the paper preset: configs/ds_zero3.json); needs `pip install deepspeed`
+    deepspeed: str = _nofp("", "DeepSpeed JSON config")
+    #: a checkpoint folder to resume from (it must come from the same config)
+    resume_from: str = _nofp("", "checkpoint-N folder of an earlier tune run")
     bf16: bool = _nofp(True, "bfloat16 on a GPU that supports it")
     device: str = _nofp("auto", "auto | cpu | cuda")
 
@@ -240,11 +248,47 @@ PRESETS: dict[str, dict[str, Any]] = {
         "index.layers": [512, 256, 128],
         "index.epochs": 200,
         "index.batch_size": 256,
+        # tuning SmolLM2-135M with LoRA on 2 CPU cores runs at about 170 tokens/s
+        # (forward and backward, examples of ~60 tokens): ~270k tokens fit a 30-minute
+        # budget, so the task mix is sampled down (seqrec first), histories are capped
+        # at 10 and the system turn is dropped
+        "tasks.max_history": 10,
+        "tasks.seqrec_samples": 2700,
+        "tasks.item2index_samples": 850,
+        "tasks.index2item_samples": 430,
+        "tasks.fusionseqrec_samples": 260,
+        "tasks.itemsearch_samples": 260,
+        "tasks.preferenceobtain_samples": 100,
+        "tune.system_prompt": False,
+        "tune.epochs": 1,
+        "tune.lr": 1e-3,
+        "tune.batch_size": 8,
+        "tune.eval_samples": 100,
+        "tune.eval_steps": 100,
+        "tune.save_steps": 50,
     },
-    # one Colab GPU with real Amazon data (LC-Rec's Instruments subset)
-    "colab": {"data.source": "amazon2018:Musical_Instruments", "embed.model": "smollm2"},
-    # the paper's setting (LLaMA-7B on several GPUs, 4 x 256 codes, e = 32)
-    "paper": {"data.source": "amazon2018:Musical_Instruments"},
+    # one Colab GPU with real Amazon data (LC-Rec's Instruments subset) and a 0.5B LLM
+    "colab": {
+        "data.source": "amazon2018:Musical_Instruments",
+        "embed.model": "Qwen/Qwen2.5-0.5B-Instruct",
+        "tune.model": "Qwen/Qwen2.5-0.5B-Instruct",
+        "tune.batch_size": 16,
+        "tune.epochs": 2,
+        "tune.gradient_checkpointing": True,
+    },
+    # the paper's setting (LLaMA-7B on several GPUs, 4 x 256 codes, e = 32), launched with
+    # `accelerate launch --config_file configs/accelerate_zero3.yaml -m lcrec_mini.cli tune ...`
+    "paper": {
+        "data.source": "amazon2018:Musical_Instruments",
+        "embed.model": "huggyllama/llama-7b",
+        "tune.model": "huggyllama/llama-7b",
+        "tune.batch_size": 8,
+        "tune.epochs": 4,
+        "tune.lr": 5e-5,
+        "tune.max_length": 512,
+        "tune.gradient_checkpointing": True,
+        "tune.deepspeed": "configs/ds_zero3.json",
+    },
 }
 
 

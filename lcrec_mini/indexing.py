@@ -418,7 +418,6 @@ def run_index(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
     def build(out: Path) -> None:
         ds = load_dataset(run_dir)
         x = load_embeddings(run_dir, ds.n_items)
-        check_capacity(ds.n_items, ic.levels, ic.codebook_size)
         device = pick_device(ic.device)
         log(f"[index] {ic.method}: {ds.n_items} items, {ic.levels} levels x {ic.codebook_size} codes")
         codes, stats, history, model = build_index(x, ic, cfg.seed, device=device, log=log)

@@ -205,7 +205,8 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
                 tc.user_text_model, cfg.data.cache_dir, log=log,
             )
 
-        examples = build_examples(ds.items, ds.sequences, tc, ds.stats["split"]["max_history"], cfg.seed, ut)
+        max_history = tc.max_history or ds.stats["split"]["max_history"]
+        examples = build_examples(ds.items, ds.sequences, tc, max_history, cfg.seed, ut)
         counts: dict[str, Any] = {}
         for split, rows in examples.items():
             with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
@@ -213,7 +214,10 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
                     prompt, response = render(ex, ctx)
                     f.write(json.dumps({**ex, "prompt": prompt, "response": response}, ensure_ascii=False) + "\n")
             counts[split] = dict(sorted(Counter(ex["task"] for ex in rows).items()))
-        write_json(out / "stats.json", {"examples": counts, "user_text": tc.user_text, "tasks": list(tc.tasks)})
+        write_json(
+            out / "stats.json",
+            {"examples": counts, "user_text": tc.user_text, "tasks": list(tc.tasks), "max_history": max_history},
+        )
         log(format_task_summary(counts))
 
     res = run_stage("tasks", cfg, run_dir, build, OUTPUTS, upstream=["data", "index"], force=force, log=log)

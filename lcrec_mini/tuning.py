@@ -15,7 +15,8 @@ processes (DDP; gloo on CPU).
 
 CPU speed: the vocabulary projection (49k x 576 for SmolLM2) is a large part of a
 small model's cost. With ``response_only_logits`` the loss computes logits only at
-the positions that are scored (the response), not at every prompt token.
+the positions that are scored (the response, at the end of left-padded rows), not at
+every prompt token.
 """
 
 from __future__ import annotations
@@ -43,14 +44,16 @@ OUTPUTS = ("tune_meta.json", "history.json", "train_stats.json")
 # -- data -------------------------------------------------------------------------------------
 
 
-def encode_example(tok, prompt: str, response: str, max_length: int, eor: str) -> dict[str, list[int]]:
+def encode_example(
+    tok, prompt: str, response: str, max_length: int, eor: str, system: str | None = SYSTEM
+) -> dict[str, list[int]]:
     """Token ids and labels: labels are -100 on every prompt token (no loss there).
 
     A too long example loses the start of its prompt, never its response.
     """
     from .llm import format_prompt
 
-    p = tok(format_prompt(tok, prompt, SYSTEM), add_special_tokens=False)["input_ids"]
+    p = tok(format_prompt(tok, prompt, system), add_special_tokens=False)["input_ids"]
     r = tok(response + eor, add_special_tokens=False)["input_ids"]
     if len(p) + len(r) > max_length:
         p = p[-max(1, max_length - len(r)) :]
@@ -61,8 +64,11 @@ def encode_example(tok, prompt: str, response: str, max_length: int, eor: str) -
 class TaskDataset(torch.utils.data.Dataset):
     """``epochs`` passes over the examples; pass e draws every example's template anew."""
 
-    def __init__(self, examples: list[dict], ctx: TaskContext, tok, max_length: int, eor: str, seed: int, epochs: int = 1):
-        self.examples, self.ctx, self.tok = examples, ctx, tok
+    def __init__(
+        self, examples: list[dict], ctx: TaskContext, tok, max_length: int, eor: str, seed: int,
+        epochs: int = 1, system: str | None = SYSTEM,
+    ):
+        self.examples, self.ctx, self.tok, self.system = examples, ctx, tok, system
         self.max_length, self.eor, self.seed, self.epochs = max_length, eor, seed, max(1, epochs)
 
     def __len__(self) -> int:
@@ -77,9 +83,11 @@ class TaskDataset(torch.utils.data.Dataset):
         return int(np.random.default_rng([self.seed, epoch, j]).integers(len(pool)))
 
     def __getitem__(self, i: int) -> dict[str, list[int]]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)  # iteration by index (as some samplers do) must end
         ex = self.examples[i % len(self.examples)]
         prompt, response = render(ex, self.ctx, self.template(i))
-        return encode_example(self.tok, prompt, response, self.max_length, self.eor)
+        return encode_example(self.tok, prompt, response, self.max_length, self.eor, self.system)
 
     def lengths(self) -> list[int]:
         """Token counts of pass 0 (the other passes differ only in template wording)."""
@@ -88,6 +96,8 @@ class TaskDataset(torch.utils.data.Dataset):
 
 
 def collate(pad_id: int):
+    """Pad on the left, so that every response ends at the last position of its row."""
+
     def fn(batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         n = max(len(b["input_ids"]) for b in batch)
         ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
@@ -95,9 +105,9 @@ def collate(pad_id: int):
         mask = torch.zeros((len(batch), n), dtype=torch.long)
         for k, b in enumerate(batch):
             m = len(b["input_ids"])
-            ids[k, :m] = torch.tensor(b["input_ids"])
-            labels[k, :m] = torch.tensor(b["labels"])
-            mask[k, :m] = 1
+            ids[k, n - m :] = torch.tensor(b["input_ids"])
+            labels[k, n - m :] = torch.tensor(b["labels"])
+            mask[k, n - m :] = 1
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
     return fn
@@ -107,16 +117,25 @@ def collate(pad_id: int):
 
 
 def response_loss(model, inputs: dict[str, torch.Tensor], num_items: Any = None) -> torch.Tensor:
-    """Cross-entropy on response tokens, with logits computed only where they are scored."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    base = getattr(base, "module", base)
+    """Cross-entropy on response tokens, computing logits only where they are scored.
+
+    Rows are left-padded, so all responses sit in the last R positions (R = the longest
+    response); the model is asked for logits at the last R + 1 positions only
+    (``logits_to_keep``). Position ids count real tokens only, so padding does not
+    shift them. The call goes through the model's own forward, so DDP and DeepSpeed
+    wrappers see an ordinary step.
+    """
     labels = inputs["labels"]
-    hidden = base.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).last_hidden_state
-    target = labels[:, 1:]
-    keep = target != -100
-    logits = base.get_output_embeddings()(hidden[:, :-1][keep]).float()
-    loss = torch.nn.functional.cross_entropy(logits, target[keep], reduction="sum")
-    denom = num_items if num_items is not None else keep.sum().clamp(min=1)
+    keep = int((labels != -100).sum(1).max()) + 1
+    mask = inputs["attention_mask"]
+    position_ids = (mask.cumsum(1) - 1).clamp(min=0)
+    out = model(input_ids=inputs["input_ids"], attention_mask=mask, position_ids=position_ids, logits_to_keep=keep)
+    logits = out.logits[:, :-1].float()
+    target = labels[:, labels.shape[1] - keep + 1 :]
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
+    )
+    denom = num_items if num_items is not None else (target != -100).sum().clamp(min=1)
     if isinstance(denom, torch.Tensor):
         denom = denom.to(loss.device)
     return loss / denom
@@ -144,7 +163,7 @@ def make_trainer_class():
             if not self.response_only_logits:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             loss = response_loss(model, inputs, num_items_in_batch)
-            return (loss, None) if return_outputs else loss
+            return (loss, {"loss": loss}) if return_outputs else loss
 
     return LCRecTrainer
 
@@ -191,6 +210,52 @@ def count_parameters(model) -> dict[str, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"total": total, "trainable": trainable}
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+
+
+def check_resume(path: str, fp: str) -> str:
+    """A checkpoint given by ``tune.resume_from`` must come from a run of the same config."""
+    p = Path(path)
+    if not (p / "trainer_state.json").exists():
+        raise DataError(f"{p}: not a Trainer checkpoint folder (no trainer_state.json)")
+    meta_path = p.parent / "lcrec_fingerprint.json"
+    if not meta_path.exists():
+        raise DataError(f"{meta_path}: missing; cannot tell which config made checkpoint {p}")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("fingerprint") != fp:
+        raise DataError(
+            f"{p}: checkpoint of another config (fingerprint {meta.get('fingerprint')}, this run {fp}); "
+            f"its config is in {meta_path}. Resume only with the same config, or drop tune.resume_from."
+        )
+    return str(p)
+
+
+def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu"):
+    """(tokenizer, model) of ``<run_dir>/tune``, LoRA merged, checked against the index."""
+    from .llm import check_index_tokens, index_vocabulary, load_causal_lm
+
+    tune_dir = Path(run_dir) / "tune"
+    meta = read_json(tune_dir / "tune_meta.json")
+    istats = read_json(Path(run_dir) / "index" / "stats.json")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tune_dir / "model"))
+    check_index_tokens(tok, index_vocabulary(istats["levels"], istats["codebook_size"]), str(tune_dir / "model"))
+    if meta["method"] == "full":
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(str(tune_dir / "model"))
+    else:
+        from peft import PeftModel
+
+        _, base = load_causal_lm(meta["base_model"], cache_dir, seed=meta["seed"])
+        base.resize_token_embeddings(len(tok), mean_resizing=False)
+        model = PeftModel.from_pretrained(base, str(tune_dir / "model")).merge_and_unload()
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok, model.to(device).eval()
 
 
 # -- the stage --------------------------------------------------------------------------------
@@ -264,10 +329,11 @@ def run_tune(
         istats = read_json(run_dir / "index" / "stats.json")
         tok, model, token_ids = prepare_model(cfg, istats["levels"], istats["codebook_size"], device)
         eor = end_of_response(tok)
-        train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs)
+        system = SYSTEM if tc.system_prompt else None
+        train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system)
         rng = np.random.default_rng(cfg.seed)
         vsel = sorted(rng.choice(len(valid_ex), min(tc.eval_samples, len(valid_ex)), replace=False).tolist())
-        valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1)
+        valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system)
         lengths = train.lengths()
 
         use_cuda = device == "cuda"
@@ -302,6 +368,7 @@ def run_tune(
             ddp_backend=None if use_cuda else ("gloo" if world_size > 1 else None),
             ddp_find_unused_parameters=False if world_size > 1 else None,
             disable_tqdm=False,
+            deepspeed=tc.deepspeed or None,
         )
         steps_per_pass = math.ceil(len(train) / (tc.batch_size * tc.grad_accum * world_size))
         total_steps = tc.max_steps if tc.max_steps > 0 else steps_per_pass
@@ -317,7 +384,7 @@ def run_tune(
             data_collator=collate(tok.pad_token_id),
             callbacks=callbacks or [],
         )
-        last = get_last_checkpoint(str(work)) if work.exists() else None
+        last = check_resume(tc.resume_from, fp) if tc.resume_from else (get_last_checkpoint(str(work)) if work.exists() else None)
         if last:
             log(f"[tune] resuming from {last}")
         log(
@@ -330,13 +397,15 @@ def run_tune(
         train_s = time.perf_counter() - t_train
         metrics = trainer.evaluate()
         history = trainer.state.log_history
+        trainer.save_model(str(out / "model"))  # every process calls it; the main one writes
         if trainer.is_world_process_zero():
             resumed_at = int(Path(last).name.split("-")[-1]) if last else 0
             steps_run = trainer.state.global_step - resumed_at
             seen = steps_run * tc.batch_size * tc.grad_accum * world_size
             tokens = int(np.mean(lengths) * min(seen, len(lengths)))
-            trainer.save_model(str(out / "model"))
             tok.save_pretrained(str(out / "model"))
+            # a pickle of the arguments: never needed, and never to be unpickled
+            (out / "model" / "training_args.bin").unlink(missing_ok=True)
             write_json(out / "history.json", history, indent=None)
             stats = {
                 "model": tc.model,
@@ -364,13 +433,14 @@ def run_tune(
                     "method": tc.method,
                     "index_token_ids": [int(token_ids[0]), int(token_ids[-1])],
                     "n_index_tokens": len(token_ids),
-                    "system": SYSTEM,
+                    "system": system,
                     "end_of_response": eor,
                     "seed": cfg.seed,
                 },
             )
             _loss_plot(history, out / "loss.png")
             log(format_tune_summary(stats))
+        trainer.accelerator.wait_for_everyone()  # no process leaves before the files are written
         del result
 
     res = run_stage(

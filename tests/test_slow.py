@@ -31,3 +31,33 @@ def test_smollm2_dequantizes_once_and_embeds(tmp_path):
     assert x.shape == (3, model.config.hidden_size) and np.isfinite(x).all()
     assert np.allclose(x[0], x[2], atol=1e-5) and not np.allclose(x[0], x[1])
     assert (tmp_path / "cache" / "models" / "smollm2-135m-instruct" / "config.json").exists()
+
+
+def test_tune_runs_on_two_cpu_processes_with_gloo(tmp_path):
+    """The same entry point under torchrun: 2 processes, DDP over gloo, a few steps."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from lcrec_mini.tasks import run_tasks
+
+    cfg = make_config("smoke")
+    for stage in (run_data, run_embed, run_index, run_tasks):
+        stage(cfg, tmp_path, log=lambda m: None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # one thread per process: two processes spinning two threads each on two cores
+    # slow each other down by an order of magnitude
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+        "-m", "lcrec_mini.cli", "tune", "--preset", "smoke", "--run-dir", str(tmp_path),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = json.loads((tmp_path / "tune" / "train_stats.json").read_text())
+    assert stats["world_size"] == 2 and stats["steps"] == cfg.tune.max_steps
+    assert (tmp_path / "tune" / "model" / "adapter_model.safetensors").exists()
+    assert not list(tmp_path.glob(".tune.tmp-*")) and not list(tmp_path.glob(".tune-work-*"))

@@ -1,0 +1,140 @@
+"""Tuning on the smoke preset (a tiny random Llama with SmolLM2's tokenizer)."""
+
+import json
+import shutil
+
+import pytest
+from transformers import TrainerCallback
+
+from lcrec_mini.config import make_config
+from lcrec_mini.data import run_data
+from lcrec_mini.embed import run_embed
+from lcrec_mini.errors import DataError
+from lcrec_mini.indexing import run_index
+from lcrec_mini.llm import add_index_tokens, format_prompt, index_vocabulary, load_causal_lm
+from lcrec_mini.prompts import SYSTEM
+from lcrec_mini.stage import write_json
+from lcrec_mini.tasks import run_tasks
+from lcrec_mini.tuning import encode_example, load_tuned, run_tune, work_dir_for
+
+
+def quiet(_m):
+    pass
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("tune")
+    cfg = make_config("smoke")
+    for stage in (run_data, run_embed, run_index, run_tasks):
+        stage(cfg, run_dir, log=quiet)
+    return cfg, run_dir
+
+
+def test_prompt_mask_covers_exactly_the_prompt():
+    tok, model = load_causal_lm("tiny")
+    add_index_tokens(tok, model, index_vocabulary(3, 16))
+    for system in (SYSTEM, None):
+        prompt_ids = tok(format_prompt(tok, "Which item next? <a_1><b_2><c_3>", system), add_special_tokens=False)["input_ids"]
+        enc = encode_example(tok, "Which item next? <a_1><b_2><c_3>", "<a_4><b_5><c_6>", 256, "<|im_end|>", system)
+        n = len(prompt_ids)
+        assert enc["input_ids"][:n] == prompt_ids
+        assert enc["labels"][:n] == [-100] * n
+        assert enc["labels"][n:] == enc["input_ids"][n:]
+        assert tok.convert_ids_to_tokens(enc["labels"][n:]) == ["<a_4>", "<b_5>", "<c_6>", "<|im_end|>"]
+    # without the system turn, no default system message sneaks in
+    assert "system" not in format_prompt(tok, "x", None)
+    # a too long example loses the start of its prompt, never its response
+    long = encode_example(tok, "word " * 400, "<a_4><b_5><c_6>", 64, "<|im_end|>")
+    assert len(long["input_ids"]) == 64 and long["labels"][-4:] == long["input_ids"][-4:]
+
+
+def test_smoke_tune_writes_model_history_and_stats(prepared):
+    cfg, run_dir = prepared
+    run_tune(cfg, run_dir, log=quiet)
+    out = run_dir / "tune"
+    stats = json.loads((out / "train_stats.json").read_text())
+    assert stats["steps"] == cfg.tune.max_steps and stats["tokens_per_second"] > 0
+    assert stats["first_loss"] is not None and stats["final_eval_loss"] is not None
+    history = json.loads((out / "history.json").read_text())
+    assert any("eval_loss" in h for h in history) and any("loss" in h for h in history)
+    assert (out / "loss.png").stat().st_size > 1000
+    assert (out / "model" / "adapter_model.safetensors").exists()
+    assert not (out / "model" / "training_args.bin").exists()
+    assert not list(run_dir.glob(".tune-work-*"))  # checkpoints removed once the stage is complete
+    tok, model = load_tuned(run_dir)
+    assert tok.convert_tokens_to_ids("<c_15>") < model.get_input_embeddings().weight.shape[0]
+
+
+class Interrupt(TrainerCallback):
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == 5:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_tune_resumes_from_its_checkpoint(prepared, tmp_path):
+    cfg, src = prepared
+    run_dir = tmp_path / "run"
+    for d in ("data", "embed", "index", "tasks"):
+        shutil.copytree(src / d, run_dir / d)
+    cfg = make_config("smoke", set_items=["tune.save_steps=2", "tune.eval_steps=100"])
+    with pytest.raises(KeyboardInterrupt):
+        run_tune(cfg, run_dir, log=quiet, callbacks=[Interrupt()])
+    assert not (run_dir / "tune").exists()
+    work = list(run_dir.glob(".tune-work-*"))
+    assert len(work) == 1 and (work[0] / "checkpoint-4").exists()
+    lines = []
+    run_tune(cfg, run_dir, log=lines.append)
+    assert any("resuming from" in l and "checkpoint-4" in l for l in lines)
+    stats = json.loads((run_dir / "tune" / "train_stats.json").read_text())
+    assert stats["resumed_from_step"] == 4 and stats["steps"] == 6
+
+
+def test_checkpoint_of_another_config_is_refused(prepared, tmp_path):
+    cfg, run_dir = prepared
+    ckpt = tmp_path / ".tune-work-other" / "checkpoint-2"
+    ckpt.mkdir(parents=True)
+    (ckpt / "trainer_state.json").write_text("{}")
+    (ckpt.parent / "lcrec_fingerprint.json").write_text(json.dumps({"fingerprint": "0123456789abcdef"}))
+    cfg2 = make_config("smoke", set_items=[f"tune.resume_from={ckpt}"])
+    with pytest.raises(DataError, match="checkpoint of another config"):
+        run_tune(cfg2, run_dir, force=True, log=quiet)
+
+
+def test_model_without_the_index_tokens_is_refused(prepared, tmp_path):
+    cfg, src = prepared
+    if not (src / "tune").exists():
+        run_tune(cfg, src, log=quiet)
+    run_dir = tmp_path / "run"
+    for d in ("data", "index", "tune"):
+        shutil.copytree(src / d, run_dir / d)
+    st = json.loads((run_dir / "index" / "stats.json").read_text())
+    st["levels"] = 4  # the index now names <d_*> tokens the tuned model never saw
+    write_json(run_dir / "index" / "stats.json", st)
+    with pytest.raises(DataError, match=r"tokenizer lacks 16 index tokens \(first: <d_0>\)"):
+        load_tuned(run_dir)
+
+
+def test_response_only_loss_equals_the_full_loss():
+    import torch
+
+    from lcrec_mini.tuning import collate, response_loss
+
+    tok, model = load_causal_lm("tiny", seed=1)
+    add_index_tokens(tok, model, index_vocabulary(3, 16))
+    batch = [
+        encode_example(tok, "Which item next? <a_1><b_2><c_3>", "<a_4><b_5><c_6>", 256, "<|im_end|>"),
+        encode_example(tok, "What is the title of <a_0><b_1><c_2>? Answer briefly.", "Toy Story", 256, "<|im_end|>"),
+    ]
+    inputs = collate(tok.pad_token_id)(batch)
+    assert (inputs["attention_mask"][:, -1] == 1).all()  # left padding
+    fast = response_loss(model, inputs)
+    # reference: the plain loss of each example alone, averaged over all response tokens
+    total, count = 0.0, 0
+    for b in batch:
+        ids = torch.tensor([b["input_ids"]])
+        labels = torch.tensor([b["labels"]])
+        n = int((labels[:, 1:] != -100).sum())
+        total += float(model(input_ids=ids, labels=labels).loss) * n
+        count += n
+    assert float(fast) == pytest.approx(total / count, rel=1e-4)
