@@ -1,0 +1,101 @@
+"""The index trie, the LogitsProcessor and the specialised beam search."""
+
+import numpy as np
+import pytest
+import torch
+
+from lcrec_mini.decoding import IndexTrie, TrieLogitsProcessor, beam_search, contiguous_token_ids
+from lcrec_mini.errors import DataError
+from lcrec_mini.llm import add_index_tokens, index_vocabulary, load_causal_lm
+
+L, K = 3, 8
+
+
+def catalogue(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(K**L, n, replace=False)
+    return np.stack([(flat // K ** (L - 1 - l)) % K for l in range(L)], 1)
+
+
+def test_trie_allows_exactly_the_catalogue_continuations():
+    codes = catalogue()
+    trie = IndexTrie.build(codes, contiguous_token_ids(1000, L, K), K)
+    first = set(codes[:, 0].tolist())
+    ok0 = trie.allowed(torch.zeros(1, dtype=torch.long), 0)[0]
+    assert set(torch.nonzero(ok0).flatten().tolist()) == first
+    c0 = codes[0, 0]
+    ok1 = trie.allowed(torch.tensor([c0]), 1)[0]
+    assert set(torch.nonzero(ok1).flatten().tolist()) == set(codes[codes[:, 0] == c0, 1].tolist())
+    assert trie.contains(torch.as_tensor(codes)).all()
+    assert not trie.contains(torch.tensor([[K - 1, K - 1, K - 1]])).item() or (codes == K - 1).all(1).any()
+    with pytest.raises(DataError, match="1 duplicated indices"):
+        IndexTrie.build(np.concatenate([codes, codes[:1]]), contiguous_token_ids(1000, L, K), K)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    tok, model = load_causal_lm("tiny", seed=3)
+    ids = add_index_tokens(tok, model, index_vocabulary(L, K), seed=3)
+    return tok, model, torch.tensor(ids).view(L, K)
+
+
+def prompts(tok, texts):
+    tok.padding_side = "left"
+    return tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+
+@pytest.mark.parametrize("mode", ["trie", "level"])
+def test_logits_processor_with_generate(tiny, mode):
+    tok, model, tid = tiny
+    codes = catalogue()
+    trie = IndexTrie.build(codes, tid, K)
+    enc = prompts(tok, ["Which item comes next?", "Recommend something"])
+    out = model.generate(
+        **enc, max_new_tokens=L, num_beams=10, num_return_sequences=10, do_sample=False,
+        logits_processor=[TrieLogitsProcessor(trie, enc["input_ids"].shape[1], mode)],
+        pad_token_id=tok.pad_token_id,
+    )
+    gen = out[:, enc["input_ids"].shape[1] :]
+    level_ok = torch.stack([(gen[:, l] >= tid[l, 0]) & (gen[:, l] <= tid[l, -1]) for l in range(L)], 1).all(1)
+    assert level_ok.all()
+    valid = trie.contains(trie.codes_of(gen))
+    if mode == "trie":
+        assert valid.all()
+
+
+def test_beam_search_matches_generate_with_the_trie(tiny):
+    tok, model, tid = tiny
+    codes = catalogue(n=60, seed=1)
+    trie = IndexTrie.build(codes, tid, K)
+    enc = prompts(tok, ["Which item comes next? history", "Recommend something good to watch tonight"])
+    beams = 20
+    res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=beams)
+    assert res.codes.shape == (2, beams, L)
+    assert trie.contains(res.codes.reshape(-1, L)).all()
+    out = model.generate(
+        **enc, max_new_tokens=L, num_beams=beams, num_return_sequences=beams, do_sample=False,
+        logits_processor=[TrieLogitsProcessor(trie, enc["input_ids"].shape[1])],
+        output_scores=True, return_dict_in_generate=True, length_penalty=0.0, pad_token_id=tok.pad_token_id,
+    )
+    gen = trie.codes_of(out.sequences[:, enc["input_ids"].shape[1] :]).view(2, beams, L)
+    ref_scores = out.sequences_scores.view(2, beams)
+    for u in range(2):
+        ours = {tuple(c): float(s) for c, s in zip(res.codes[u].tolist(), res.scores[u])}
+        theirs = {tuple(c): float(s) for c, s in zip(gen[u].tolist(), ref_scores[u])}
+        # same items; the scores agree, so any difference can only be a tie at the cut
+        common = set(ours) & set(theirs)
+        assert len(common) >= beams - 2
+        for c in common:
+            assert ours[c] == pytest.approx(theirs[c], abs=1e-3)
+        top = sorted(ours, key=ours.get, reverse=True)[:5]
+        assert top == sorted(theirs, key=theirs.get, reverse=True)[:5]
+
+
+def test_beam_search_with_fewer_items_than_beams(tiny):
+    tok, model, tid = tiny
+    codes = catalogue(n=5)
+    trie = IndexTrie.build(codes, tid, K)
+    enc = prompts(tok, ["Which item comes next?"])
+    res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=20)
+    found = {tuple(c) for c, s in zip(res.codes[0].tolist(), res.scores[0]) if torch.isfinite(s)}
+    assert found == {tuple(c) for c in codes.tolist()}
