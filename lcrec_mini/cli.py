@@ -42,6 +42,12 @@ def _stage_tune(cfg: Config, run_dir: Path, force: bool) -> None:
     run_tune(cfg, run_dir, force=force)
 
 
+def _stage_evaluate(cfg: Config, run_dir: Path, force: bool) -> None:
+    from .evaluation import run_evaluate
+
+    run_evaluate(cfg, run_dir, force=force)
+
+
 #: stage name -> runner, in pipeline order; `run` chains them.
 STAGES: dict[str, Callable[[Config, Path, bool], None]] = {
     "data": _stage_data,
@@ -49,6 +55,7 @@ STAGES: dict[str, Callable[[Config, Path, bool], None]] = {
     "index": _stage_index,
     "tasks": _stage_tasks,
     "tune": _stage_tune,
+    "evaluate": _stage_evaluate,
 }
 
 

@@ -170,6 +170,19 @@ class TuneConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Generation and full-ranking metrics (stage ``evaluate``, folder ``eval/``)."""
+
+    beams: int = 20
+    batch_size: int = 16
+    #: average the metrics over every seqrec template, as the paper does (else the drawn one)
+    all_templates: bool = False
+    #: evaluate only the first N test users (0 = all)
+    max_users: int = 0
+    device: str = _nofp("auto", "auto | cpu | cuda")
+
+
+@dataclass
 class Config:
     """The whole pipeline's configuration."""
 
@@ -180,6 +193,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     tasks: TasksConfig = field(default_factory=TasksConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     # -- views -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -239,6 +253,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tune.save_steps": 3,
         "tune.logging_steps": 1,
         "tune.max_length": 128,
+        "eval.max_users": 20,
     },
     # ML-100K with the real offline models on a laptop CPU. 1,349 items: 3 levels of
     # 32 codes (32,768 indices) with a 3-layer MLP; 4 x 256 would leave most codes empty.

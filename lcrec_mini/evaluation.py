@@ -1,0 +1,145 @@
+"""Full-ranking metrics and the ``evaluate`` stage.
+
+For a user whose held-out item sits at rank r (1-based) of the generated list:
+
+    HR@k   = 1 if r <= k else 0
+    NDCG@k = 1 / log2(r + 1) if r <= k else 0
+
+(one relevant item, so the ideal DCG is 1). Averaged over all test users; a user
+whose item is not in the list contributes 0. Every recommender of this project
+(LC-Rec, the baselines) is scored by :func:`rank_metrics`, so numbers are comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .config import Config
+from .errors import DataError
+from .stage import StageResult, read_json, run_stage, write_json
+
+KS = (1, 5, 10)
+OUTPUTS = ("metrics.json", "predictions.jsonl")
+
+
+def rank_of(target: Any, ranked: Sequence[Any]) -> int | None:
+    """1-based rank of ``target`` in ``ranked``, or None."""
+    for i, x in enumerate(ranked):
+        if x == target:
+            return i + 1
+    return None
+
+
+def rank_metrics(ranks: Iterable[int | None], ks: Sequence[int] = KS) -> dict[str, float]:
+    """``hr@k`` for k in ks, ``ndcg@k`` for k in ks other than 1, from per-user ranks."""
+    ranks = list(ranks)
+    if not ranks:
+        raise DataError("no test users to evaluate")
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"hr@{k}"] = sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
+    for k in ks:
+        if k > 1:
+            out[f"ndcg@{k}"] = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / len(ranks)
+    return out
+
+
+def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
+    """Beam search (``eval.beams``) over the index trie for every ``seqrec`` test user."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from .decoding import IndexTrie, beam_search
+    from .embed import pick_device
+    from .indexing import code_tokens, load_codes
+    from .llm import format_prompt
+    from .prompts import SYSTEM, TEMPLATES
+    from .tasks import TaskContext, read_examples, render
+    from .tuning import load_tuned
+
+    ec = cfg.eval
+    run_dir = Path(run_dir)
+
+    def build(out: Path) -> None:
+        from .data import load_dataset
+
+        t0 = time.perf_counter()
+        ds = load_dataset(run_dir)
+        codes = load_codes(run_dir, ds.n_items)
+        device = pick_device(ec.device)
+        tok, model = load_tuned(run_dir, cfg.data.cache_dir, device)
+        meta = read_json(run_dir / "tune" / "tune_meta.json")
+        k = read_json(run_dir / "index" / "stats.json")["codebook_size"]
+        first = tok.convert_tokens_to_ids("<a_0>")
+        token_ids = torch.arange(first, first + codes.shape[1] * k).view(codes.shape[1], k)
+        trie = IndexTrie.build(codes, token_ids, k)
+        lookup = {tuple(c): i for i, c in enumerate(codes.tolist())}
+        tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
+        if ec.max_users > 0:
+            tests = tests[: ec.max_users]
+        if not tests:
+            raise DataError(f"{run_dir / 'tasks' / 'test.jsonl'}: no seqrec test examples")
+        ctx = TaskContext(ds.items, ["".join(t) for t in code_tokens(codes).values()], cfg.tasks.max_text_chars)
+        n_templates = len(TEMPLATES["seqrec"][""]) if ec.all_templates else 1
+        system = meta.get("system")
+        tok.padding_side = "left"
+        per_template: list[list[int | None]] = []
+        preds: list[dict[str, Any]] = []
+        invalid = total_beams = 0
+        for t in range(n_templates):
+            ranks: list[int | None] = []
+            bar = tqdm(range(0, len(tests), ec.batch_size), desc=f"evaluate (template {t + 1}/{n_templates})", unit="batch")
+            for s in bar:
+                batch = tests[s : s + ec.batch_size]
+                texts = [format_prompt(tok, render(e, ctx, t if ec.all_templates else e["template"])[0], system) for e in batch]
+                enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+                res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=ec.beams)
+                for e, cs, sc in zip(batch, res.codes.tolist(), res.scores.tolist()):
+                    items = [lookup.get(tuple(c)) for c, x in zip(cs, sc) if x != float("-inf")]
+                    invalid += sum(i is None for i in items)
+                    total_beams += len(items)
+                    ranked = [i for i in items if i is not None]
+                    r = rank_of(e["item"], ranked)
+                    ranks.append(r)
+                    if t == 0:
+                        preds.append({"user": e["user"], "target": e["item"], "rank": r, "ranked": ranked[:20],
+                                      "scores": [round(x, 4) for x in sc[: len(ranked[:20])]]})
+            per_template.append(ranks)
+        metrics = {name: float(np.mean([rank_metrics(r)[name] for r in per_template])) for name in rank_metrics(per_template[0])}
+        metrics.update(
+            {
+                "n_users": len(tests),
+                "invalid_rate": invalid / max(total_beams, 1),
+                "beams": ec.beams,
+                "templates": n_templates,
+                "preset": cfg.preset,
+                "model": meta["base_model"],
+                "method": meta["method"],
+                "seed": cfg.seed,
+                "wall_seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+        with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:
+            for p in preds:
+                f.write(json.dumps(p) + "\n")
+        write_json(out / "metrics.json", metrics)
+        log(format_metrics(metrics))
+
+    res = run_stage("eval", cfg, run_dir, build, OUTPUTS, upstream=["tune"], force=force, log=log)
+    if res.skipped:
+        log(format_metrics(read_json(res.out_dir / "metrics.json")))
+    return res
+
+
+def format_metrics(m: dict[str, Any]) -> str:
+    keys = [k for k in m if k.startswith(("hr@", "ndcg@"))]
+    return (
+        f"Evaluation ({m.get('model')}, preset {m.get('preset')}, seed {m.get('seed')}, {m.get('n_users')} users, "
+        f"beam {m.get('beams')}): " + ", ".join(f"{k} {m[k]:.4f}" for k in keys) + f"; invalid {m.get('invalid_rate', 0):.4f}"
+    )
