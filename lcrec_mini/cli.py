@@ -48,6 +48,12 @@ def _stage_evaluate(cfg: Config, run_dir: Path, force: bool) -> None:
     run_evaluate(cfg, run_dir, force=force)
 
 
+def _stage_baselines(cfg: Config, run_dir: Path, force: bool) -> None:
+    from .baselines import run_baselines
+
+    run_baselines(cfg, run_dir, force=force)
+
+
 #: stage name -> runner, in pipeline order; `run` chains them.
 STAGES: dict[str, Callable[[Config, Path, bool], None]] = {
     "data": _stage_data,
@@ -56,6 +62,7 @@ STAGES: dict[str, Callable[[Config, Path, bool], None]] = {
     "tasks": _stage_tasks,
     "tune": _stage_tune,
     "evaluate": _stage_evaluate,
+    "baselines": _stage_baselines,
 }
 
 
@@ -101,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         stages = list(STAGES) if args.command == "run" else [args.command]
         for name in stages:
             STAGES[name](cfg, run_dir, args.force)
+        if args.command == "run":
+            from .baselines import comparison_table
+
+            print(comparison_table(run_dir))
     except LcrecError as e:
         print(f"lcrec-mini: error: {e}", file=sys.stderr)
         return 2

@@ -183,6 +183,22 @@ class EvalConfig:
 
 
 @dataclass
+class BaselinesConfig:
+    """Most-popular and SASRec on the same split (stage ``baselines``)."""
+
+    max_len: int = 20
+    sasrec_hidden: int = 64
+    sasrec_layers: int = 2
+    sasrec_heads: int = 2
+    sasrec_dropout: float = 0.2
+    sasrec_lr: float = 1e-3
+    sasrec_batch: int = 128
+    sasrec_epochs: int = 200
+    #: stop after this many epochs without a better validation NDCG@10
+    sasrec_patience: int = 10
+
+
+@dataclass
 class Config:
     """The whole pipeline's configuration."""
 
@@ -194,6 +210,7 @@ class Config:
     tasks: TasksConfig = field(default_factory=TasksConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
 
     # -- views -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -254,6 +271,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tune.logging_steps": 1,
         "tune.max_length": 128,
         "eval.max_users": 20,
+        "baselines.sasrec_epochs": 3,
     },
     # ML-100K with the real offline models on a laptop CPU. 1,349 items: 3 levels of
     # 32 codes (32,768 indices) with a 3-layer MLP; 4 x 256 would leave most codes empty.

@@ -1,0 +1,189 @@
+"""Baselines on exactly LC-Rec's split and metric code: most-popular and SASRec.
+
+Both rank the whole catalogue for each test user (history = the sequence without its
+last item, capped at ``max_len``; target = the last item) and are scored by
+:func:`lcrec_mini.evaluation.rank_metrics`, like the LLM. Seen items are not removed
+from the ranking, as in LC-Rec's generative evaluation.
+
+SASRec (Kang & McAuley, ICDM 2018), our implementation: item and position
+embeddings, causal self-attention blocks, next-item prediction at every position
+with a full softmax over the catalogue, trained on windows of ``max_len`` items of
+each training sequence, early-stopped on validation NDCG@10.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import Config
+from .evaluation import rank_metrics, rank_of
+from .stage import StageResult, read_json, run_stage, write_json
+
+OUTPUTS = ("metrics.json",)
+
+
+def most_popular(train_seqs: list[list[int]], n_items: int, k: int = 20) -> list[int]:
+    """The ``k`` items with most training interactions (ties: lower id first)."""
+    counts = np.bincount(np.concatenate([np.asarray(s, dtype=np.int64) for s in train_seqs if s]), minlength=n_items)
+    return np.lexsort((np.arange(n_items), -counts))[:k].tolist()
+
+
+class SASRec(nn.Module):
+    def __init__(self, n_items: int, hidden: int, layers: int, heads: int, dropout: float, max_len: int):
+        super().__init__()
+        self.item = nn.Embedding(n_items + 1, hidden, padding_idx=0)  # id 0 = padding, item i -> i + 1
+        self.pos = nn.Embedding(max_len, hidden)
+        block = nn.TransformerEncoderLayer(hidden, heads, hidden * 4, dropout, batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(hidden)
+        self.drop = nn.Dropout(dropout)
+        self.max_len = max_len
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """[B, T] item ids + 1 (0 = pad, left-padded) -> [B, T, hidden]."""
+        t = seq.shape[1]
+        h = self.drop(self.item(seq) + self.pos(torch.arange(t, device=seq.device))[None])
+        causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=seq.device), 1)
+        h = self.blocks(h, mask=causal, src_key_padding_mask=seq == 0)
+        return self.norm(h)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        return h @ self.item.weight[1:].t()  # tied output embeddings, over real items
+
+
+def _pad_left(seqs: list[list[int]], n: int) -> torch.Tensor:
+    out = torch.zeros(len(seqs), n, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        s = s[-n:]
+        if s:
+            out[i, n - len(s) :] = torch.tensor(s) + 1
+    return out
+
+
+def sasrec_rank(model: SASRec, histories: list[list[int]], k: int = 20, batch: int = 256) -> list[list[int]]:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(histories), batch):
+            x = _pad_left(histories[s : s + batch], model.max_len)
+            scores = model.logits(model(x)[:, -1])
+            out += scores.topk(min(k, scores.shape[1]), dim=1).indices.tolist()
+    return out
+
+
+def train_sasrec(
+    train_seqs: list[list[int]],
+    valid: list[tuple[list[int], int]],
+    n_items: int,
+    bc,
+    seed: int,
+    log: Callable[[str], None] = print,
+) -> tuple[SASRec, list[dict[str, Any]]]:
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = SASRec(n_items, bc.sasrec_hidden, bc.sasrec_layers, bc.sasrec_heads, bc.sasrec_dropout, bc.max_len)
+    opt = torch.optim.Adam(model.parameters(), lr=bc.sasrec_lr)
+    windows = []  # input window of max_len + 1 items: predict items 2..T+1 from 1..T
+    for s in train_seqs:
+        for end in range(len(s), 1, -bc.max_len):
+            windows.append(s[max(0, end - bc.max_len - 1) : end])
+    x_all = _pad_left([w[:-1] for w in windows], bc.max_len)
+    y_all = _pad_left([w[1:] for w in windows], bc.max_len) - 1  # -1 = no target
+    history, best, best_state, bad = [], -1.0, None, 0
+    for epoch in tqdm(range(bc.sasrec_epochs), desc="SASRec", unit="epoch", mininterval=1.0):
+        model.train()
+        perm = torch.randperm(len(windows), generator=g)
+        total = 0.0
+        for s in range(0, len(perm), bc.sasrec_batch):
+            idx = perm[s : s + bc.sasrec_batch]
+            logits = model.logits(model(x_all[idx]))
+            loss = nn.functional.cross_entropy(logits.reshape(-1, n_items), y_all[idx].reshape(-1), ignore_index=-1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        ranked = sasrec_rank(model, [h for h, _ in valid])
+        ndcg = rank_metrics([rank_of(t, r) for (_, t), r in zip(valid, ranked)])["ndcg@10"]
+        history.append({"epoch": epoch + 1, "loss": round(total / len(windows), 5), "valid_ndcg@10": round(ndcg, 5)})
+        if ndcg > best:
+            best, bad = ndcg, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= bc.sasrec_patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return model, history
+
+
+def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
+    bc = cfg.baselines
+
+    def build(out: Path) -> None:
+        from .data import load_dataset
+
+        t0 = time.perf_counter()
+        ds = load_dataset(run_dir)
+        seqs = [ds.sequences[u] for u in ds.sequences]
+        n = ds.n_items
+        test = [(s[:-1][-bc.max_len :], s[-1]) for s in seqs]
+        valid = [(s[:-2][-bc.max_len :], s[-2]) for s in seqs]
+        results: dict[str, Any] = {}
+        pop = most_popular([s[:-1] for s in seqs], n)
+        results["most_popular"] = rank_metrics([rank_of(t, pop) for _, t in test])
+        model, hist = train_sasrec([s[:-2] for s in seqs], valid, n, bc, cfg.seed, log)
+        ranked = sasrec_rank(model, [h for h, _ in test])
+        results["sasrec"] = {
+            **rank_metrics([rank_of(t, r) for (_, t), r in zip(test, ranked)]),
+            "epochs": len(hist),
+            "best_valid_ndcg@10": max(h["valid_ndcg@10"] for h in hist),
+        }
+        results.update({"n_users": len(test), "preset": cfg.preset, "seed": cfg.seed, "max_len": bc.max_len,
+                        "wall_seconds": round(time.perf_counter() - t0, 1)})
+        write_json(out / "metrics.json", results)
+        write_json(out / "sasrec_history.json", hist, indent=None)
+        log(format_baselines(results))
+
+    res = run_stage("baselines", cfg, run_dir, build, OUTPUTS, upstream=["data"], force=force, log=log)
+    if res.skipped:
+        log(format_baselines(read_json(res.out_dir / "metrics.json")))
+    return res
+
+
+def comparison_table(run_dir: str | Path) -> str:
+    """LC-Rec (eval/metrics.json) beside the baselines (baselines/metrics.json)."""
+    run_dir = Path(run_dir)
+    rows = []
+    ev, bl = run_dir / "eval" / "metrics.json", run_dir / "baselines" / "metrics.json"
+    if ev.exists():
+        m = read_json(ev)
+        rows.append((f"LC-Rec ({m['model']}, {m['method']})", m))
+    if bl.exists():
+        b = read_json(bl)
+        rows += [("SASRec", b["sasrec"]), ("most popular", b["most_popular"])]
+    if not rows:
+        return ""
+    keys = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")
+    meta = read_json(ev) if ev.exists() else read_json(bl)
+    head = f"Results on {run_dir} (preset {meta['preset']}, seed {meta['seed']}, {meta['n_users']} test users)"
+    lines = [head, f"  {'model':<32}" + "".join(f"{k:>9}" for k in keys)]
+    for name, m in rows:
+        lines.append(f"  {name:<32}" + "".join(f"{m[k]:>9.4f}" for k in keys))
+    return "\n".join(lines)
+
+
+def format_baselines(r: dict[str, Any]) -> str:
+    lines = [f"Baselines ({r['n_users']} users, preset {r['preset']}, seed {r['seed']})"]
+    for name in ("most_popular", "sasrec"):
+        m = r[name]
+        lines.append(f"  {name:<13}" + ", ".join(f"{k} {m[k]:.4f}" for k in ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")))
+    return "\n".join(lines)
