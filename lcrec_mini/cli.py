@@ -5,65 +5,33 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable
 
 from . import __version__
 from .config import PRESETS, Config, make_config, valid_keys
 from .errors import LcrecError
 
 
-def _stage_data(cfg: Config, run_dir: Path, force: bool) -> None:
-    from .data import run_data
-
-    run_data(cfg, run_dir, force=force)
-
-
-def _stage_embed(cfg: Config, run_dir: Path, force: bool) -> None:
-    from .embed import run_embed
-
-    run_embed(cfg, run_dir, force=force)
-
-
-def _stage_index(cfg: Config, run_dir: Path, force: bool) -> None:
-    from .indexing import run_index
-
-    run_index(cfg, run_dir, force=force)
-
-
-def _stage_tasks(cfg: Config, run_dir: Path, force: bool) -> None:
-    from .tasks import run_tasks
-
-    run_tasks(cfg, run_dir, force=force)
-
-
-def _stage_tune(cfg: Config, run_dir: Path, force: bool) -> None:
-    from .tuning import run_tune
-
-    run_tune(cfg, run_dir, force=force)
-
-
-def _stage_evaluate(cfg: Config, run_dir: Path, force: bool) -> None:
-    from .evaluation import run_evaluate
-
-    run_evaluate(cfg, run_dir, force=force)
-
-
-def _stage_baselines(cfg: Config, run_dir: Path, force: bool) -> None:
-    from .baselines import run_baselines
-
-    run_baselines(cfg, run_dir, force=force)
-
-
-#: stage name -> runner, in pipeline order; `run` chains them.
-STAGES: dict[str, Callable[[Config, Path, bool], None]] = {
-    "data": _stage_data,
-    "embed": _stage_embed,
-    "index": _stage_index,
-    "tasks": _stage_tasks,
-    "tune": _stage_tune,
-    "evaluate": _stage_evaluate,
-    "baselines": _stage_baselines,
+#: stage name -> (module, runner), in pipeline order; `run` chains them. Modules are
+#: imported only when their stage runs, so `lcrec-mini data` never loads torch models.
+STAGE_RUNNERS: dict[str, tuple[str, str]] = {
+    "data": ("lcrec_mini.data", "run_data"),
+    "embed": ("lcrec_mini.embed", "run_embed"),
+    "index": ("lcrec_mini.indexing", "run_index"),
+    "tasks": ("lcrec_mini.tasks", "run_tasks"),
+    "tune": ("lcrec_mini.tuning", "run_tune"),
+    "evaluate": ("lcrec_mini.evaluation", "run_evaluate"),
+    "baselines": ("lcrec_mini.baselines", "run_baselines"),
 }
+
+
+def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool) -> None:
+    import importlib
+
+    module, func = STAGE_RUNNERS[name]
+    getattr(importlib.import_module(module), func)(cfg, run_dir, force=force)
+
+
+STAGES = list(STAGE_RUNNERS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(args.run_dir or f"runs/{args.preset}")
         stages = list(STAGES) if args.command == "run" else [args.command]
         for name in stages:
-            STAGES[name](cfg, run_dir, args.force)
+            run_named_stage(name, cfg, run_dir, args.force)
         if args.command == "run":
             from .baselines import comparison_table
 
