@@ -18,7 +18,7 @@ import numpy as np
 from .config import Config
 from .data import load_dataset
 from .errors import ConfigError, DataError
-from .stage import StageResult, read_json, run_stage, write_json
+from .stage import StageResult, run_stage, write_json
 
 OUTPUTS = ("items.npy", "meta.json")
 
@@ -184,7 +184,3 @@ def check_embeddings(x: np.ndarray, where: str, n_items: int | None = None) -> N
     bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
     if len(bad):
         raise DataError(f"{where}: {len(bad)} rows hold NaN or infinity (first: row {bad[0]}); rerun embed")
-
-
-def read_meta(run_dir: str | Path) -> dict[str, Any]:
-    return read_json(Path(run_dir) / "embed" / "meta.json")

@@ -57,9 +57,9 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
 
     from .decoding import IndexTrie, beam_search
     from .embed import pick_device
-    from .indexing import code_tokens, load_codes
-    from .llm import format_prompt
-    from .prompts import SYSTEM, TEMPLATES
+    from .indexing import load_codes
+    from .llm import format_prompt, index_vocabulary
+    from .prompts import TEMPLATES
     from .tasks import TaskContext, read_examples, render
     from .tuning import load_tuned
 
@@ -76,8 +76,8 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
         tok, model = load_tuned(run_dir, cfg.data.cache_dir, device)
         meta = read_json(run_dir / "tune" / "tune_meta.json")
         k = read_json(run_dir / "index" / "stats.json")["codebook_size"]
-        first = tok.convert_tokens_to_ids("<a_0>")
-        token_ids = torch.arange(first, first + codes.shape[1] * k).view(codes.shape[1], k)
+        vocab = index_vocabulary(codes.shape[1], k)
+        token_ids = torch.tensor(tok.convert_tokens_to_ids(vocab)).view(codes.shape[1], k)
         trie = IndexTrie.build(codes, token_ids, k)
         lookup = {tuple(c): i for i, c in enumerate(codes.tolist())}
         tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
@@ -85,7 +85,7 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
             tests = tests[: ec.max_users]
         if not tests:
             raise DataError(f"{run_dir / 'tasks' / 'test.jsonl'}: no seqrec test examples")
-        ctx = TaskContext(ds.items, ["".join(t) for t in code_tokens(codes).values()], cfg.tasks.max_text_chars)
+        ctx = TaskContext.from_codes(ds.items, codes, cfg.tasks.max_text_chars)
         n_templates = len(TEMPLATES["seqrec"][""]) if ec.all_templates else 1
         system = meta.get("system")
         tok.padding_side = "left"

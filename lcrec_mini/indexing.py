@@ -111,10 +111,11 @@ def residual_codes(z: torch.Tensor, codebooks: list[torch.Tensor]) -> np.ndarray
     return torch.stack(out, 1).cpu().numpy().astype(np.int64)
 
 
-def _last_residual(z: torch.Tensor, codebooks: list[torch.Tensor], codes: np.ndarray) -> torch.Tensor:
+def _residual(z: torch.Tensor, codebooks: list[torch.Tensor], codes: np.ndarray, depth: int) -> torch.Tensor:
+    """What is left of ``z`` [B, e] after its first ``depth`` codes ``codes`` [B, >=depth]."""
     r = z.clone()
-    for l, cb in enumerate(codebooks[:-1]):
-        r = r - cb[torch.as_tensor(codes[:, l])]
+    for l in range(depth):
+        r = r - codebooks[l][torch.as_tensor(codes[:, l])]
     return r
 
 
@@ -146,7 +147,7 @@ def sinkhorn_fixup(
         for size, gs in sorted(by_size.items()):
             ids = np.stack(gs)  # [G, size]: groups of one size solved as one batch
             flat = ids.reshape(-1)
-            r = _last_residual(z[flat], codebooks, codes[flat])
+            r = _residual(z[flat], codebooks, codes[flat], len(codebooks) - 1)
             d = torch.cdist(r, codebooks[-1]).pow(2).reshape(len(gs), size, -1)
             new = sinkhorn(d, epsilon, iters).argmax(-1).reshape(-1).cpu().numpy()
             changed = new != codes[flat, -1]
@@ -189,7 +190,7 @@ def final_fixup(
 
     for g in collision_groups(codes):
         if z is not None and codebooks is not None:
-            r = _last_residual(z[g], codebooks, codes[g])
+            r = _residual(z[g], codebooks, codes[g], len(codebooks) - 1)
             d = (r - codebooks[-1][torch.as_tensor(codes[g, -1])]).pow(2).sum(1)
             keeper = int(g[int(torch.argmin(d))])  # argmin: ties -> lowest id
         else:
@@ -199,9 +200,7 @@ def final_fixup(
                 prefix = tuple(int(c) for c in codes[item, :keep])
                 r = None
                 if z is not None and codebooks is not None:
-                    r = z[item].clone()
-                    for l in range(keep):
-                        r = r - codebooks[l][codes[item, l]]
+                    r = _residual(z[item : item + 1], codebooks, codes[item : item + 1], keep)[0]
                 found = search(r, keep, prefix)
                 if found is not None:
                     break

@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 
-from .errors import ConfigError, DataError
+from .errors import DataError
 
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 
@@ -140,10 +139,3 @@ def end_of_response(tok) -> str:
     if getattr(tok, "chat_template", None) and _has_token(tok, "<|im_end|>"):
         return "<|im_end|>"
     return tok.eos_token or ""
-
-
-def model_dir(path: str | Path) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{p}: model folder not found")
-    return p

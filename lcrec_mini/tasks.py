@@ -35,6 +35,13 @@ class TaskContext:
     index: list[str]  # item id -> "<a_1><b_2><c_3>"
     max_text_chars: int = 200
 
+    @classmethod
+    def from_codes(cls, items: dict[str, dict[str, Any]], codes: np.ndarray, max_text_chars: int = 200) -> "TaskContext":
+        """From an index array [N, L] (as :func:`lcrec_mini.indexing.load_codes` returns it)."""
+        from .indexing import code_tokens
+
+        return cls(items, ["".join(t) for t in code_tokens(codes).values()], max_text_chars)
+
     def text(self, item: int, field: str) -> str:
         t = str(self.items[str(item)].get(field) or "").strip()
         if len(t) > self.max_text_chars:
@@ -195,9 +202,12 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
 
     def build(out: Path) -> None:
         ds = load_dataset(run_dir)
-        codes = read_json(run_dir / "index" / "codes.json")
-        check_codes_match(codes, ds.items, str(run_dir / "index" / "codes.json"))
-        ctx = TaskContext(ds.items, ["".join(codes[str(i)]) for i in range(ds.n_items)], tc.max_text_chars)
+        from .indexing import parse_tokens
+
+        codes_path = run_dir / "index" / "codes.json"
+        codes = read_json(codes_path)
+        check_codes_match(codes, ds.items, str(codes_path))
+        ctx = TaskContext.from_codes(ds.items, parse_tokens(codes, str(codes_path)), tc.max_text_chars)
 
         def ut(histories, query_items):
             return user_texts(

@@ -313,13 +313,12 @@ def run_tune(
 
     def build(out: Path) -> None:
         from .data import load_dataset
-        from .indexing import code_tokens, load_codes
+        from .indexing import load_codes
 
         t0 = time.perf_counter()
         ds = load_dataset(run_dir)
         codes = load_codes(run_dir, ds.n_items)
-        index = ["".join(t) for t in code_tokens(codes).values()]
-        ctx = TaskContext(ds.items, index, cfg.tasks.max_text_chars)
+        ctx = TaskContext.from_codes(ds.items, codes, cfg.tasks.max_text_chars)
         train_ex = read_examples(run_dir, "train")
         valid_ex = read_examples(run_dir, "valid")
         if not train_ex:

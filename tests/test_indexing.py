@@ -1,6 +1,5 @@
 """RQ-VAE, Sinkhorn, the collision fix-up, the other indexers and the index stage."""
 
-import json
 
 import numpy as np
 import pytest

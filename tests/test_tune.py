@@ -15,7 +15,7 @@ from lcrec_mini.llm import add_index_tokens, format_prompt, index_vocabulary, lo
 from lcrec_mini.prompts import SYSTEM
 from lcrec_mini.stage import write_json
 from lcrec_mini.tasks import run_tasks
-from lcrec_mini.tuning import encode_example, load_tuned, run_tune, work_dir_for
+from lcrec_mini.tuning import encode_example, load_tuned, run_tune
 
 
 def quiet(_m):
