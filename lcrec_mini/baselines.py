@@ -159,25 +159,36 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
     return res
 
 
-def comparison_table(run_dir: str | Path) -> str:
-    """LC-Rec (eval/metrics.json) beside the baselines (baselines/metrics.json)."""
+METRIC_KEYS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")
+
+
+def comparison_rows(run_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per model (``model`` + the metric keys): LC-Rec, SASRec, most popular."""
     run_dir = Path(run_dir)
-    rows = []
+    rows: list[dict[str, Any]] = []
     ev, bl = run_dir / "eval" / "metrics.json", run_dir / "baselines" / "metrics.json"
     if ev.exists():
         m = read_json(ev)
-        rows.append((f"LC-Rec ({m['model']}, {m['method']})", m))
+        rows.append({"model": f"LC-Rec ({m['model']}, {m['method']})", **{k: m[k] for k in METRIC_KEYS}})
     if bl.exists():
         b = read_json(bl)
-        rows += [("SASRec", b["sasrec"]), ("most popular", b["most_popular"])]
+        rows += [{"model": "SASRec", **{k: b["sasrec"][k] for k in METRIC_KEYS}},
+                 {"model": "most popular", **{k: b["most_popular"][k] for k in METRIC_KEYS}}]
+    return rows
+
+
+def comparison_table(run_dir: str | Path) -> str:
+    """LC-Rec (eval/metrics.json) beside the baselines (baselines/metrics.json)."""
+    run_dir = Path(run_dir)
+    rows = comparison_rows(run_dir)
     if not rows:
         return ""
-    keys = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")
+    ev, bl = run_dir / "eval" / "metrics.json", run_dir / "baselines" / "metrics.json"
     meta = read_json(ev) if ev.exists() else read_json(bl)
     head = f"Results on {run_dir} (preset {meta['preset']}, seed {meta['seed']}, {meta['n_users']} test users)"
-    lines = [head, f"  {'model':<32}" + "".join(f"{k:>9}" for k in keys)]
-    for name, m in rows:
-        lines.append(f"  {name:<32}" + "".join(f"{m[k]:>9.4f}" for k in keys))
+    lines = [head, f"  {'model':<32}" + "".join(f"{k:>9}" for k in METRIC_KEYS)]
+    for r in rows:
+        lines.append(f"  {r['model']:<32}" + "".join(f"{r[k]:>9.4f}" for k in METRIC_KEYS))
     return "\n".join(lines)
 
 

@@ -24,11 +24,14 @@ STAGE_RUNNERS: dict[str, tuple[str, str]] = {
 }
 
 
-def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool) -> None:
+def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool):
+    """Run (or skip, when up to date) one stage; returns its ``StageResult``."""
     import importlib
 
+    if name not in STAGE_RUNNERS:
+        raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_RUNNERS)}")
     module, func = STAGE_RUNNERS[name]
-    getattr(importlib.import_module(module), func)(cfg, run_dir, force=force)
+    return getattr(importlib.import_module(module), func)(cfg, run_dir, force=force)
 
 
 STAGES = list(STAGE_RUNNERS)

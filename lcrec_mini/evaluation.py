@@ -72,6 +72,12 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
         t0 = time.perf_counter()
         ds = load_dataset(run_dir)
         codes = load_codes(run_dir, ds.n_items)
+        tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
+        if ec.max_users > 0:
+            tests = tests[: ec.max_users]
+        if not tests:
+            raise DataError(f"{run_dir / 'tasks' / 'test.jsonl'}: no seqrec test examples (the test split is empty; "
+                            "rebuild it with `lcrec-mini tasks --force`)")
         device = pick_device(ec.device)
         tok, model = load_tuned(run_dir, cfg.data.cache_dir, device)
         meta = read_json(run_dir / "tune" / "tune_meta.json")
@@ -80,11 +86,6 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
         token_ids = torch.tensor(tok.convert_tokens_to_ids(vocab)).view(codes.shape[1], k)
         trie = IndexTrie.build(codes, token_ids, k)
         lookup = {tuple(c): i for i, c in enumerate(codes.tolist())}
-        tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
-        if ec.max_users > 0:
-            tests = tests[: ec.max_users]
-        if not tests:
-            raise DataError(f"{run_dir / 'tasks' / 'test.jsonl'}: no seqrec test examples")
         ctx = TaskContext.from_codes(ds.items, codes, cfg.tasks.max_text_chars)
         n_templates = len(TEMPLATES["seqrec"][""]) if ec.all_templates else 1
         system = meta.get("system")

@@ -1,7 +1,10 @@
 """Metrics against hand-computed values, and the evaluate stage on the smoke preset."""
 
+import contextlib
+import io
 import json
 import math
+import shutil
 
 import pytest
 
@@ -28,10 +31,31 @@ def test_metrics_hand_computed():
         rank_metrics([])
 
 
-def test_smoke_evaluate_writes_metrics_and_predictions(tmp_path):
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """One smoke run of every stage; (run_dir, what `lcrec-mini run` printed)."""
     from lcrec_mini.cli import main
 
-    assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
+    run_dir = tmp_path_factory.mktemp("smoke")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["run", "--preset", "smoke", "--run-dir", str(run_dir)]) == 0
+    return run_dir, buf.getvalue()
+
+
+def copy_run(src, dst, stages=("data", "embed", "index", "tasks", "tune")):
+    for d in stages:
+        shutil.copytree(src / d, dst / d)
+    return dst
+
+
+def assert_no_eval_output(run_dir):
+    assert not (run_dir / "eval").exists()
+    assert not list(run_dir.glob(".eval.tmp-*"))
+
+
+def test_smoke_evaluate_writes_metrics_and_predictions(smoke_run):
+    tmp_path, _ = smoke_run
     m = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     for k in ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "n_users", "invalid_rate", "preset", "model", "seed"):
         assert k in m
@@ -61,11 +85,42 @@ def test_sasrec_learns_a_deterministic_cycle():
     assert hist[-1]["loss"] < hist[0]["loss"]
 
 
-def test_run_prints_the_comparison_table(tmp_path, capsys):
-    from lcrec_mini.cli import main
-
-    assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+def test_run_prints_the_comparison_table(smoke_run):
+    tmp_path, out = smoke_run
     assert "LC-Rec (tiny, lora)" in out and "SASRec" in out and "most popular" in out
     b = json.loads((tmp_path / "baselines" / "metrics.json").read_text())
     assert {"most_popular", "sasrec", "n_users"} <= set(b) and b["sasrec"]["epochs"] <= 3
+
+
+def test_empty_test_split_is_a_clear_error(smoke_run, tmp_path):
+    from lcrec_mini.evaluation import run_evaluate
+
+    run_dir = copy_run(smoke_run[0], tmp_path / "run")
+    (run_dir / "tasks" / "test.jsonl").write_text("")
+    with pytest.raises(DataError, match=r"test\.jsonl: no seqrec test examples \(the test split is empty"):
+        run_evaluate(make_config("smoke"), run_dir, log=lambda m: None)
+    assert_no_eval_output(run_dir)
+
+
+def test_model_vocabulary_without_index_tokens_is_a_clear_error(smoke_run, tmp_path):
+    from lcrec_mini.evaluation import run_evaluate
+    from lcrec_mini.llm import load_tokenizer
+
+    run_dir = copy_run(smoke_run[0], tmp_path / "run")
+    # a tokenizer that never had the index tokens added, saved over the tuned one
+    load_tokenizer("tiny").save_pretrained(str(run_dir / "tune" / "model"))
+    with pytest.raises(DataError, match=r"tune/model: the tokenizer lacks \d+ index tokens \(first: <a_0>\)"):
+        run_evaluate(make_config("smoke"), run_dir, log=lambda m: None)
+    assert_no_eval_output(run_dir)
+
+
+def test_duplicated_index_is_a_clear_error(smoke_run, tmp_path):
+    from lcrec_mini.evaluation import run_evaluate
+
+    run_dir = copy_run(smoke_run[0], tmp_path / "run")
+    codes = json.loads((run_dir / "index" / "codes.json").read_text())
+    codes["3"] = codes["1"]
+    (run_dir / "index" / "codes.json").write_text(json.dumps(codes))
+    with pytest.raises(DataError, match=r"codes\.json: 1 items share an index with another item, e\.g\. items \[1, 3\]"):
+        run_evaluate(make_config("smoke"), run_dir, log=lambda m: None)
+    assert_no_eval_output(run_dir)

@@ -1,0 +1,165 @@
+"""Browse a finished run: a user's history, their recommendations, and the index tree.
+
+:class:`Explorer` reads only stage files (``data/``, ``index/``, ``eval/predictions.jsonl``),
+so it needs no model. In Jupyter it shows ipywidgets (pick a user; pick an index prefix
+level by level); everywhere else, including the static book, it renders the same views
+as fixed HTML for one user and one prefix.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError
+from .indexing import LEVEL_LETTERS, load_codes
+
+
+def _index_str(row) -> str:
+    return "".join(f"<{LEVEL_LETTERS[l]}_{int(c)}>" for l, c in enumerate(row))
+
+
+class Explorer:
+    def __init__(self, run_dir: str | Path, top: int = 10):
+        from .data import load_dataset
+
+        self.run_dir = Path(run_dir)
+        self.ds = load_dataset(self.run_dir)
+        self.codes = load_codes(self.run_dir, self.ds.n_items)
+        path = self.run_dir / "eval" / "predictions.jsonl"
+        if not path.exists():
+            raise DataError(f"{path}: missing; run `lcrec-mini evaluate --run-dir {self.run_dir}` first")
+        self.preds = {p["user"]: p for p in (json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip())}
+        self.users = sorted(self.preds)
+        self.top = top
+        self.max_history = int(self.ds.stats.get("split", {}).get("max_history", 20))
+
+    # -- plain views (HTML strings) --------------------------------------------------
+
+    def title(self, item: int) -> str:
+        return self.ds.items[str(item)].get("title", "")
+
+    def _item_row(self, rank: Any, item: int, extra: str = "", mark: bool = False) -> str:
+        style = ' style="background:#e6f4ea;font-weight:bold"' if mark else ""
+        return (
+            f"<tr{style}><td>{rank}</td><td><code>{html.escape(_index_str(self.codes[item]))}</code></td>"
+            f"<td>{html.escape(self.title(item))}</td><td>{extra}</td></tr>"
+        )
+
+    def user_html(self, user: int) -> str:
+        """History (the prompt's items, oldest first) and top recommendations of one test user."""
+        if user not in self.preds:
+            raise DataError(f"user {user} has no prediction in {self.run_dir / 'eval' / 'predictions.jsonl'}")
+        p = self.preds[user]
+        seq = self.ds.sequences[str(user)]
+        history = list(seq[:-1])[-self.max_history :]
+        target = p["target"]
+        rank = p.get("rank")
+        hist_rows = "".join(self._item_row(i + 1, it) for i, it in enumerate(history))
+        rec_rows = "".join(
+            self._item_row(i + 1, it, f"{sc:.3f}", mark=it == target)
+            for i, (it, sc) in enumerate(zip(p["ranked"][: self.top], p["scores"][: self.top]))
+        )
+        verdict = f"held-out item at rank {rank}" if rank else f"held-out item not in the top {len(p['ranked'])}"
+        head = "<tr><th>#</th><th>index</th><th>title</th><th>{}</th></tr>"
+        return (
+            f"<div class='lcrec-explorer'><h4>User {user}: {len(seq)} interactions; {verdict}</h4>"
+            f"<p>Held-out (test) item: <code>{html.escape(_index_str(self.codes[target]))}</code> "
+            f"{html.escape(self.title(target))}</p>"
+            f"<div style='display:flex;gap:2em;flex-wrap:wrap'>"
+            f"<div><b>History shown to the model (last {len(history)}, oldest first)</b>"
+            f"<table>{head.format('')}{hist_rows}</table></div>"
+            f"<div><b>Top {self.top} recommendations (beam score = summed log-probability)</b>"
+            f"<table>{head.format('score')}{rec_rows}</table></div></div></div>"
+        )
+
+    def prefix_items(self, prefix: tuple[int, ...]) -> list[int]:
+        m = np.ones(len(self.codes), dtype=bool)
+        for l, c in enumerate(prefix):
+            m &= self.codes[:, l] == c
+        return np.flatnonzero(m).tolist()
+
+    def prefix_html(self, prefix: tuple[int, ...], limit: int = 25) -> str:
+        """Items whose index starts with ``prefix``, and how they split at the next level."""
+        items = self.prefix_items(prefix)
+        label = _index_str(prefix) if prefix else "(root)"
+        out = [f"<h4>Prefix <code>{html.escape(label)}</code>: {len(items)} items</h4>"]
+        depth = len(prefix)
+        if depth < self.codes.shape[1] and items:
+            nxt = np.bincount(self.codes[items, depth], minlength=1)
+            parts = [f"<code>&lt;{LEVEL_LETTERS[depth]}_{c}&gt;</code>: {n}" for c, n in enumerate(nxt) if n]
+            out.append(f"<p>next level: {len(parts)} branches &mdash; " + ", ".join(parts[:40]) + (" ..." if len(parts) > 40 else "") + "</p>")
+        rows = "".join(self._item_row(i + 1, it) for i, it in enumerate(items[:limit]))
+        more = f"<p>... and {len(items) - limit} more</p>" if len(items) > limit else ""
+        out.append(f"<table><tr><th>#</th><th>index</th><th>title</th><th></th></tr>{rows}</table>{more}")
+        return "<div class='lcrec-explorer'>" + "".join(out) + "</div>"
+
+    def default_user(self) -> int:
+        """The first test user whose held-out item is in the top list (else the first user)."""
+        hits = [u for u in self.users if self.preds[u].get("rank")]
+        return hits[0] if hits else self.users[0]
+
+    def default_prefix(self) -> tuple[int, ...]:
+        """The most populated level-1 code, then its most populated level-2 code."""
+        c1 = int(np.bincount(self.codes[:, 0]).argmax())
+        sub = self.codes[self.codes[:, 0] == c1, 1]
+        return (c1, int(np.bincount(sub).argmax()))
+
+    def static_html(self, user: int | None = None, prefix: tuple[int, ...] | None = None) -> str:
+        u = self.default_user() if user is None else user
+        pre = self.default_prefix() if prefix is None else prefix
+        return self.user_html(u) + "<hr/>" + self.prefix_html(pre)
+
+    # -- widgets ---------------------------------------------------------------------
+
+    def widget(self):
+        """ipywidgets: a user picker with the user view, and per-level prefix pickers."""
+        import ipywidgets as W
+
+        user_pick = W.Dropdown(options=self.users, value=self.default_user(), description="user")
+        user_out = W.HTML(self.user_html(user_pick.value))
+        user_pick.observe(lambda ch: setattr(user_out, "value", self.user_html(ch["new"])), names="value")
+
+        levels = self.codes.shape[1]
+        pickers = [W.Dropdown(description=f"level {l + 1}") for l in range(levels)]
+        tree_out = W.HTML()
+
+        def refresh(_=None, start: int = 0):
+            prefix: list[int] = []
+            for l, pk in enumerate(pickers):
+                opts = [("(any)", -1)] + [
+                    (f"<{LEVEL_LETTERS[l]}_{c}> ({n})", c)
+                    for c, n in enumerate(np.bincount(self.codes[self.prefix_items(tuple(prefix)), l], minlength=1)) if n
+                ] if (l == 0 or prefix and len(prefix) == l) else [("(any)", -1)]
+                if l >= start:
+                    with pk.hold_trait_notifications():
+                        pk.options = opts
+                        if pk.value not in [v for _, v in opts]:
+                            pk.value = -1
+                if pk.value is None or pk.value < 0:
+                    break
+                prefix.append(pk.value)
+            tree_out.value = self.prefix_html(tuple(prefix))
+
+        for l, pk in enumerate(pickers):
+            pk.observe(lambda ch, l=l: refresh(start=l + 1), names="value")
+        refresh()
+        return W.Tab(
+            children=[W.VBox([user_pick, user_out]), W.VBox([W.HBox(pickers), tree_out])],
+            titles=("recommendations", "index tree"),
+        )
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
+        """Jupyter shows the widget; the book (which drops widget views) shows fixed HTML."""
+        bundle: dict[str, Any] = {"text/plain": f"Explorer({self.run_dir})", "text/html": self.static_html()}
+        try:
+            w = self.widget()
+        except ImportError:  # no ipywidgets: the static views only
+            return bundle
+        wb = w._repr_mimebundle_() or {}
+        bundle.update({k: v for k, v in wb.items() if k != "text/plain"})
+        return bundle

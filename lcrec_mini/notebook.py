@@ -1,0 +1,244 @@
+"""What every notebook does first: report the machine, resolve the run folder, build the config.
+
+    from lcrec_mini.notebook import setup, stage
+    env = setup(preset, run_dir, overrides)   # prints device, versions, run folder
+    stage("data", env)                          # runs (or skips) one pipeline stage
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Config, make_config
+
+
+@dataclass
+class NotebookEnv:
+    cfg: Config
+    run_dir: Path
+    device: str
+
+
+def repo_root() -> Path | None:
+    """The checkout this package was installed from (editable install), if any."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").exists() and (here / "notebooks").exists() else None
+
+
+def resolve_run_dir(run_dir: str | os.PathLike | None, preset: str) -> Path:
+    """``None`` -> ``<checkout>/runs/<preset>`` (or ``./runs/<preset>`` outside a checkout)."""
+    if run_dir:
+        return Path(run_dir).expanduser().resolve()
+    root = repo_root()
+    return ((root or Path.cwd()) / "runs" / preset).resolve()
+
+
+def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None,
+          quiet: bool = False) -> NotebookEnv:
+    """Config from ``preset`` + ``overrides``; prints what was found (GPU or CPU, versions)."""
+    import torch
+
+    from . import __version__
+    from .embed import pick_device
+
+    try:  # figures inline and crisp in Jupyter; harmless elsewhere
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        if ip is not None:
+            ip.run_line_magic("matplotlib", "inline")
+            ip.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+    except Exception:  # noqa: BLE001 - not in IPython
+        pass
+    cfg = make_config(preset, overrides=overrides or {})
+    rd = resolve_run_dir(run_dir, preset)
+    rd.mkdir(parents=True, exist_ok=True)
+    device = pick_device("auto")
+    if not quiet:
+        gpu = f"GPU: {torch.cuda.get_device_name(0)}" if device == "cuda" else f"no GPU; {os.cpu_count()} CPU cores"
+        print(f"lcrec-mini {__version__} | torch {torch.__version__} | Python {platform.python_version()} | {gpu}")
+        print(f"preset {preset!r}, seed {cfg.seed}, run folder {rd}")
+        if overrides:
+            print("overrides:", ", ".join(f"{k}={v!r}" for k, v in overrides.items()))
+    return NotebookEnv(cfg, rd, device)
+
+
+def stage(name: str, env: NotebookEnv, force: bool = False):
+    """Run one stage (skipped when its outputs exist for this config); returns its StageResult."""
+    from .cli import run_named_stage
+
+    return run_named_stage(name, env.cfg, env.run_dir, force)
+
+
+# -- small views the notebooks show (tables are lcrec_mini.viz.Table) ------------------
+
+PRESET_KEYS = ("data.source", "embed.model", "index.levels", "index.codebook_size", "index.epochs", "tune.model",
+               "tune.method", "tune.epochs", "eval.beams")
+
+
+def preset_table():
+    """The settings that differ most between presets, one column per preset."""
+    from .config import PRESETS
+    from .viz import Table
+
+    cfgs = {p: make_config(p).to_dict() for p in PRESETS}
+
+    def get(d: dict, key: str):
+        sec, k = key.split(".", 1)
+        return d.get(sec, {}).get(k)
+
+    rows = [{"setting": k, **{p: get(c, k) for p, c in cfgs.items()}} for k in PRESET_KEYS]
+    return Table(rows, ["setting", *cfgs], caption="presets (lcrec_mini/config.py)")
+
+
+def stats_table(stats: dict[str, Any]):
+    from .viz import Table
+
+    raw, sl = stats["raw"], stats["sequence_length"]
+    rows = [
+        {"": "users", "raw": raw["users"], "after filtering": stats["users"]},
+        {"": "items", "raw": raw["items"], "after filtering": stats["items"]},
+        {"": "interactions", "raw": raw["interactions"], "after filtering": stats["interactions"]},
+        {"": "density", "raw": "", "after filtering": f"{100 * stats['density']:.3f}%"},
+        {"": "interactions held by the top 10% of items", "raw": "", "after filtering": f"{100 * stats['top10pct_items_share']:.1f}%"},
+        {"": "sequence length min / median / mean / max", "raw": "",
+         "after filtering": f"{sl['min']} / {sl['median']:g} / {sl['mean']:.1f} / {sl['max']}"},
+    ]
+    return Table(rows, caption=f"source {stats['source']}")
+
+
+def first_label(item: dict[str, Any]) -> str:
+    """An item's first genre or category (for colouring plots)."""
+    g = item.get("genres")
+    if isinstance(g, list) and g:
+        return str(g[0])
+    cats = item.get("categories") or ""
+    if isinstance(cats, list):
+        return str(cats[0]) if cats else "(none)"
+    return cats.split(",")[0].strip() or "(none)"
+
+
+def items_table(ds, items, codes=None):
+    from .viz import Table
+
+    rows = []
+    for i in items:
+        it = ds.items[str(int(i))]
+        row = {"item": int(i), "title": it.get("title", "")}
+        if codes is not None:
+            row["index"] = "".join(f"<{chr(97 + l)}_{int(c)}>" for l, c in enumerate(codes[int(i)]))
+        row["description"] = (it.get("description") or "")[:90]
+        rows.append(row)
+    return Table(rows)
+
+
+def collision_table(stats: dict[str, Any]):
+    from .viz import Table
+
+    n = stats["items"]
+    sk, fin = stats["sinkhorn_fixup"], stats["final_step"]
+    rows = [
+        {"step": "nearest codes (no uniform mapping)", "collision rate": stats["collision_rate_before_fixup"],
+         "items moved": 0},
+        {"step": f"Sinkhorn-Knopp on the last level ({sk['rounds']} rounds)", "collision rate": sk["collision_rate_after"],
+         "items moved": sk["items_moved"]},
+        {"step": "final step (nearest free code)", "collision rate": stats["collision_rate_after_fixup"],
+         "items moved": fin["moved_in_prefix"] + fin["moved_to_other_prefix"]},
+    ]
+    return Table(rows, caption=f"{n:,} items; collision rate = share of items whose index another item also has")
+
+
+def prefix_table(ds, codes, depth: int, limit: int = 12):
+    """Items of the most populated prefix of length ``depth`` (chosen greedily level by level)."""
+    import numpy as np
+
+    from .viz import Table
+
+    mask = np.ones(len(codes), dtype=bool)
+    prefix = []
+    for l in range(depth):
+        c = int(np.bincount(codes[mask, l]).argmax())
+        prefix.append(c)
+        mask &= codes[:, l] == c
+    items = np.flatnonzero(mask)
+    t = items_table(ds, items[:limit], codes)
+    label = "".join(f"<{chr(97 + l)}_{c}>" for l, c in enumerate(prefix))
+    t.caption = f"{len(items)} items start with {label}" + (f"; the first {limit}" if len(items) > limit else "")
+    return t
+
+
+def task_count_table(run_dir):
+    from .stage import read_json
+    from .viz import Table
+
+    st = read_json(Path(run_dir) / "tasks" / "stats.json")
+    tasks = sorted({t for split in st["examples"].values() for t in split})
+    rows = [{"task": t, **{s: st["examples"][s].get(t, 0) for s in ("train", "valid", "test")}} for t in tasks]
+    return Table(rows, caption=f"examples per task and split (user texts: {st.get('user_text')}, "
+                               f"histories up to {st.get('max_history')} items)")
+
+
+def task_examples_table(run_dir, width: int = 260):
+    """The first training example of every (task, variant), prompt and response."""
+    import json
+
+    from .viz import Table
+
+    seen, rows = set(), []
+    with open(Path(run_dir) / "tasks" / "train.jsonl", encoding="utf-8") as f:
+        for line in f:
+            e = json.loads(line)
+            key = (e["task"], e.get("variant", ""))
+            if key in seen:
+                continue
+            seen.add(key)
+            p = e.get("prompt", "")
+            rows.append({"task": e["task"], "variant": key[1], "prompt": p if len(p) <= width else p[:width] + " ...",
+                         "response": e.get("response", "")})
+    rows.sort(key=lambda r: (r["task"], r["variant"]))
+    return Table(rows)
+
+
+def train_stats_table(ts: dict[str, Any]):
+    from .viz import Table
+
+    keys = ["model", "method", "examples", "epochs", "steps", "mean_example_tokens", "tokens_per_second",
+            "first_loss", "last_loss", "final_eval_loss", "device", "world_size", "wall_seconds"]
+    rows = [{"": k, "value": ts.get(k)} for k in keys if k in ts]
+    p = ts.get("parameters", {})
+    if p:
+        rows.append({"": "trainable parameters", "value": f"{p['trainable']:,} of {p['total']:,}"})
+    return Table(rows)
+
+
+def results_caption(run_dir) -> str:
+    from .stage import read_json
+
+    ev = read_json(Path(run_dir) / "eval" / "metrics.json")
+    ds = read_json(Path(run_dir) / "data" / "stats.json")
+    return (f"{ds['source']}, preset {ev['preset']}, model {ev['model']} ({ev['method']}), seed {ev['seed']}, "
+            f"{ev['n_users']} test users, beam {ev['beams']}, invalid beams {ev['invalid_rate']:.3f}")
+
+
+def popular_items(ds, n: int) -> list[int]:
+    """The ``n`` items with the most interactions (ties: lower id)."""
+    import numpy as np
+
+    counts = np.bincount(np.concatenate([np.asarray(s) for s in ds.sequences.values()]), minlength=ds.n_items)
+    return np.argsort(-counts, kind="stable")[:n].tolist()
+
+
+def related_table(ds, codes, emb, item: int, k: int = 5):
+    from .analysis import related_items
+    from .viz import Table
+
+    r = related_items(codes, emb, item, k)
+    idx = lambda i: "".join(f"<{chr(97 + l)}_{int(c)}>" for l, c in enumerate(codes[i]))  # noqa: E731
+    rows = [{"by index prefix": f"{ds.items[str(a)]['title']} {idx(a)}", "shared codes": s,
+             "by text embedding": f"{ds.items[str(b)]['title']} {idx(b)}"}
+            for a, s, b in zip(r["by_index"], r["shared_prefix"], r["by_text"])]
+    return Table(rows, caption=f"related to: {ds.items[str(item)]['title']} {idx(item)}")
