@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name in STAGES:
         common(sub.add_parser(name, help=f"run the {name} stage"))
     common(sub.add_parser("run", help="run every stage in order (skipping those up to date)"))
+    st = sub.add_parser("study", help="the paper's analyses: indexing methods, task ablation, intentions, "
+                        "token PCA, case studies (resumable; prints a time estimate first)")
+    st.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    st.add_argument("--run-dir", default=None, help="the study's folder (default: runs/study-<preset>)")
+    st.add_argument("--only", action="append", default=[], metavar="PART", help="run only this part (repeatable)")
     keys = sub.add_parser("config", help="print the resolved config of a preset, or the valid keys")
     keys.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     keys.add_argument("--config", dest="yaml", default=None)
@@ -69,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "study":
+            from .study import run_study
+
+            run_study(args.preset, args.run_dir, args.only or None)
+            return 0
         cfg = make_config(args.preset, yaml_file=args.yaml, set_items=args.sets)
         if args.command == "config":
             import yaml

@@ -315,6 +315,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data.source": "amazon2018:Musical_Instruments",
         "embed.model": "huggyllama/llama-7b",
         "tune.model": "huggyllama/llama-7b",
+        "tune.method": "full",
         "tune.batch_size": 8,
         "tune.epochs": 4,
         "tune.lr": 5e-5,

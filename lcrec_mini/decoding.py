@@ -9,6 +9,7 @@ c exactly when p*K + c is among the keys of depth d+1: one ``searchsorted`` over
 depth.
 
 Two ways to use it:
+
 - :class:`TrieLogitsProcessor` for ``model.generate`` (any decoding strategy);
   ``mode="level"`` reproduces the reference code, which only restricts each position to
   that level's tokens (beams may then name items that do not exist);

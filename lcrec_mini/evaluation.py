@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -52,16 +53,11 @@ def rank_metrics(ranks: Iterable[int | None], ks: Sequence[int] = KS) -> dict[st
 
 def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
     """Beam search (``eval.beams``) over the index trie for every ``seqrec`` test user."""
-    import torch
-    from tqdm.auto import tqdm
-
-    from .decoding import IndexTrie, beam_search
     from .embed import pick_device
     from .indexing import load_codes
-    from .llm import format_prompt, index_vocabulary
+    from .llm import format_prompt
     from .prompts import TEMPLATES
-    from .tasks import TaskContext, read_examples, render
-    from .tuning import load_tuned
+    from .tasks import read_examples, render
 
     ec = cfg.eval
     run_dir = Path(run_dir)
@@ -78,39 +74,25 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
         if not tests:
             raise DataError(f"{run_dir / 'tasks' / 'test.jsonl'}: no seqrec test examples (the test split is empty; "
                             "rebuild it with `lcrec-mini tasks --force`)")
-        device = pick_device(ec.device)
-        tok, model = load_tuned(run_dir, cfg.data.cache_dir, device)
-        meta = read_json(run_dir / "tune" / "tune_meta.json")
-        k = read_json(run_dir / "index" / "stats.json")["codebook_size"]
-        vocab = index_vocabulary(codes.shape[1], k)
-        token_ids = torch.tensor(tok.convert_tokens_to_ids(vocab)).view(codes.shape[1], k)
-        trie = IndexTrie.build(codes, token_ids, k)
-        lookup = {tuple(c): i for i, c in enumerate(codes.tolist())}
-        ctx = TaskContext.from_codes(ds.items, codes, cfg.tasks.max_text_chars)
+        rk = Ranker.load(run_dir, cfg, pick_device(ec.device), ds=ds, codes=codes)
+        tok, meta = rk.tok, rk.meta
         n_templates = len(TEMPLATES["seqrec"][""]) if ec.all_templates else 1
         system = meta.get("system")
-        tok.padding_side = "left"
         per_template: list[list[int | None]] = []
         preds: list[dict[str, Any]] = []
         invalid = total_beams = 0
         for t in range(n_templates):
+            texts = [format_prompt(tok, render(e, rk.ctx, t if ec.all_templates else e["template"])[0], system) for e in tests]
+            ranked_all = rk.rank(texts, ec.beams, ec.batch_size, desc=f"evaluate (template {t + 1}/{n_templates})")
             ranks: list[int | None] = []
-            bar = tqdm(range(0, len(tests), ec.batch_size), desc=f"evaluate (template {t + 1}/{n_templates})", unit="batch")
-            for s in bar:
-                batch = tests[s : s + ec.batch_size]
-                texts = [format_prompt(tok, render(e, ctx, t if ec.all_templates else e["template"])[0], system) for e in batch]
-                enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-                res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=ec.beams)
-                for e, cs, sc in zip(batch, res.codes.tolist(), res.scores.tolist()):
-                    items = [lookup.get(tuple(c)) for c, x in zip(cs, sc) if x != float("-inf")]
-                    invalid += sum(i is None for i in items)
-                    total_beams += len(items)
-                    ranked = [i for i in items if i is not None]
-                    r = rank_of(e["item"], ranked)
-                    ranks.append(r)
-                    if t == 0:
-                        preds.append({"user": e["user"], "target": e["item"], "rank": r, "ranked": ranked[:20],
-                                      "scores": [round(x, 4) for x in sc[: len(ranked[:20])]]})
+            for e, r in zip(tests, ranked_all):
+                invalid += r.invalid
+                total_beams += r.beams
+                pos = rank_of(e["item"], r.items)
+                ranks.append(pos)
+                if t == 0:
+                    preds.append({"user": e["user"], "target": e["item"], "rank": pos, "ranked": r.items[:20],
+                                  "scores": [round(x, 4) for x in r.scores[:20]]})
             per_template.append(ranks)
         metrics = {name: float(np.mean([rank_metrics(r)[name] for r in per_template])) for name in rank_metrics(per_template[0])}
         metrics.update(
@@ -136,6 +118,66 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
     if res.skipped:
         log(format_metrics(read_json(res.out_dir / "metrics.json")))
     return res
+
+
+@dataclass
+class Ranked:
+    items: list[int]  # catalogue items, best first
+    scores: list[float]  # their beam scores (summed log-probabilities)
+    invalid: int  # beams that named no catalogue item (0 with the trie)
+    beams: int  # finished beams
+
+
+@dataclass
+class Ranker:
+    """A tuned model with its catalogue trie: ranks the whole catalogue for prompts."""
+
+    tok: Any
+    model: Any
+    trie: Any  # decoding.IndexTrie
+    lookup: dict[tuple, int]  # index codes -> item id
+    ctx: Any  # tasks.TaskContext, to render prompts
+    meta: dict[str, Any]  # tune/tune_meta.json
+
+    @classmethod
+    def load(cls, run_dir: str | Path, cfg: Config, device: str, ds=None, codes=None) -> "Ranker":
+        import torch
+
+        from .data import load_dataset
+        from .decoding import IndexTrie
+        from .indexing import load_codes
+        from .llm import index_vocabulary
+        from .tasks import TaskContext
+        from .tuning import load_tuned
+
+        run_dir = Path(run_dir)
+        ds = ds or load_dataset(run_dir)
+        codes = load_codes(run_dir, ds.n_items) if codes is None else codes
+        tok, model = load_tuned(run_dir, cfg.data.cache_dir, device)
+        k = read_json(run_dir / "index" / "stats.json")["codebook_size"]
+        token_ids = torch.tensor(tok.convert_tokens_to_ids(index_vocabulary(codes.shape[1], k))).view(codes.shape[1], k)
+        return cls(tok, model, IndexTrie.build(codes, token_ids, k), {tuple(c): i for i, c in enumerate(codes.tolist())},
+                   TaskContext.from_codes(ds.items, codes, cfg.tasks.max_text_chars),
+                   read_json(run_dir / "tune" / "tune_meta.json"))
+
+    def rank(self, texts: Sequence[str], beams: int, batch_size: int, desc: str = "rank") -> list[Ranked]:
+        """Trie-constrained beam search for every (already chat-formatted) prompt, in batches."""
+        from tqdm.auto import tqdm
+
+        from .decoding import beam_search
+
+        device = next(self.model.parameters()).device
+        self.tok.padding_side = "left"
+        out: list[Ranked] = []
+        for s in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
+            enc = self.tok(list(texts[s : s + batch_size]), return_tensors="pt", padding=True,
+                           add_special_tokens=False).to(device)
+            res = beam_search(self.model, enc["input_ids"], enc["attention_mask"], self.trie, beams=beams)
+            for cs, sc in zip(res.codes.tolist(), res.scores.tolist()):
+                found = [(self.lookup.get(tuple(c)), x) for c, x in zip(cs, sc) if x != float("-inf")]
+                ok = [(i, x) for i, x in found if i is not None]
+                out.append(Ranked([i for i, _ in ok], [x for _, x in ok], len(found) - len(ok), len(found)))
+        return out
 
 
 def format_metrics(m: dict[str, Any]) -> str:

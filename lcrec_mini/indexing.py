@@ -1,14 +1,15 @@
 """The ``index`` stage: item embeddings -> unique discrete indices (``index/codes.json``).
 
 Methods (``index.method``):
-  ``lcrec``     RQ-VAE trained with uniform semantic mapping (Sinkhorn at the last
-                level), then the collision fix-up: Sinkhorn over each group of items
-                that share an index, repeated, then the final deterministic step.
-  ``rqvae``     the same RQ-VAE without uniform semantic mapping (plain nearest codes
-                in training, no Sinkhorn fix-up); only the final step separates items.
-  ``rqkmeans``  residual k-means on the embeddings themselves (no training), then the
-                final step.
-  ``random``    L random codes per item, drawn without repeats (the paper's baseline).
+
+- ``lcrec``: RQ-VAE trained with uniform semantic mapping (Sinkhorn at the last
+  level), then the collision fix-up: Sinkhorn over each group of items that share an
+  index, repeated, then the final deterministic step.
+- ``rqvae``: the same RQ-VAE without uniform semantic mapping (plain nearest codes in
+  training, no Sinkhorn fix-up); only the final step separates items.
+- ``rqkmeans``: residual k-means on the embeddings themselves (no training), then the
+  final step.
+- ``random``: L random codes per item, drawn without repeats (the paper's baseline).
 
 The final step guarantees zero collisions: in each group of items sharing an index,
 the item nearest to the group's last code keeps it; every other item (in id order)

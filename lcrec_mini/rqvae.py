@@ -5,8 +5,10 @@ vectors each quantize z *residually*: level 1 picks the code nearest to z, level
 the code nearest to what is left (z - c1), and so on. The item's index is the tuple
 of picked codes (c1, ..., cL); the decoder rebuilds x from z_q = c1 + ... + cL.
 
-Loss (per batch):
+Loss (per batch)::
+
     L = ||x - x_hat||^2 + (1/L) * sum_l ( ||sg[r_l] - e_l||^2 + beta * ||r_l - sg[e_l]||^2 )
+
 with r_l the residual entering level l, e_l its code, sg the stop-gradient and
 beta = 0.25 (commitment weight). Gradients pass the quantizer unchanged
 (straight-through estimator).

@@ -1,0 +1,392 @@
+"""The paper's analyses as one resumable study: ``lcrec-mini study --preset P``.
+
+Runs (each a full pipeline in ``<study_dir>/<run>``, sharing the stages whose config is
+the same by copying them from an earlier run):
+
+- indexing methods x tasks (paper Fig. 2): ``random`` / ``rqvae`` (no uniform semantic
+  mapping) / ``lcrec`` indices, each tuned on ``seqrec`` only and on all tasks;
+- task ablation (the paper's ablation table): ``seqrec``, then + ``item2index`` and
+  ``index2item``, + ``fusionseqrec``, + ``itemsearch``, + ``preferenceobtain``;
+
+then, on the all-task LC-Rec run: intention-based prediction (``itemsearch`` test
+prompts with the intention alone and with the history; paper Fig. 3), token-embedding
+PCA before and after tuning (Fig. 4), and case studies (Fig. 5): titles generated from
+index prefixes of growing length, related items by index prefix vs by text.
+
+Every run of one study gets the same step budget (``STUDY_BUDGETS``), so the comparisons
+are at equal compute; the budgets are chosen so that the ``cpu`` study fits 90 minutes
+on a 2-core CPU. ``study_dir/results.json`` is rewritten after each part, and a part
+whose result is there is skipped when the study is started again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import Config, make_config
+from .stage import read_json, write_json
+
+ALL_TASKS = ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"]
+
+#: per-run budgets: tune steps (same for every run), test users evaluated, and seconds
+#: per tune step / per evaluated user measured on this project's 2-core CPU (cpu preset:
+#: SmolLM2-135M, LoRA, batch 8; beam 20), used for the printed estimate
+STUDY_BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": {"tune.max_steps": 4, "eval.max_users": 12, "s_per_step": 0.3, "s_per_user": 0.02, "s_fixed": 15},
+    "cpu": {"tune.max_steps": 100, "eval.max_users": 200, "s_per_step": 2.9, "s_per_user": 0.33, "s_fixed": 40},
+    "colab": {"tune.max_steps": 1500, "eval.max_users": 0, "s_per_step": 0.5, "s_per_user": 0.05, "s_fixed": 120},
+    "paper": {"tune.max_steps": 0, "eval.max_users": 0, "s_per_step": 2.0, "s_per_user": 0.2, "s_fixed": 600},
+}
+
+
+@dataclass
+class StudyRun:
+    name: str
+    group: str  # "indexing" | "ablation"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+def study_runs() -> list[StudyRun]:
+    """The study's pipeline runs, in the order they run (donors of shared stages first)."""
+    runs = []
+    for method in ("lcrec", "rqvae", "random"):
+        for tasks, tl in ((["seqrec"], "SEQ"), (ALL_TASKS, "w/ ALIGN")):
+            runs.append(StudyRun(f"index-{method}-{'seq' if tl == 'SEQ' else 'all'}", "indexing",
+                                 {"index.method": method, "tasks.tasks": tasks}, f"{method} indices, {tl}"))
+    steps = [(["seqrec", "item2index", "index2item"], "+ index-language"),
+             (["seqrec", "item2index", "index2item", "fusionseqrec"], "+ fusion"),
+             (["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch"], "+ intention")]
+    for tasks, label in steps:
+        runs.append(StudyRun(f"tasks-{len(tasks)}", "ablation", {"index.method": "lcrec", "tasks.tasks": tasks}, label))
+    return runs
+
+
+#: the ablation's rows, in order: run name and label (the first and last come from the indexing runs)
+ABLATION_ROWS = [("index-lcrec-seq", "seqrec only"), ("tasks-3", "+ item2index, index2item"),
+                 ("tasks-4", "+ fusionseqrec"), ("tasks-5", "+ itemsearch"), ("index-lcrec-all", "+ preferenceobtain (all)")]
+MAIN_RUN = "index-lcrec-all"
+
+
+def run_config(preset: str, run: StudyRun, extra: dict[str, Any] | None = None) -> Config:
+    b = STUDY_BUDGETS[preset]
+    over = {k: v for k, v in b.items() if "." in k and v}
+    # one validation pass at the end of tuning instead of every eval_steps
+    if over.get("tune.max_steps"):
+        over["tune.eval_steps"] = over["tune.max_steps"]
+        over["tune.save_steps"] = max(1, over["tune.max_steps"] // 2)
+    over.update(run.overrides)
+    over.update(extra or {})
+    return make_config(preset, overrides=over)
+
+
+def estimate_seconds(preset: str) -> dict[str, float]:
+    """Rough wall time per part, from the measured per-step and per-user costs."""
+    b = STUDY_BUDGETS[preset]
+    base = make_config(preset)
+    steps = b["tune.max_steps"] or 2000
+    users = b["eval.max_users"] or 1000
+    per_run = b["s_fixed"] + steps * b["s_per_step"] + users * b["s_per_user"] * (base.eval.beams / 20)
+    est = {r.name: per_run for r in study_runs()}
+    est["intention"] = 2 * users * b["s_per_user"] + b["s_fixed"]
+    est["token_pca"] = b["s_fixed"]
+    est["case_studies"] = b["s_fixed"] + 10
+    return est
+
+
+SHARED_STAGES = {"data": [], "embed": ["data"], "index": ["embed"], "tasks": ["data", "index"]}
+
+
+def _copy_shared_stage(study_dir: Path, target: Path, stage: str, cfg: Config) -> None:
+    """Copy ``stage`` from an earlier run of the study whose output this run would rebuild
+    identically (same fingerprint); ``run_stage`` then finds it up to date."""
+    import shutil
+
+    from .stage import read_stage_config, stage_fingerprint, upstream_fingerprint
+
+    if stage not in SHARED_STAGES or (target / stage / "config.json").exists():
+        return
+    try:
+        fp = stage_fingerprint(cfg, stage, {u: upstream_fingerprint(target, u) for u in SHARED_STAGES[stage]})
+    except Exception:  # noqa: BLE001 - an upstream stage is not there yet: nothing to match
+        return
+    for donor in sorted(p for p in study_dir.iterdir() if p.is_dir() and p != target):
+        meta = read_stage_config(donor / stage)
+        if meta is not None and meta.get("fingerprint") == fp:
+            shutil.copytree(donor / stage, target / stage)
+            return
+
+
+def _metrics_row(run_dir: Path) -> dict[str, Any]:
+    m = read_json(run_dir / "eval" / "metrics.json")
+    ist = read_json(run_dir / "index" / "stats.json")
+    ts = read_json(run_dir / "tune" / "train_stats.json")
+    return {
+        **{k: m[k] for k in ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "n_users", "invalid_rate")},
+        "collision_rate_before_fixup": ist["collision_rate_before_fixup"],
+        "collision_rate_final": ist["collision_rate_after_fixup"],
+        "tune_steps": ts["steps"], "tune_examples": ts["examples"], "final_eval_loss": ts.get("final_eval_loss"),
+    }
+
+
+def _intention(run_dir: Path, cfg: Config, users: int) -> dict[str, Any]:
+    """HR/NDCG of itemsearch test prompts: the intention alone, and with the history."""
+    from .embed import pick_device
+    from .evaluation import Ranker, rank_metrics, rank_of
+    from .llm import format_prompt
+    from .tasks import read_examples, render
+
+    rk = Ranker.load(run_dir, cfg, pick_device(cfg.eval.device))
+    tests = [e for e in read_examples(run_dir, "test") if e["task"] == "itemsearch"]
+    out: dict[str, Any] = {}
+    for variant in ("query", "query+history"):
+        ex = [e for e in tests if e.get("variant") == variant]
+        ex = ex[:users] if users else ex
+        texts = [format_prompt(rk.tok, render(e, rk.ctx)[0], rk.meta.get("system")) for e in ex]
+        ranked = rk.rank(texts, cfg.eval.beams, cfg.eval.batch_size, desc=f"intention ({variant})")
+        out[variant] = {**rank_metrics([rank_of(e["item"], r.items) for e, r in zip(ex, ranked)]), "n_users": len(ex)}
+    # the same users' seqrec prompts (history alone) from the run's own evaluation
+    preds = [json.loads(l) for l in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if l.strip()]
+    out["history"] = {**rank_metrics([p["rank"] for p in preds[: users or None]]), "n_users": len(preds[: users or None])}
+    del rk
+    return out
+
+
+def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path) -> dict[str, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .analysis import load_embedding_weights, plot_token_pca, token_embedding_pca, word_token_ids
+    from .llm import index_vocabulary
+
+    st = read_json(run_dir / "index" / "stats.json")
+    weights, tok, _ = load_embedding_weights(run_dir, cfg.data.cache_dir)
+    index_ids = tok.convert_tokens_to_ids(index_vocabulary(st["levels"], st["codebook_size"]))
+    word_ids = word_token_ids(tok, 2000, seed=cfg.seed, vocab_limit=min(index_ids))
+    res = token_embedding_pca(weights, word_ids, index_ids)
+    fig = plot_token_pca(res, st["levels"], st["codebook_size"])
+    fig.savefig(fig_dir / "token_pca.png", dpi=110)
+    plt.close(fig)
+    return {k: {"centroid_gap": v["centroid_gap"], "index_spread": v["index_spread"]} for k, v in res.items()}
+
+
+def title_overlap(a: str, b: str) -> float:
+    """Word-level F1 between two titles (lower-cased, alphanumeric words)."""
+    import re
+
+    wa, wb = re.findall(r"[a-z0-9]+", a.lower()), re.findall(r"[a-z0-9]+", b.lower())
+    if not wa or not wb:
+        return 0.0
+    common = sum(min(wa.count(w), wb.count(w)) for w in set(wa))
+    if not common:
+        return 0.0
+    p, r = common / len(wa), common / len(wb)
+    return 2 * p * r / (p + r)
+
+
+def co_interaction_rate(sequences: dict[str, list[int]], item: int, others: list[int]) -> float:
+    """Share of ``others`` that some user interacted with together with ``item``."""
+    users_of: dict[int, set[str]] = {}
+    for u, seq in sequences.items():
+        for i in set(seq):
+            users_of.setdefault(i, set()).add(u)
+    mine = users_of.get(item, set())
+    return float(np.mean([bool(mine & users_of.get(o, set())) for o in others])) if others else 0.0
+
+
+def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
+    from .analysis import prefix_titles, related_items
+    from .data import load_dataset
+    from .embed import pick_device
+    from .indexing import load_codes
+    from .notebook import popular_items
+    from .tuning import load_tuned
+
+    ds = load_dataset(run_dir)
+    codes = load_codes(run_dir, ds.n_items)
+    emb = np.load(run_dir / "embed" / "items.npy")
+    meta = read_json(run_dir / "tune" / "tune_meta.json")
+    tok, model = load_tuned(run_dir, cfg.data.cache_dir, pick_device(cfg.eval.device))
+    items = popular_items(ds, n_items)
+    gen = []
+    for it in items:
+        rows = prefix_titles(model, tok, codes, it, meta.get("system"), meta.get("end_of_response"))
+        title = ds.items[str(it)]["title"]
+        for r in rows:
+            r["overlap_with_title"] = title_overlap(r["generated title"], title)
+        gen.append({"item": it, "title": title, "rows": rows})
+    overlap_by_len = [float(np.mean([g["rows"][d]["overlap_with_title"] for g in gen])) for d in range(codes.shape[1])]
+    # related items: is a related item one the same users also chose? (collaborative relatedness)
+    seqs = {u: s for u, s in ds.sequences.items()}
+    sample = popular_items(ds, max(n_items, 50))
+    rel = [related_items(codes, emb, it, 5) for it in sample]
+    co_index = float(np.mean([co_interaction_rate(seqs, it, r["by_index"]) for it, r in zip(sample, rel)]))
+    co_text = float(np.mean([co_interaction_rate(seqs, it, r["by_text"]) for it, r in zip(sample, rel)]))
+    return {"prefix_generation": gen, "mean_title_overlap_by_prefix_length": overlap_by_len,
+            "related_items": {"items": len(sample), "co_interaction_by_index": co_index, "co_interaction_by_text": co_text,
+                              "examples": [{"item": it, **r} for it, r in zip(sample[:3], rel[:3])]}}
+
+
+def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] | None = None,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run (or resume) every part of the study; returns and writes ``results.json``."""
+    from .cli import STAGES, run_named_stage
+
+    study_dir = Path(study_dir or f"runs/study-{preset}")
+    study_dir.mkdir(parents=True, exist_ok=True)
+    res_path = study_dir / "results.json"
+    results: dict[str, Any] = read_json(res_path) if res_path.exists() else {}
+    if results.get("preset", preset) != preset:
+        raise ValueError(f"{res_path} belongs to preset {results['preset']!r}, not {preset!r}; use another --run-dir")
+    base = make_config(preset)
+    results.update({"preset": preset, "seed": base.seed, "model": base.tune.model, "data": base.data.source,
+                    "budget": {k: v for k, v in STUDY_BUDGETS[preset].items() if "." in k}})
+    results.setdefault("runs", {})
+    results.setdefault("wall_seconds", {})
+    est = estimate_seconds(preset)
+    todo = [n for n in est if (not only or n in only) and n not in results["wall_seconds"]]
+    log(f"Study {preset}: {len(est)} parts, {len(todo)} to run; estimated {sum(est[n] for n in todo) / 60:.0f} min "
+        f"(of {sum(est.values()) / 60:.0f} min for the whole study) -> {study_dir}")
+
+    def save() -> None:
+        write_json(res_path, results)
+
+    for run in study_runs():
+        if run.name not in todo:
+            continue
+        t0 = time.perf_counter()
+        log(f"== {run.name}: {run.label}")
+        rd = study_dir / run.name
+        rd.mkdir(exist_ok=True)
+        cfg = run_config(preset, run)
+        for stage in STAGES:
+            if stage == "baselines":  # the same split for every run: see the main pipeline's run
+                continue
+            _copy_shared_stage(study_dir, rd, stage, cfg)
+            run_named_stage(stage, cfg, rd, False)
+        results["runs"][run.name] = {"group": run.group, "label": run.label, **_metrics_row(rd)}
+        results["wall_seconds"][run.name] = round(time.perf_counter() - t0, 1)
+        save()
+    main = study_dir / MAIN_RUN
+    main_cfg = run_config(preset, next(r for r in study_runs() if r.name == MAIN_RUN))
+    users = STUDY_BUDGETS[preset]["eval.max_users"]
+    fig_dir = study_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    for part, fn in (("intention", lambda: _intention(main, main_cfg, users)),
+                     ("token_pca", lambda: _token_pca(main, main_cfg, fig_dir)),
+                     ("case_studies", lambda: _case_studies(main, main_cfg, 3))):
+        if part not in todo:
+            continue
+        if not (main / "eval" / "metrics.json").exists():
+            log(f"[{part}] needs the run {MAIN_RUN}; skipped")
+            continue
+        t0 = time.perf_counter()
+        log(f"== {part}")
+        results[part] = fn()
+        results["wall_seconds"][part] = round(time.perf_counter() - t0, 1)
+        save()
+    log(f"Study {preset} done: {res_path}")
+    return results
+
+
+# -- reading the results ----------------------------------------------------------------
+
+
+def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each claim of the paper we test, our evidence (numbers from ``results``), and whether it held."""
+    runs = results.get("runs", {})
+    out: list[dict[str, Any]] = []
+
+    def add(claim: str, source: str, evidence: str, held: bool | None) -> None:
+        out.append({"paper's claim": claim, "paper": source, "our evidence": evidence,
+                    "held here": "n/a" if held is None else ("yes" if held else "no")})
+
+    def m(name: str, key: str = "hr@5") -> float | None:
+        return runs.get(name, {}).get(key)
+
+    methods = ("lcrec", "rqvae", "random")
+    if all(f"index-{x}-{t}" in runs for x in methods for t in ("seq", "all")):
+        ev = "; ".join(f"{t}: " + ", ".join(f"{x} {m(f'index-{x}-{t}'):.4f}" for x in methods) for t in ("seq", "all"))
+        held = all(m(f"index-lcrec-{t}") > max(m(f"index-rqvae-{t}"), m(f"index-random-{t}")) for t in ("seq", "all"))
+        add("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
+            f"HR@5 {ev}", held)
+        ev2 = ", ".join(f"{x} {m(f'index-{x}-seq'):.4f} -> {m(f'index-{x}-all'):.4f}" for x in methods)
+        add("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
+            f"HR@5 seqrec only -> all tasks: {ev2}",
+            all(m(f"index-{x}-all") > m(f"index-{x}-seq") for x in methods))
+    if all(r in runs for r, _ in ABLATION_ROWS):
+        vals = [m(r, "ndcg@10") for r, _ in ABLATION_ROWS]
+        ups = sum(b > a for a, b in zip(vals, vals[1:]))
+        add("Each group of alignment tasks adds to the performance", "ablation table",
+            "NDCG@10 " + " -> ".join(f"{v:.4f}" for v in vals) + f" ({ups} of {len(vals) - 1} steps up)",
+            vals[-1] > vals[0] and ups == len(vals) - 1)
+    it = results.get("intention")
+    if it:
+        add("The tuned model recommends from a user's intention; with the history it does better", "Fig. 3",
+            f"HR@10 intention alone {it['query']['hr@10']:.4f}, intention + history {it['query+history']['hr@10']:.4f}, "
+            f"history alone {it['history']['hr@10']:.4f}",
+            it["query+history"]["hr@10"] > it["query"]["hr@10"] and it["query"]["hr@10"] > 0)
+    pca = results.get("token_pca")
+    if pca:
+        b, a = pca["before tuning"], pca["after tuning"]
+        add("After tuning, index tokens lie among the word tokens instead of apart", "Fig. 4",
+            f"centroid gap {b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f}, spread {b['index_spread']:.2f} -> {a['index_spread']:.2f}",
+            a["centroid_gap"] < b["centroid_gap"] and a["index_spread"] > b["index_spread"])
+    cs = results.get("case_studies")
+    if cs:
+        ov = cs["mean_title_overlap_by_prefix_length"]
+        add("Longer index prefixes generate text closer to the item's title (coarse to fine)", "Fig. 5a",
+            "word F1 with the true title by prefix length: " + ", ".join(f"{v:.2f}" for v in ov), ov[-1] > ov[0])
+        rel = cs["related_items"]
+        add("Items related by index are more useful for recommendation than text-only neighbours", "Fig. 5b",
+            f"share of related items co-interacted by a user: by index {rel['co_interaction_by_index']:.2f}, "
+            f"by text {rel['co_interaction_by_text']:.2f} ({rel['items']} popular items)",
+            rel["co_interaction_by_index"] > rel["co_interaction_by_text"])
+    return out
+
+
+def plot_indexing(results: dict[str, Any], keys: tuple[str, ...] = ("hr@5", "ndcg@5")):
+    """Paper Fig. 2 at our scale: HR@5 and NDCG@5 per indexing method, seqrec only vs all tasks."""
+    import matplotlib.pyplot as plt
+
+    from .viz import PALETTE
+
+    runs = results["runs"]
+    methods = [("random", "random"), ("rqvae", "RQ-VAE, no uniform mapping"), ("lcrec", "LC-Rec")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6))
+    x = np.arange(len(methods))
+    for ax, key in zip(np.atleast_1d(axes), keys):
+        for j, (t, lab) in enumerate((("seq", "SEQ (seqrec only)"), ("all", "w/ ALIGN (all tasks)"))):
+            vals = [runs.get(f"index-{mm}-{t}", {}).get(key, 0.0) for mm, _ in methods]
+            ax.bar(x + (j - 0.5) * 0.38, vals, 0.38, label=lab, color=PALETTE[j])
+        ax.set_xticks(x, [l for _, l in methods], fontsize=8)
+        ax.set_title(key.upper())
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(results: dict[str, Any], keys: tuple[str, ...] = ("hr@10", "ndcg@10")):
+    import matplotlib.pyplot as plt
+
+    from .viz import PALETTE
+
+    runs = results["runs"]
+    rows = [(lab, runs[r]) for r, lab in ABLATION_ROWS if r in runs]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for j, key in enumerate(keys):
+        ax.plot(range(len(rows)), [r[key] for _, r in rows], "o-", label=key.upper(), color=PALETTE[j])
+    ax.set_xticks(range(len(rows)), [lab for lab, _ in rows], rotation=15, fontsize=8)
+    ax.set_ylabel("score")
+    ax.legend()
+    ax.set_title("task ablation (same step budget per run)")
+    fig.tight_layout()
+    return fig

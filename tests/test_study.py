@@ -1,0 +1,60 @@
+"""The study's pure parts: its plan, its estimate, and the verdicts computed from numbers."""
+
+import pytest
+
+from lcrec_mini.study import (ABLATION_ROWS, claims, co_interaction_rate, estimate_seconds, run_config, study_runs,
+                              title_overlap)
+
+
+def test_plan_covers_every_comparison_once():
+    runs = study_runs()
+    names = [r.name for r in runs]
+    assert len(names) == len(set(names)) == 9
+    assert {f"index-{m}-{t}" for m in ("lcrec", "rqvae", "random") for t in ("seq", "all")} <= set(names)
+    assert all(r in names for r, _ in ABLATION_ROWS)
+    # equal budgets: every run tunes the same number of steps
+    steps = {run_config("cpu", r).tune.max_steps for r in runs}
+    assert steps == {100}
+    assert run_config("cpu", runs[0]).eval.max_users == 200
+
+
+def test_cpu_study_is_planned_within_90_minutes():
+    est = estimate_seconds("cpu")
+    assert set(est) == {r.name for r in study_runs()} | {"intention", "token_pca", "case_studies"}
+    assert sum(est.values()) <= 90 * 60
+
+
+def test_title_overlap():
+    assert title_overlap("Star Wars", "Star Wars") == 1.0
+    assert title_overlap("Star Trek", "Star Wars") == pytest.approx(0.5)
+    assert title_overlap("", "Star Wars") == 0.0 and title_overlap("Alien", "Heat") == 0.0
+
+
+def test_co_interaction_rate():
+    seqs = {"u1": [1, 2, 3], "u2": [1, 4], "u3": [5]}
+    assert co_interaction_rate(seqs, 1, [2, 4, 5]) == pytest.approx(2 / 3)
+    assert co_interaction_rate(seqs, 5, [1]) == 0.0
+
+
+def _runs(lcrec_all=0.05):
+    def row(v):
+        return {"hr@5": v, "ndcg@5": v / 2, "hr@10": v * 1.5, "ndcg@10": v}
+    runs = {f"index-{m}-{t}": row(v) for m, t, v in [("lcrec", "seq", 0.03), ("rqvae", "seq", 0.02), ("random", "seq", 0.01),
+                                                     ("lcrec", "all", lcrec_all), ("rqvae", "all", 0.03), ("random", "all", 0.02)]}
+    runs.update({"tasks-3": row(0.035), "tasks-4": row(0.04), "tasks-5": row(0.045)})
+    return runs
+
+
+def test_claims_verdicts_follow_the_numbers():
+    res = {"runs": _runs(),
+           "intention": {k: {"hr@10": v} for k, v in (("query", 0.1), ("query+history", 0.2), ("history", 0.05))},
+           "token_pca": {"before tuning": {"centroid_gap": 1.0, "index_spread": 0.1},
+                         "after tuning": {"centroid_gap": 0.5, "index_spread": 0.4}},
+           "case_studies": {"mean_title_overlap_by_prefix_length": [0.1, 0.3, 0.6],
+                            "related_items": {"items": 50, "co_interaction_by_index": 0.4, "co_interaction_by_text": 0.6}}}
+    verdicts = [c["held here"] for c in claims(res)]
+    assert verdicts == ["yes", "yes", "yes", "yes", "yes", "yes", "no"]
+    # LC-Rec with all tasks below RQ-VAE: the indexing claim and the monotone ablation fail
+    res["runs"] = _runs(lcrec_all=0.025)
+    v2 = {c["paper"]: c["held here"] for c in claims(res)}
+    assert v2["Fig. 2 (Games)"] == "no" and v2["ablation table"] == "no"
