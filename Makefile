@@ -55,8 +55,11 @@ book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet .
 	@echo "open _build/html/index.html in a browser (or: python -m http.server -d _build/html)"
 
+NOTEBOOKS ?= $(wildcard notebooks/[0-9][0-9]_*.ipynb)
+
+# 09_results runs `lcrec-mini study` (about an hour on the cpu preset) unless its results exist
 notebooks: $(STAMP)
-	@for nb in notebooks/[0-9][0-9]_*.ipynb; do \
+	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; \
 	  $(BIN)/papermill --cwd notebooks -k python3 $$nb $$nb -p preset $(PRESET) -p run_dir "$(abspath $(RUN_DIR))" || exit 1; \
 	done

@@ -36,7 +36,10 @@ class Explorer:
         self.preds = {p["user"]: p for p in (json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip())}
         self.users = sorted(self.preds)
         self.top = top
-        self.max_history = int(self.ds.stats.get("split", {}).get("max_history", 20))
+        # the history the prompts showed: the tasks stage's cap (data stage's when unset)
+        tstats = self.run_dir / "tasks" / "stats.json"
+        cap = json.loads(tstats.read_text(encoding="utf-8")).get("max_history") if tstats.exists() else None
+        self.max_history = int(cap or self.ds.stats.get("split", {}).get("max_history", 20))
 
     # -- plain views (HTML strings) --------------------------------------------------
 
@@ -128,25 +131,33 @@ class Explorer:
         pickers = [W.Dropdown(description=f"level {l + 1}") for l in range(levels)]
         tree_out = W.HTML()
 
-        def refresh(_=None, start: int = 0):
-            prefix: list[int] = []
-            for l, pk in enumerate(pickers):
-                opts = [("(any)", -1)] + [
-                    (f"<{LEVEL_LETTERS[l]}_{c}> ({n})", c)
-                    for c, n in enumerate(np.bincount(self.codes[self.prefix_items(tuple(prefix)), l], minlength=1)) if n
-                ] if (l == 0 or prefix and len(prefix) == l) else [("(any)", -1)]
-                if l >= start:
-                    with pk.hold_trait_notifications():
+        busy = [False]  # our own option changes must not trigger another refresh
+
+        def refresh(start: int = 0) -> None:
+            busy[0] = True
+            try:
+                prefix: list[int] = []
+                open_level = True  # every level above chose a code
+                for l, pk in enumerate(pickers):
+                    if l >= start:
+                        if open_level:
+                            counts = np.bincount(self.codes[self.prefix_items(tuple(prefix)), l], minlength=1)
+                            opts = [("(any)", -1)] + [(f"<{LEVEL_LETTERS[l]}_{c}> ({n})", c) for c, n in enumerate(counts) if n]
+                        else:
+                            opts = [("(any)", -1)]
+                        keep = pk.value if pk.value in [v for _, v in opts] else -1
                         pk.options = opts
-                        if pk.value not in [v for _, v in opts]:
-                            pk.value = -1
-                if pk.value is None or pk.value < 0:
-                    break
-                prefix.append(pk.value)
-            tree_out.value = self.prefix_html(tuple(prefix))
+                        pk.value = keep
+                    if open_level and pk.value is not None and pk.value >= 0:
+                        prefix.append(pk.value)
+                    else:
+                        open_level = False
+                tree_out.value = self.prefix_html(tuple(prefix))
+            finally:
+                busy[0] = False
 
         for l, pk in enumerate(pickers):
-            pk.observe(lambda ch, l=l: refresh(start=l + 1), names="value")
+            pk.observe(lambda ch, l=l: None if busy[0] else refresh(start=l + 1), names="value")
         refresh()
         return W.Tab(
             children=[W.VBox([user_pick, user_out]), W.VBox([W.HBox(pickers), tree_out])],
@@ -158,7 +169,7 @@ class Explorer:
         bundle: dict[str, Any] = {"text/plain": f"Explorer({self.run_dir})", "text/html": self.static_html()}
         try:
             w = self.widget()
-        except ImportError:  # no ipywidgets: the static views only
+        except Exception:  # noqa: BLE001 - no ipywidgets (or no kernel): the static views still show
             return bundle
         wb = w._repr_mimebundle_() or {}
         bundle.update({k: v for k, v in wb.items() if k != "text/plain"})

@@ -61,7 +61,9 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
     if not quiet:
         gpu = f"GPU: {torch.cuda.get_device_name(0)}" if device == "cuda" else f"no GPU; {os.cpu_count()} CPU cores"
         print(f"lcrec-mini {__version__} | torch {torch.__version__} | Python {platform.python_version()} | {gpu}")
-        print(f"preset {preset!r}, seed {cfg.seed}, run folder {rd}")
+        root = repo_root()
+        shown = rd.relative_to(root) if root and rd.is_relative_to(root) else rd
+        print(f"preset {preset!r}, seed {cfg.seed}, run folder {shown}")
         if overrides:
             print("overrides:", ", ".join(f"{k}={v!r}" for k, v in overrides.items()))
     return NotebookEnv(cfg, rd, device)

@@ -159,10 +159,7 @@ def _intention(run_dir: Path, cfg: Config, users: int) -> dict[str, Any]:
 
 
 def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path) -> dict[str, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # no backend switch: inside a notebook that would hide later figures
 
     from .analysis import load_embedding_weights, plot_token_pca, token_embedding_pca, word_token_ids
     from .llm import index_vocabulary
@@ -337,9 +334,12 @@ def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
     pca = results.get("token_pca")
     if pca:
         b, a = pca["before tuning"], pca["after tuning"]
-        add("After tuning, index tokens lie among the word tokens instead of apart", "Fig. 4",
-            f"centroid gap {b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f}, spread {b['index_spread']:.2f} -> {a['index_spread']:.2f}",
-            a["centroid_gap"] < b["centroid_gap"] and a["index_spread"] > b["index_spread"])
+        # our new rows start at the words' mean plus small noise: a tight clump at the centre
+        # (gap ~ 0). "Among the words" then means spread like the words (spread -> 1).
+        add("After tuning, index tokens spread among the word tokens instead of forming their own cluster", "Fig. 4",
+            f"spread (words = 1) {b['index_spread']:.2f} -> {a['index_spread']:.2f}; centroid gap "
+            f"{b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f} (index rows start at the words' mean)",
+            abs(1 - a["index_spread"]) < abs(1 - b["index_spread"]))
     cs = results.get("case_studies")
     if cs:
         ov = cs["mean_title_overlap_by_prefix_length"]

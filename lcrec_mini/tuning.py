@@ -270,16 +270,13 @@ def work_dir_for(run_dir: Path, fp: str) -> Path:
 
 
 def _loss_plot(history: list[dict], path: Path) -> None:
-    try:
-        import matplotlib
+    # a bare Figure (no pyplot): no backend is switched, so a notebook's inline figures still show
+    from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - matplotlib is in requirements
-        return
     tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
     ev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     if tr:
         ax.plot(*zip(*tr), label="training loss")
     if ev:
@@ -289,7 +286,6 @@ def _loss_plot(history: list[dict], path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def run_tune(

@@ -121,6 +121,11 @@ def plot_embedding_map(emb: np.ndarray, labels: Sequence[str] | None = None, tit
 def plot_index_history(history: Sequence[dict[str, Any]]):
     """RQ-VAE training: losses (log scale) and the collision rate / codes used per level."""
     plt = _plt()
+    if not history:  # random / rqkmeans indices, or a given checkpoint: nothing was trained
+        fig, ax = plt.subplots(figsize=(6, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no RQ-VAE training in this run (index.method random / rqkmeans, or a checkpoint)", ha="center")
+        return fig
     ep = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
     ax1.plot(ep, [h["loss"] for h in history], label="total", color=PALETTE[0])

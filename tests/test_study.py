@@ -56,5 +56,7 @@ def test_claims_verdicts_follow_the_numbers():
     assert verdicts == ["yes", "yes", "yes", "yes", "yes", "yes", "no"]
     # LC-Rec with all tasks below RQ-VAE: the indexing claim and the monotone ablation fail
     res["runs"] = _runs(lcrec_all=0.025)
-    v2 = {c["paper"]: c["held here"] for c in claims(res)}
-    assert v2["Fig. 2 (Games)"] == "no" and v2["ablation table"] == "no"
+    v2 = [c["held here"] for c in claims(res)]
+    assert v2[:3] == ["no", "no", "no"]  # indexing methods, alignment tasks, ablation
+    res["runs"]["index-lcrec-all"]["hr@5"] = 0.04  # above rqvae (0.03), below nothing: indexing holds again
+    assert claims(res)[0]["held here"] == "yes"
