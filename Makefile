@@ -56,12 +56,15 @@ book: $(STAMP) $(MATHJAX)
 	@echo "open _build/html/index.html in a browser (or: python -m http.server -d _build/html)"
 
 NOTEBOOKS ?= $(wildcard notebooks/[0-9][0-9]_*.ipynb)
+# the run folder as the notebooks (cwd notebooks/) see it, so no absolute path lands in them
+NB_RUN_DIR = $(shell python3 -c "import os; print(os.path.relpath('$(abspath $(RUN_DIR))', 'notebooks'))")
 
 # 09_results runs `lcrec-mini study` (about an hour on the cpu preset) unless its results exist
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; \
-	  $(BIN)/papermill --cwd notebooks -k python3 $$nb $$nb -p preset $(PRESET) -p run_dir "$(abspath $(RUN_DIR))" || exit 1; \
+	  $(BIN)/papermill --cwd notebooks -k python3 $$nb $$nb -p preset $(PRESET) -p run_dir "$(NB_RUN_DIR)" || exit 1; \
+	  $(BIN)/python tools/make_notebooks.py --tidy $$nb; \
 	done
 
 clean:

@@ -54,6 +54,16 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
             ip.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
     except Exception:  # noqa: BLE001 - not in IPython
         pass
+    import warnings
+
+    # a notebook shows what the reader needs: no library deprecation notices, no bars for weight loading
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
     cfg = make_config(preset, overrides=overrides or {})
     rd = resolve_run_dir(run_dir, preset)
     rd.mkdir(parents=True, exist_ok=True)

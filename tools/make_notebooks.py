@@ -51,7 +51,9 @@ def notebook(name: str, title: str, intro: str, cells: list[tuple[str, str]]) ->
         "accelerator": "GPU",
     }
     out = [nbf.v4.new_markdown_cell(f"# {title}\n\n{badge(name)}\n\n{intro.strip()}")]
-    out.append(nbf.v4.new_code_cell(SETUP))
+    setup = nbf.v4.new_code_cell(SETUP)
+    setup.metadata["tags"] = ["hide-input"]  # the book folds it; Jupyter and Colab show it
+    out.append(setup)
     p = nbf.v4.new_code_cell(PARAMS)
     p.metadata["tags"] = ["parameters"]
     out.append(p)
@@ -116,7 +118,7 @@ repeated user-item pairs, apply an iterative 5-core filter, order each user's
 interactions by time (ties keep file order), and hold out the last item of every user
 for test and the one before for validation (leave-one-out).
 """,
-    code('stage("data", env)'),
+    code('stage(\"data\", env);'),
     md("## What survived the filters\n\n`data/stats.json` holds every count printed above."),
     code("""from lcrec_mini.data import load_dataset
 from lcrec_mini.notebook import stats_table
@@ -139,7 +141,7 @@ year, genres; for Amazon title and description) separately, mean-pooled over its
 tokens, then averaged over the fields the item has. The offline default encoder is
 all-MiniLM-L6-v2 (384 dimensions); LC-Rec uses LLaMA-7B hidden states (4,096).
 """,
-    code('stage("embed", env)'),
+    code('stage(\"embed\", env);'),
     code("""import numpy as np
 from lcrec_mini.data import load_dataset
 ds = load_dataset(env.run_dir)
@@ -170,7 +172,7 @@ mapping* assigns the last level with the Sinkhorn-Knopp algorithm (a balanced
 assignment). We then resolve what remains with a deterministic final step, so no two
 items ever share an index. The maths is in the chapter *Item indexing*.
 """,
-    code('stage("index", env)'),
+    code('stage(\"index\", env);'),
     code("""from lcrec_mini.indexing import format_index_summary, load_codes
 from lcrec_mini.stage import read_json
 stats = read_json(env.run_dir / "index" / "stats.json")
@@ -224,7 +226,7 @@ Only the response tokens are in the loss. The user texts for `itemsearch` and
 `preferenceobtain` come from templates offline (`tasks.user_text=template`) or from an
 LLM (`llm`), as LC-Rec generates them with GPT-3.5.
 """,
-    code('stage("tasks", env)'),
+    code('stage(\"tasks\", env);'),
     code("""from lcrec_mini.notebook import task_count_table
 task_count_table(env.run_dir)"""),
     md("## One example of every task\n\nAs stored in `tasks/train.jsonl` (validation and test hold `seqrec` "
@@ -241,7 +243,7 @@ only. On the `cpu` preset this stage takes about half an hour on two cores; when
 output exists it is loaded instead, and an interrupted run resumes from its last
 checkpoint.
 """,
-    code('stage("tune", env)'),
+    code('stage(\"tune\", env);'),
     code("""from lcrec_mini.notebook import train_stats_table
 from lcrec_mini.stage import read_json
 train_stats_table(read_json(env.run_dir / "tune" / "train_stats.json"))"""),
@@ -260,7 +262,7 @@ are the recommendation list. HR@k is the share of users whose held-out item is i
 top k; NDCG@k also rewards a higher rank. The baselines run on exactly the same split
 and metric code: most-popular and SASRec.
 """,
-    code('stage("evaluate", env)\nstage("baselines", env)'),
+    code('stage("evaluate", env)\nstage("baselines", env);'),
     md("## Our model beside the baselines"),
     code("""from lcrec_mini.baselines import comparison_rows
 from lcrec_mini.notebook import results_caption
@@ -386,8 +388,23 @@ for t in prefix_generation_tables(results):
 )
 
 
+def tidy(path: Path) -> None:
+    """After papermill: the book leaves out the injected-parameters cell (the setup cell's
+    output already says which preset and run folder the notebook used)."""
+    nb = nbf.read(path, as_version=4)
+    for c in nb.cells:
+        tags = c.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            c.metadata["tags"] = tags + ["remove-cell"]
+    nbf.write(nb, path)
+
+
 def main() -> None:
     out = ROOT / "notebooks"
+    if sys.argv[1:2] == ["--tidy"]:
+        for p in sys.argv[2:]:
+            tidy(Path(p))
+        return
     names = sys.argv[1:] or list(NOTEBOOKS)
     for name in names:
         title, intro, cells = NOTEBOOKS[name]
