@@ -49,7 +49,7 @@ class Explorer:
     def _item_row(self, rank: Any, item: int, extra: str = "", mark: bool = False) -> str:
         style = ' style="background:#e6f4ea;font-weight:bold"' if mark else ""
         return (
-            f"<tr{style}><td>{rank}</td><td><code>{html.escape(_index_str(self.codes[item]))}</code></td>"
+            f"<tr{style}><td>{rank}</td><td><code style='white-space:nowrap'>{html.escape(_index_str(self.codes[item]))}</code></td>"
             f"<td>{html.escape(self.title(item))}</td><td>{extra}</td></tr>"
         )
 
@@ -102,9 +102,9 @@ class Explorer:
         return "<div class='lcrec-explorer'>" + "".join(out) + "</div>"
 
     def default_user(self) -> int:
-        """The first test user whose held-out item is in the top list (else the first user)."""
-        hits = [u for u in self.users if self.preds[u].get("rank")]
-        return hits[0] if hits else self.users[0]
+        """The test user whose held-out item ranks best (lowest id among ties; else the first user)."""
+        hits = [(self.preds[u]["rank"], u) for u in self.users if self.preds[u].get("rank")]
+        return min(hits)[1] if hits else self.users[0]
 
     def default_prefix(self) -> tuple[int, ...]:
         """The most populated level-1 code, then its most populated level-2 code."""

@@ -39,7 +39,7 @@ ALL_TASKS = ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch",
 #: SmolLM2-135M, LoRA, batch 8; beam 20), used for the printed estimate
 STUDY_BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {"tune.max_steps": 4, "eval.max_users": 12, "s_per_step": 0.3, "s_per_user": 0.02, "s_fixed": 15},
-    "cpu": {"tune.max_steps": 100, "eval.max_users": 200, "s_per_step": 2.9, "s_per_user": 0.33, "s_fixed": 40},
+    "cpu": {"tune.max_steps": 100, "eval.max_users": 200, "s_per_step": 3.7, "s_per_user": 0.33, "s_fixed": 40},
     "colab": {"tune.max_steps": 1500, "eval.max_users": 0, "s_per_step": 0.5, "s_per_user": 0.05, "s_fixed": 120},
     "paper": {"tune.max_steps": 0, "eval.max_users": 0, "s_per_step": 2.0, "s_per_user": 0.2, "s_fixed": 600},
 }
@@ -302,9 +302,21 @@ def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
     runs = results.get("runs", {})
     out: list[dict[str, Any]] = []
 
-    def add(claim: str, source: str, evidence: str, held: bool | None) -> None:
-        out.append({"paper's claim": claim, "paper": source, "our evidence": evidence,
-                    "held here": "n/a" if held is None else ("yes" if held else "no")})
+    def add(claim: str, source: str, evidence: str, held: bool | None, margin: float | None = None,
+            noise: float | None = None) -> None:
+        verdict = "n/a" if held is None else ("yes" if held else "no")
+        if held is not None and margin is not None and noise and abs(margin) < noise:
+            verdict += " (within noise)"
+        out.append({"paper's claim": claim, "paper": source, "our evidence": evidence, "held here": verdict})
+
+    def noise(*names: str, key: str = "hr@5") -> float | None:
+        """Two standard errors of a difference between two hit rates measured on n users."""
+        ps = [runs[n][key] for n in names if n in runs]
+        ns = [runs[n].get("n_users") for n in names if n in runs]
+        if not ps or not all(ns):
+            return None
+        p, n = float(np.mean(ps)), min(ns)
+        return 2 * float(np.sqrt(2 * p * (1 - p) / n))
 
     def m(name: str, key: str = "hr@5") -> float | None:
         return runs.get(name, {}).get(key)
@@ -312,19 +324,20 @@ def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
     methods = ("lcrec", "rqvae", "random")
     if all(f"index-{x}-{t}" in runs for x in methods for t in ("seq", "all")):
         ev = "; ".join(f"{t}: " + ", ".join(f"{x} {m(f'index-{x}-{t}'):.4f}" for x in methods) for t in ("seq", "all"))
-        held = all(m(f"index-lcrec-{t}") > max(m(f"index-rqvae-{t}"), m(f"index-random-{t}")) for t in ("seq", "all"))
+        margin = min(m(f"index-lcrec-{t}") - max(m(f"index-rqvae-{t}"), m(f"index-random-{t}")) for t in ("seq", "all"))
+        nz = noise(*[f"index-{x}-{t}" for x in methods for t in ("seq", "all")])
         add("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
-            f"HR@5 {ev}", held)
+            f"HR@5 {ev}" + (f"; two standard errors of a difference: {nz:.4f}" if nz else ""), margin > 0, margin, nz)
         ev2 = ", ".join(f"{x} {m(f'index-{x}-seq'):.4f} -> {m(f'index-{x}-all'):.4f}" for x in methods)
+        margin2 = min(m(f"index-{x}-all") - m(f"index-{x}-seq") for x in methods)
         add("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
-            f"HR@5 seqrec only -> all tasks: {ev2}",
-            all(m(f"index-{x}-all") > m(f"index-{x}-seq") for x in methods))
+            f"HR@5 seqrec only -> all tasks: {ev2}", margin2 > 0, margin2, nz)
     if all(r in runs for r, _ in ABLATION_ROWS):
         vals = [m(r, "ndcg@10") for r, _ in ABLATION_ROWS]
         ups = sum(b > a for a, b in zip(vals, vals[1:]))
         add("Each group of alignment tasks adds to the performance", "ablation table",
             "NDCG@10 " + " -> ".join(f"{v:.4f}" for v in vals) + f" ({ups} of {len(vals) - 1} steps up)",
-            vals[-1] > vals[0] and ups == len(vals) - 1)
+            vals[-1] > vals[0] and ups == len(vals) - 1, vals[-1] - vals[0], noise(ABLATION_ROWS[0][0], ABLATION_ROWS[-1][0], key="hr@10"))
     it = results.get("intention")
     if it:
         add("The tuned model recommends from a user's intention; with the history it does better", "Fig. 3",

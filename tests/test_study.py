@@ -60,3 +60,14 @@ def test_claims_verdicts_follow_the_numbers():
     assert v2[:3] == ["no", "no", "no"]  # indexing methods, alignment tasks, ablation
     res["runs"]["index-lcrec-all"]["hr@5"] = 0.04  # above rqvae (0.03), below nothing: indexing holds again
     assert claims(res)[0]["held here"] == "yes"
+
+
+def test_small_differences_on_few_users_are_flagged_as_noise():
+    runs = _runs()
+    for r in runs.values():
+        r["n_users"] = 50  # 2 SE of a difference near HR 0.03 on 50 users is about 0.07
+    verdicts = [c["held here"] for c in claims({"runs": runs})]
+    assert verdicts[:3] == ["yes (within noise)"] * 3
+    for r in runs.values():
+        r["n_users"] = 1_000_000
+    assert [c["held here"] for c in claims({"runs": runs})][:3] == ["yes"] * 3
