@@ -39,7 +39,7 @@ ALL_TASKS = ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch",
 #: SmolLM2-135M, LoRA, batch 8; beam 20), used for the printed estimate
 STUDY_BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {"tune.max_steps": 4, "eval.max_users": 12, "s_per_step": 0.3, "s_per_user": 0.02, "s_fixed": 15},
-    "cpu": {"tune.max_steps": 100, "eval.max_users": 200, "s_per_step": 3.7, "s_per_user": 0.33, "s_fixed": 40},
+    "cpu": {"tune.max_steps": 60, "eval.max_users": 200, "s_per_step": 3.9, "s_per_user": 0.33, "s_fixed": 40},
     "colab": {"tune.max_steps": 1500, "eval.max_users": 0, "s_per_step": 0.5, "s_per_user": 0.05, "s_fixed": 120},
     "paper": {"tune.max_steps": 0, "eval.max_users": 0, "s_per_step": 2.0, "s_per_user": 0.2, "s_fixed": 600},
 }
@@ -241,11 +241,18 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     study_dir.mkdir(parents=True, exist_ok=True)
     res_path = study_dir / "results.json"
     results: dict[str, Any] = read_json(res_path) if res_path.exists() else {}
-    if results.get("preset", preset) != preset:
-        raise ValueError(f"{res_path} belongs to preset {results['preset']!r}, not {preset!r}; use another --run-dir")
+    budget = {k: v for k, v in STUDY_BUDGETS[preset].items() if "." in k}
+    if results.get("preset", preset) != preset or results.get("budget", budget) != budget:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"{res_path} holds a study of preset {results.get('preset')!r} with budget {results.get('budget')}, "
+            f"not {preset!r} with {budget}: its numbers cannot be mixed with this one's; use another --run-dir "
+            "or delete that results.json (the run folders beside it are reused where their config matches)"
+        )
     base = make_config(preset)
     results.update({"preset": preset, "seed": base.seed, "model": base.tune.model, "data": base.data.source,
-                    "budget": {k: v for k, v in STUDY_BUDGETS[preset].items() if "." in k}})
+                    "budget": budget})
     results.setdefault("runs", {})
     results.setdefault("wall_seconds", {})
     est = estimate_seconds(preset)
@@ -315,7 +322,8 @@ def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
         ns = [runs[n].get("n_users") for n in names if n in runs]
         if not ps or not all(ns):
             return None
-        p, n = float(np.mean(ps)), min(ns)
+        # a hit rate of 0 on n users is still uncertain: at least 3/n (the "rule of three")
+        p, n = max(float(np.mean(ps)), 3 / min(ns)), min(ns)
         return 2 * float(np.sqrt(2 * p * (1 - p) / n))
 
     def m(name: str, key: str = "hr@5") -> float | None:

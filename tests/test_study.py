@@ -14,7 +14,7 @@ def test_plan_covers_every_comparison_once():
     assert all(r in names for r, _ in ABLATION_ROWS)
     # equal budgets: every run tunes the same number of steps
     steps = {run_config("cpu", r).tune.max_steps for r in runs}
-    assert steps == {100}
+    assert steps == {60}
     assert run_config("cpu", runs[0]).eval.max_users == 200
 
 

@@ -348,7 +348,7 @@ become part of the LLM's language (Fig. 4), and indices whose prefixes mean some
 (Fig. 5). `lcrec-mini study` checks each at our scale: it runs nine complete pipelines
 (three indexing methods x two task sets, three ablation steps) with the **same tuning
 budget** each, then the analyses on the all-task LC-Rec run. The runner prints its time
-estimate first and resumes run by run; the `cpu` budgets (100 tune steps and 200 test
+estimate first and resumes run by run; the `cpu` budgets (60 tune steps and 200 test
 users per run) are chosen so that the whole study fits 90 minutes on a 2-core CPU.
 """,
     code("""from lcrec_mini.study import run_study
@@ -367,9 +367,10 @@ Table(claims(results), caption=f"preset {results['preset']}, model {results['mod
 Where a verdict above is "no", or "within noise", these differences from the paper are the
 likely reasons, largest first:
 
-- **Tuning budget.** Each run here tunes SmolLM2-135M with LoRA for the same 100 steps of 8
-  examples (800 examples, about 6 minutes on 2 cores); the paper fully tunes LLaMA-7B for 4
-  epochs over all tasks on tens of thousands of users. With 800 examples the model has
+- **Tuning budget.** Each run here tunes SmolLM2-135M with LoRA for the same 60 steps of 8
+  examples (480 examples, about 4 minutes on 2 cores; the main `cpu` run of notebooks
+  05-06 tunes 575 steps); the paper fully tunes LLaMA-7B for 4
+  epochs over all tasks on tens of thousands of users. With 480 examples the model has
   barely learned the index tokens, so differences between indexings or task mixes are small
   next to the noise.
 - **Equal steps, not equal data.** Adding a task here takes steps away from `seqrec`; in the
