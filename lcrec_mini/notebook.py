@@ -264,10 +264,10 @@ def study_runs_table(results: dict[str, Any]):
         rows.append({"run": name, "what": r["label"], "HR@5": r["hr@5"], "NDCG@5": r["ndcg@5"], "HR@10": r["hr@10"],
                      "NDCG@10": r["ndcg@10"], "collisions before fix-up": r["collision_rate_before_fixup"],
                      "tune steps": r["tune_steps"], "test users": r["n_users"],
-                     "wall s": results["wall_seconds"].get(name)})
+                     "wall s": f"{results['wall_seconds'].get(name, 0):,.1f}"})
     for part in ("intention", "token_pca", "case_studies"):
         if part in results["wall_seconds"]:
-            rows.append({"run": part, "what": "analysis of index-lcrec-all", "wall s": results["wall_seconds"][part]})
+            rows.append({"run": part, "what": "analysis of index-lcrec-all", "wall s": f"{results['wall_seconds'][part]:,.1f}"})
     total = sum(results["wall_seconds"].values())
     return Table(rows, caption=f"preset {results['preset']}, model {results['model']}, data {results['data']}, "
                                f"seed {results['seed']}; total {total / 60:.1f} min")
@@ -288,7 +288,7 @@ def prefix_generation_tables(results: dict[str, Any]) -> list:
     cs = results["case_studies"]
     out = [Table(g["rows"], caption=f"item {g['item']}: {g['title']}") for g in cs["prefix_generation"]]
     rel = cs["related_items"]
-    out.append(Table([{"related items": "by index prefix", "co-interacted share": rel["co_interaction_by_index"]},
-                      {"related items": "by text embedding", "co-interacted share": rel["co_interaction_by_text"]}],
-                     caption=f"top-5 related items of {rel['items']} popular items: share that a user also chose"))
+    out.append(Table([{"related items": "by index prefix", "users in common (Jaccard)": rel["co_interaction_by_index"]},
+                      {"related items": "by text embedding", "users in common (Jaccard)": rel["co_interaction_by_text"]}],
+                     caption=f"5 related items of each of {rel['items']} random items: overlap of their users"))
     return out

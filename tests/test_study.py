@@ -2,8 +2,8 @@
 
 import pytest
 
-from lcrec_mini.study import (ABLATION_ROWS, claims, co_interaction_rate, estimate_seconds, run_config, study_runs,
-                              title_overlap)
+from lcrec_mini.study import (ABLATION_ROWS, claims, co_interaction, estimate_seconds, run_config, study_runs,
+                              title_overlap, users_of_items)
 
 
 def test_plan_covers_every_comparison_once():
@@ -30,10 +30,11 @@ def test_title_overlap():
     assert title_overlap("", "Star Wars") == 0.0 and title_overlap("Alien", "Heat") == 0.0
 
 
-def test_co_interaction_rate():
-    seqs = {"u1": [1, 2, 3], "u2": [1, 4], "u3": [5]}
-    assert co_interaction_rate(seqs, 1, [2, 4, 5]) == pytest.approx(2 / 3)
-    assert co_interaction_rate(seqs, 5, [1]) == 0.0
+def test_co_interaction_is_the_mean_jaccard_of_user_sets():
+    users_of = users_of_items({"u1": [1, 2, 3], "u2": [1, 4], "u3": [5, 2]})
+    # item 1: {u1, u2}; item 2: {u1, u3} -> 1/3; item 4: {u2} -> 1/2; item 5: {u3} -> 0
+    assert co_interaction(users_of, 1, [2, 4, 5]) == pytest.approx((1 / 3 + 1 / 2 + 0) / 3)
+    assert co_interaction(users_of, 5, []) == 0.0
 
 
 def _runs(lcrec_all=0.05):
@@ -49,7 +50,7 @@ def test_claims_verdicts_follow_the_numbers():
     res = {"runs": _runs(),
            "intention": {k: {"hr@10": v} for k, v in (("query", 0.1), ("query+history", 0.2), ("history", 0.05))},
            "token_pca": {"before tuning": {"centroid_gap": 1.0, "index_spread": 0.1},
-                         "after tuning": {"centroid_gap": 0.5, "index_spread": 0.4}},
+                         "after tuning": {"centroid_gap": 0.5, "index_spread": 0.6}},
            "case_studies": {"mean_title_overlap_by_prefix_length": [0.1, 0.3, 0.6],
                             "related_items": {"items": 50, "co_interaction_by_index": 0.4, "co_interaction_by_text": 0.6}}}
     verdicts = [c["held here"] for c in claims(res)]

@@ -400,8 +400,8 @@ intention_table(results)"""),
     code("""from IPython.display import Image
 Image(filename=str(study_dir / "figures" / "token_pca.png"))"""),
     md("## Case studies (paper Fig. 5)\n\nTitles the tuned model writes when shown only the first 1, 2, "
-       "... codes of an item's index, with the word overlap (F1) against the true title; then the share of "
-       "related items that some user also chose, by index prefix and by text."),
+       "... codes of an item's index, with the word overlap (F1) against the true title; then "
+       "how much the users of an item and of its related items overlap, by index prefix and by text."),
     code("""from lcrec_mini.notebook import prefix_generation_tables
 for t in prefix_generation_tables(results):
     display(t)"""),
