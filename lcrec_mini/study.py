@@ -237,10 +237,13 @@ def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     sample = sorted(rng.choice(ds.n_items, size=min(200, ds.n_items), replace=False).tolist())
     rel = [related_items(codes, emb, it, 5) for it in sample]
-    co_index = float(np.mean([co_interaction(users_of, it, r["by_index"]) for it, r in zip(sample, rel)]))
-    co_text = float(np.mean([co_interaction(users_of, it, r["by_text"]) for it, r in zip(sample, rel)]))
+    by_index = np.array([co_interaction(users_of, it, r["by_index"]) for it, r in zip(sample, rel)])
+    by_text = np.array([co_interaction(users_of, it, r["by_text"]) for it, r in zip(sample, rel)])
+    co_index, co_text = float(by_index.mean()), float(by_text.mean())
+    diff_se = float((by_index - by_text).std(ddof=1) / np.sqrt(len(sample)))  # paired: the same items
     return {"prefix_generation": gen, "mean_title_overlap_by_prefix_length": overlap_by_len,
             "related_items": {"items": len(sample), "co_interaction_by_index": co_index, "co_interaction_by_text": co_text,
+                              "difference_se": diff_se,
                               "examples": [{"item": it, **r} for it, r in zip(sample[:3], rel[:3])]}}
 
 
@@ -381,8 +384,10 @@ def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
         rel = cs["related_items"]
         add("Items related by index are more useful for recommendation than text-only neighbours", "Fig. 5b",
             f"overlap (Jaccard) of the users of an item and of its 5 related items: by index "
-            f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f} ({rel['items']} random items)",
-            rel["co_interaction_by_index"] > rel["co_interaction_by_text"])
+            f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f} ({rel['items']} random items"
+            + (f"; two standard errors of the paired difference: {2 * rel['difference_se']:.4f})" if "difference_se" in rel else ")"),
+            rel["co_interaction_by_index"] > rel["co_interaction_by_text"],
+            rel["co_interaction_by_index"] - rel["co_interaction_by_text"], 2 * rel.get("difference_se", 0.0))
     return out
 
 
