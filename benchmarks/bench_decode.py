@@ -33,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.decoding import IndexTrie, TrieLogitsProcessor, beam_search  # noqa: E402
+from lcrec_mini.indexing import index_str  # noqa: E402
 from lcrec_mini.llm import add_index_tokens, format_prompt, index_vocabulary, load_causal_lm  # noqa: E402
 from lcrec_mini.prompts import SEQREC  # noqa: E402
 
@@ -58,7 +59,7 @@ def seqrec_prompts(codes: np.ndarray, users: int, history: int, seed: int = 0) -
     out = []
     for u in range(users):
         rows = codes[rng.choice(len(codes), history, replace=False)]
-        hist = ", ".join("".join(f"<{chr(97 + l)}_{c}>" for l, c in enumerate(r)) for r in rows.tolist())
+        hist = ", ".join(index_str(r) for r in rows)
         out.append(SEQREC[u % len(SEQREC)].format(history=hist))
     return out
 

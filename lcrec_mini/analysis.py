@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .indexing import LEVEL_LETTERS
+from .indexing import LEVEL_LETTERS, index_str
 
 
 def word_token_ids(tok, n: int, seed: int = 0, vocab_limit: int | None = None) -> list[int]:
@@ -98,7 +98,7 @@ def prefix_titles(model, tok, codes: np.ndarray, item: int, system: str | None =
     device = next(model.parameters()).device
     stop = tok.convert_tokens_to_ids(end_of_response) if end_of_response else tok.eos_token_id
     for d in range(1, codes.shape[1] + 1):
-        prefix = "".join(f"<{LEVEL_LETTERS[l]}_{int(c)}>" for l, c in enumerate(codes[item, :d]))
+        prefix = index_str(codes[item, :d])
         text = format_prompt(tok, template.format(index=prefix), system)
         enc = tok(text, return_tensors="pt", add_special_tokens=False).to(device)
         with torch.inference_mode():

@@ -153,7 +153,7 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
         write_json(out / "sasrec_history.json", hist, indent=None)
         log(format_baselines(results))
 
-    res = run_stage("baselines", cfg, run_dir, build, OUTPUTS, upstream=["data"], force=force, log=log)
+    res = run_stage("baselines", cfg, run_dir, build, OUTPUTS, force=force, log=log)
     if res.skipped:
         log(format_baselines(read_json(res.out_dir / "metrics.json")))
     return res

@@ -160,7 +160,7 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
             },
         )
 
-    return run_stage("embed", cfg, run_dir, build, OUTPUTS, upstream=["data"], force=force, log=log)
+    return run_stage("embed", cfg, run_dir, build, OUTPUTS, force=force, log=log)
 
 
 def load_embeddings(run_dir: str | Path, n_items: int | None = None) -> np.ndarray:

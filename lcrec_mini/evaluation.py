@@ -114,7 +114,7 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
         write_json(out / "metrics.json", metrics)
         log(format_metrics(metrics))
 
-    res = run_stage("eval", cfg, run_dir, build, OUTPUTS, upstream=["tune"], force=force, log=log)
+    res = run_stage("eval", cfg, run_dir, build, OUTPUTS, force=force, log=log)
     if res.skipped:
         log(format_metrics(read_json(res.out_dir / "metrics.json")))
     return res

@@ -16,11 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
-from .indexing import LEVEL_LETTERS, load_codes
-
-
-def _index_str(row) -> str:
-    return "".join(f"<{LEVEL_LETTERS[l]}_{int(c)}>" for l, c in enumerate(row))
+from .indexing import LEVEL_LETTERS, densest_prefix, index_str, load_codes, prefix_members
 
 
 class Explorer:
@@ -49,7 +45,7 @@ class Explorer:
     def _item_row(self, rank: Any, item: int, extra: str = "", mark: bool = False) -> str:
         style = ' style="background:#e6f4ea;font-weight:bold"' if mark else ""
         return (
-            f"<tr{style}><td>{rank}</td><td><code style='white-space:nowrap'>{html.escape(_index_str(self.codes[item]))}</code></td>"
+            f"<tr{style}><td>{rank}</td><td><code style='white-space:nowrap'>{html.escape(index_str(self.codes[item]))}</code></td>"
             f"<td>{html.escape(self.title(item))}</td><td>{extra}</td></tr>"
         )
 
@@ -71,7 +67,7 @@ class Explorer:
         head = "<tr><th>#</th><th>index</th><th>title</th><th>{}</th></tr>"
         return (
             f"<div class='lcrec-explorer'><h4>User {user}: {len(seq)} interactions; {verdict}</h4>"
-            f"<p>Held-out (test) item: <code>{html.escape(_index_str(self.codes[target]))}</code> "
+            f"<p>Held-out (test) item: <code>{html.escape(index_str(self.codes[target]))}</code> "
             f"{html.escape(self.title(target))}</p>"
             f"<div style='display:flex;gap:2em;flex-wrap:wrap'>"
             f"<div><b>History shown to the model (last {len(history)}, oldest first)</b>"
@@ -81,15 +77,12 @@ class Explorer:
         )
 
     def prefix_items(self, prefix: tuple[int, ...]) -> list[int]:
-        m = np.ones(len(self.codes), dtype=bool)
-        for l, c in enumerate(prefix):
-            m &= self.codes[:, l] == c
-        return np.flatnonzero(m).tolist()
+        return prefix_members(self.codes, prefix).tolist()
 
     def prefix_html(self, prefix: tuple[int, ...], limit: int = 25) -> str:
         """Items whose index starts with ``prefix``, and how they split at the next level."""
         items = self.prefix_items(prefix)
-        label = _index_str(prefix) if prefix else "(root)"
+        label = index_str(prefix) if prefix else "(root)"
         out = [f"<h4>Prefix <code>{html.escape(label)}</code>: {len(items)} items</h4>"]
         depth = len(prefix)
         if depth < self.codes.shape[1] and items:
@@ -108,9 +101,7 @@ class Explorer:
 
     def default_prefix(self) -> tuple[int, ...]:
         """The most populated level-1 code, then its most populated level-2 code."""
-        c1 = int(np.bincount(self.codes[:, 0]).argmax())
-        sub = self.codes[self.codes[:, 0] == c1, 1]
-        return (c1, int(np.bincount(sub).argmax()))
+        return densest_prefix(self.codes, 2)
 
     def static_html(self, user: int | None = None, prefix: tuple[int, ...] | None = None) -> str:
         u = self.default_user() if user is None else user

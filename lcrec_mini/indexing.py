@@ -44,11 +44,36 @@ LEVEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # -- index bookkeeping ------------------------------------------------------------------
 
 
+def row_tokens(row) -> list[str]:
+    """One index (or prefix) ``[c_1, ..., c_d]`` -> ``["<a_c1>", "<b_c2>", ...]``."""
+    return [f"<{LEVEL_LETTERS[l]}_{int(c)}>" for l, c in enumerate(row)]
+
+
+def index_str(row) -> str:
+    """One index (or prefix) as the text the LLM reads, e.g. ``<a_12><b_3><c_7>``."""
+    return "".join(row_tokens(row))
+
+
+def prefix_members(codes: np.ndarray, prefix) -> np.ndarray:
+    """Ids of the items whose index starts with ``prefix`` (all items for an empty prefix)."""
+    m = np.ones(len(codes), dtype=bool)
+    for l, c in enumerate(prefix):
+        m &= codes[:, l] == c
+    return np.flatnonzero(m)
+
+
+def densest_prefix(codes: np.ndarray, depth: int) -> tuple[int, ...]:
+    """The prefix of length ``depth`` chosen greedily: the most populated code at each level
+    among the items under the codes chosen so far (ties: lowest code)."""
+    prefix: list[int] = []
+    for l in range(depth):
+        prefix.append(int(np.bincount(codes[prefix_members(codes, prefix), l]).argmax()))
+    return tuple(prefix)
+
+
 def code_tokens(codes: np.ndarray) -> dict[str, list[str]]:
     """[N, L] ints -> LC-Rec's ``{"0": ["<a_12>", "<b_3>", ...]}``."""
-    return {
-        str(i): [f"<{LEVEL_LETTERS[l]}_{int(c)}>" for l, c in enumerate(row)] for i, row in enumerate(codes)
-    }
+    return {str(i): row_tokens(row) for i, row in enumerate(codes)}
 
 
 def parse_tokens(codes: dict[str, list[str]], where: str = "codes.json") -> np.ndarray:
@@ -428,7 +453,7 @@ def run_index(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
             save_rqvae(model, out / "rqvae.pt")
         log(format_index_summary(stats))
 
-    res = run_stage("index", cfg, run_dir, build, OUTPUTS, upstream=["embed"], force=force, log=log)
+    res = run_stage("index", cfg, run_dir, build, OUTPUTS, force=force, log=log)
     if res.skipped:
         log(format_index_summary(read_json(res.out_dir / "stats.json")))
     return res
@@ -445,7 +470,7 @@ def load_codes(run_dir: str | Path, n_items: int | None = None) -> np.ndarray:
         same = np.flatnonzero((codes == uniq[row]).all(1)).tolist()
         raise DataError(
             f"{path}: {len(codes) - len(uniq)} items share an index with another item, e.g. items "
-            f"{same[:5]} all have {''.join(code_tokens(uniq[row][None])['0'])}; every item needs its own index "
+            f"{same[:5]} all have {index_str(uniq[row])}; every item needs its own index "
             "(rebuild it with `lcrec-mini index --force`)"
         )
     return codes

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, make_config
+from .indexing import index_str
 
 
 @dataclass
@@ -142,7 +143,7 @@ def items_table(ds, items, codes=None):
         it = ds.items[str(int(i))]
         row = {"item": int(i), "title": it.get("title", "")}
         if codes is not None:
-            row["index"] = "".join(f"<{chr(97 + l)}_{int(c)}>" for l, c in enumerate(codes[int(i)]))
+            row["index"] = index_str(codes[int(i)])
         row["description"] = (it.get("description") or "")[:90]
         rows.append(row)
     return Table(rows)
@@ -166,19 +167,12 @@ def collision_table(stats: dict[str, Any]):
 
 def prefix_table(ds, codes, depth: int, limit: int = 12):
     """Items of the most populated prefix of length ``depth`` (chosen greedily level by level)."""
-    import numpy as np
+    from .indexing import densest_prefix, prefix_members
 
-    from .viz import Table
-
-    mask = np.ones(len(codes), dtype=bool)
-    prefix = []
-    for l in range(depth):
-        c = int(np.bincount(codes[mask, l]).argmax())
-        prefix.append(c)
-        mask &= codes[:, l] == c
-    items = np.flatnonzero(mask)
+    prefix = densest_prefix(codes, depth)
+    items = prefix_members(codes, prefix)
     t = items_table(ds, items[:limit], codes)
-    label = "".join(f"<{chr(97 + l)}_{c}>" for l, c in enumerate(prefix))
+    label = index_str(prefix)
     t.caption = f"{len(items)} items start with {label}" + (f"; the first {limit}" if len(items) > limit else "")
     return t
 
@@ -237,11 +231,10 @@ def results_caption(run_dir) -> str:
 
 
 def popular_items(ds, n: int) -> list[int]:
-    """The ``n`` items with the most interactions (ties: lower id)."""
-    import numpy as np
+    """The ``n`` items with the most interactions, all of each user's (ties: lower id)."""
+    from .baselines import most_popular
 
-    counts = np.bincount(np.concatenate([np.asarray(s) for s in ds.sequences.values()]), minlength=ds.n_items)
-    return np.argsort(-counts, kind="stable")[:n].tolist()
+    return most_popular(list(ds.sequences.values()), ds.n_items, n)
 
 
 def related_table(ds, codes, emb, item: int, k: int = 5):
@@ -249,11 +242,10 @@ def related_table(ds, codes, emb, item: int, k: int = 5):
     from .viz import Table
 
     r = related_items(codes, emb, item, k)
-    idx = lambda i: "".join(f"<{chr(97 + l)}_{int(c)}>" for l, c in enumerate(codes[i]))  # noqa: E731
-    rows = [{"by index prefix": f"{ds.items[str(a)]['title']} {idx(a)}", "shared codes": s,
-             "by text embedding": f"{ds.items[str(b)]['title']} {idx(b)}"}
+    rows = [{"by index prefix": f"{ds.items[str(a)]['title']} {index_str(codes[a])}", "shared codes": s,
+             "by text embedding": f"{ds.items[str(b)]['title']} {index_str(codes[b])}"}
             for a, s, b in zip(r["by_index"], r["shared_prefix"], r["by_text"])]
-    return Table(rows, caption=f"related to: {ds.items[str(item)]['title']} {idx(item)}")
+    return Table(rows, caption=f"related to: {ds.items[str(item)]['title']} {index_str(codes[item])}")
 
 
 def study_runs_table(results: dict[str, Any]):

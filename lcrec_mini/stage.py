@@ -65,6 +65,18 @@ class StageResult:
     seconds: float
 
 
+#: the stages each stage reads (its fingerprint includes theirs); one table for every runner
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "data": (),
+    "embed": ("data",),
+    "index": ("embed",),
+    "tasks": ("data", "index"),
+    "tune": ("tasks",),
+    "eval": ("tune",),
+    "baselines": ("data",),
+}
+
+
 def stage_fingerprint(cfg: Config, section: str, upstream: dict[str, str]) -> str:
     import hashlib
 
@@ -98,7 +110,7 @@ def run_stage(
     run_dir: str | Path,
     build: Callable[[Path], None],
     outputs: Iterable[str],
-    upstream: Iterable[str] = (),
+    upstream: Iterable[str] | None = None,
     force: bool = False,
     log: Callable[[str], None] | None = None,
     main_process: bool = True,
@@ -115,6 +127,7 @@ def run_stage(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     out_dir = run_dir / name
+    upstream = UPSTREAM.get(name, ()) if upstream is None else upstream
     ups = {u: upstream_fingerprint(run_dir, u) for u in upstream}
     fp = stage_fingerprint(cfg, name, ups)
     outputs = list(outputs)

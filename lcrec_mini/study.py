@@ -100,7 +100,7 @@ def estimate_seconds(preset: str) -> dict[str, float]:
     return est
 
 
-SHARED_STAGES = {"data": [], "embed": ["data"], "index": ["embed"], "tasks": ["data", "index"]}
+SHARED_STAGES = ("data", "embed", "index", "tasks")  # tune and evaluate differ from run to run
 
 
 def _copy_shared_stage(study_dir: Path, target: Path, stage: str, cfg: Config) -> None:
@@ -108,12 +108,12 @@ def _copy_shared_stage(study_dir: Path, target: Path, stage: str, cfg: Config) -
     identically (same fingerprint); ``run_stage`` then finds it up to date."""
     import shutil
 
-    from .stage import read_stage_config, stage_fingerprint, upstream_fingerprint
+    from .stage import UPSTREAM, read_stage_config, stage_fingerprint, upstream_fingerprint
 
     if stage not in SHARED_STAGES or (target / stage / "config.json").exists():
         return
     try:
-        fp = stage_fingerprint(cfg, stage, {u: upstream_fingerprint(target, u) for u in SHARED_STAGES[stage]})
+        fp = stage_fingerprint(cfg, stage, {u: upstream_fingerprint(target, u) for u in UPSTREAM[stage]})
     except Exception:  # noqa: BLE001 - an upstream stage is not there yet: nothing to match
         return
     for donor in sorted(p for p in study_dir.iterdir() if p.is_dir() and p != target):

