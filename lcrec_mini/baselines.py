@@ -7,8 +7,9 @@ from the ranking, as in LC-Rec's generative evaluation.
 
 SASRec (Kang & McAuley, ICDM 2018), our implementation: item and position
 embeddings, causal self-attention blocks, next-item prediction at every position
-with a full softmax over the catalogue, trained on windows of ``max_len`` items of
-each training sequence, early-stopped on validation NDCG@10.
+with a full softmax over the catalogue, trained on each user's most recent ``max_len``
++ 1 training items (``sasrec_windows = "last"``, as the SASRec paper) or on windows
+tiling every training sequence (``"all"``), early-stopped on validation NDCG@10.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from .config import Config
+from .errors import ConfigError
 from .evaluation import rank_metrics, rank_of
 from .stage import StageResult, read_json, run_stage, write_json
 
@@ -92,9 +94,13 @@ def train_sasrec(
     model = SASRec(n_items, bc.sasrec_hidden, bc.sasrec_layers, bc.sasrec_heads, bc.sasrec_dropout, bc.max_len)
     opt = torch.optim.Adam(model.parameters(), lr=bc.sasrec_lr)
     windows = []  # input window of max_len + 1 items: predict items 2..T+1 from 1..T
+    if bc.sasrec_windows not in ("last", "all"):
+        raise ConfigError(f"baselines.sasrec_windows: {bc.sasrec_windows!r}; expected last or all")
     for s in train_seqs:
         for end in range(len(s), 1, -bc.max_len):
             windows.append(s[max(0, end - bc.max_len - 1) : end])
+            if bc.sasrec_windows == "last":
+                break
     x_all = _pad_left([w[:-1] for w in windows], bc.max_len)
     y_all = _pad_left([w[1:] for w in windows], bc.max_len) - 1  # -1 = no target
     history, best, best_state, bad = [], -1.0, None, 0

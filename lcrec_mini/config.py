@@ -125,6 +125,11 @@ class TasksConfig:
     max_text_chars: int = 200
     #: longest history in a prompt (0 = the data stage's data.max_history)
     max_history: int = 0
+    #: seqrec training examples: ``prefix`` (LC-Rec: one example per next-item target, the
+    #: loss on its response only) or ``window`` (sliding windows of ``max_history`` + 1
+    #: items tiling each training sequence from its end; the loss is taken on the index
+    #: tokens of every history item and of the response, so one example trains ~21 targets)
+    seqrec_format: str = "prefix"
 
 
 @dataclass
@@ -156,6 +161,16 @@ class TuneConfig:
     group_by_length: bool = True
     #: logits only at response positions: the vocabulary projection of prompt tokens is skipped
     response_only_logits: bool = True
+    #: score index-token targets against the index-token rows only (the full vocabulary
+    #: for text targets); LC-Rec scores every target against the whole vocabulary
+    index_softmax: bool = False
+    #: first rows of the index tokens: ``mean`` (vocabulary mean + small noise) or
+    #: ``semantic`` (residual means of the word embeddings of their items' titles, spread like the words)
+    index_init: str = "mean"
+    #: learning rate of the index-token rows (0 = tune.lr); LoRA only
+    index_lr: float = 0.0
+    #: optimizer steps at the start during which only the index-token rows train; LoRA only
+    embed_warmup_steps: int = 0
     gradient_checkpointing: bool = False
     eval_samples: int = 200
     eval_steps: int = 200
@@ -186,7 +201,11 @@ class EvalConfig:
 class BaselinesConfig:
     """Most-popular and SASRec on the same split (stage ``baselines``)."""
 
-    max_len: int = 20
+    #: SASRec's longest input sequence (its own setting, separate from the LLM's history cap)
+    max_len: int = 50
+    #: training windows per epoch: ``last`` (each user's most recent max_len + 1 training
+    #: items, one per user, as in the SASRec paper) or ``all`` (windows tiling every sequence)
+    sasrec_windows: str = "last"
     sasrec_hidden: int = 64
     sasrec_layers: int = 2
     sasrec_heads: int = 2

@@ -140,3 +140,71 @@ def end_of_response(tok) -> str:
     if getattr(tok, "chat_template", None) and _has_token(tok, "<|im_end|>"):
         return "<|im_end|>"
     return tok.eos_token or ""
+
+
+def semantic_index_rows(emb: torch.Tensor, item_text_ids: list[list[int]], codes, codebook_size: int):
+    """Index-token rows from the LLM's own word embeddings of the items' text.
+
+    Item ``i`` is the mean ``t_i`` of the embeddings of its text tokens. Level 1: the row
+    of code ``k`` is the mean of ``t_i`` over the items whose first code is ``k``; each
+    later level takes the mean of what the levels before it left over
+    (``t_i`` minus the rows of the item's earlier codes), as the RQ-VAE's residual codes
+    do. Returns (rows ``[L * K, d]``, level-major like :func:`index_vocabulary`; a bool
+    mask of the codes that some item uses). Unused codes get zero rows.
+    """
+    import numpy as np
+
+    codes = np.asarray(codes)
+    n, L = codes.shape
+    K = codebook_size
+    t = torch.stack([emb[ids].float().mean(0) if len(ids) else emb.float().mean(0) for ids in item_text_ids])
+    rows = torch.zeros(L * K, emb.shape[1])
+    used = torch.zeros(L * K, dtype=torch.bool)
+    resid = t.clone()
+    for lvl in range(L):
+        c = torch.as_tensor(codes[:, lvl], dtype=torch.long)
+        sums = torch.zeros(K, emb.shape[1]).index_add_(0, c, resid)
+        counts = torch.bincount(c, minlength=K)
+        means = sums / counts.clamp(min=1)[:, None]
+        rows[lvl * K : (lvl + 1) * K] = means
+        used[lvl * K : (lvl + 1) * K] = counts > 0
+        resid = resid - means[c]
+    return rows, used
+
+
+def match_spread(rows: torch.Tensor, used: torch.Tensor, vocab: torch.Tensor, levels: int, codebook_size: int) -> torch.Tensor:
+    """Rows moved into the words' cloud without losing their differences: per level, the
+    used rows are centred, scaled so that their RMS distance from their centre equals
+    the words' RMS distance from the vocabulary mean, and put at the vocabulary mean.
+
+    (The raw means of the items' word embeddings sit crowded near the words' mean;
+    started there, the index tokens are hard to tell apart and tuning suffers.)
+    """
+    vocab = vocab.float()
+    mu = vocab.mean(0)
+    word_rms = (vocab - mu).pow(2).sum(1).mean().sqrt()
+    out = rows.clone()
+    K = codebook_size
+    for lvl in range(levels):
+        sl = slice(lvl * K, (lvl + 1) * K)
+        r, u = rows[sl], used[sl]
+        if int(u.sum()) < 2:
+            continue
+        c = r[u] - r[u].mean(0)
+        rms = c.pow(2).sum(1).mean().sqrt().clamp(min=1e-12)
+        block = out[sl]
+        block[u] = mu + c * (word_rms / rms)
+        out[sl] = block
+    return out
+
+
+def set_index_rows(model, ids: list[int], rows: torch.Tensor, used: torch.Tensor) -> None:
+    """Write ``rows`` (for the tokens ``ids``, where ``used``) into the input embeddings
+    and, when the model has its own output rows, into those too."""
+    idx = torch.as_tensor(ids, dtype=torch.long)[used]
+    with torch.no_grad():
+        w = model.get_input_embeddings().weight
+        w[idx] = rows[used].to(w.dtype)
+        out = model.get_output_embeddings()
+        if out is not None and out.weight.data_ptr() != w.data_ptr():
+            out.weight[idx] = rows[used].to(out.weight.dtype)

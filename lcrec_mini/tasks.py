@@ -7,6 +7,13 @@ training example with a fresh template every epoch (:func:`render`).
 
 Leakage: every training example is built from a user's sequence without its last two
 items (those are the validation and test targets), histories included.
+
+seqrec comes in two formats (``tasks.seqrec_format``): ``prefix``, LC-Rec's, one
+example per next-item target with the loss on the response; and ``window``, sliding
+windows of the training part whose examples carry ``"targets": "all"``: the tune stage
+then takes the loss on the index tokens of every history item and of the response,
+all in one causal pass. Both render with the same seqrec templates, so the model is
+tested on LC-Rec's prompts either way.
 """
 
 from __future__ import annotations
@@ -84,6 +91,19 @@ def render(ex: dict[str, Any], ctx: TaskContext, template: int | None = None) ->
     return prompt, response
 
 
+def windows(seq: list[int], size: int) -> list[list[int]]:
+    """Consecutive windows of ``size`` items tiling ``seq`` from its end (the first one
+    may be shorter); windows of one item (no history) are left out. With the
+    all-position loss every item of a window is a target once per pass, conditioned on
+    the instruction and the items before it (the first on the instruction alone)."""
+    out = []
+    for end in range(len(seq), 1, -size):
+        w = list(seq[max(0, end - size) : end])
+        if len(w) >= 2:
+            out.append(w)
+    return out[::-1]
+
+
 def _sample(rng: np.random.Generator, rows: list[dict], n: int) -> list[dict]:
     if n <= 0 or n >= len(rows):
         return rows
@@ -140,7 +160,16 @@ def build_examples(
 
     train: list[dict] = []
     if "seqrec" in tc.tasks:
-        rows = [{"task": "seqrec", "variant": "", "user": u, "item": seq_of(u)[t], "history": cap(seq_of(u)[:t])} for u, t in positions]
+        if tc.seqrec_format == "window":
+            rows = [
+                {"task": "seqrec", "variant": "", "user": u, "item": w[-1], "history": w[:-1], "targets": "all"}
+                for u, part in train_part.items()
+                for w in windows(part, H + 1 if H > 0 else len(part))
+            ]
+        elif tc.seqrec_format == "prefix":
+            rows = [{"task": "seqrec", "variant": "", "user": u, "item": seq_of(u)[t], "history": cap(seq_of(u)[:t])} for u, t in positions]
+        else:
+            raise ConfigError(f"tasks.seqrec_format: {tc.seqrec_format!r}; expected prefix or window")
         train += _sample(rng, rows, tc.seqrec_samples)
     for task, n in (("item2index", tc.item2index_samples), ("index2item", tc.index2item_samples)):
         if task in tc.tasks:
@@ -226,7 +255,10 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
             counts[split] = dict(sorted(Counter(ex["task"] for ex in rows).items()))
         write_json(
             out / "stats.json",
-            {"examples": counts, "user_text": tc.user_text, "tasks": list(tc.tasks), "max_history": max_history},
+            {"examples": counts, "user_text": tc.user_text, "tasks": list(tc.tasks), "max_history": max_history,
+             "seqrec_format": tc.seqrec_format,
+             "seqrec_targets": sum(len(ex["history"]) + 1 if ex.get("targets") == "all" else 1
+                                   for ex in examples["train"] if ex["task"] == "seqrec")},
         )
         log(format_task_summary(counts))
 

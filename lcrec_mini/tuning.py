@@ -45,20 +45,28 @@ OUTPUTS = ("tune_meta.json", "history.json", "train_stats.json")
 
 
 def encode_example(
-    tok, prompt: str, response: str, max_length: int, eor: str, system: str | None = SYSTEM
+    tok, prompt: str, response: str, max_length: int, eor: str, system: str | None = SYSTEM,
+    history_ids: list[int] | None = None, index_ids: set[int] | None = None,
 ) -> dict[str, list[int]]:
     """Token ids and labels: labels are -100 on every prompt token (no loss there).
 
-    A too long example loses the start of its prompt, never its response.
+    A too long example loses the start of its prompt, never its response. With
+    ``history_ids`` (the index-token ids of the history items, in order) the example is
+    an all-position one: the history's index tokens in the prompt are targets too, and
+    the response is its index alone (no end-of-turn target: decoding is fixed-length).
     """
     from .llm import format_prompt
+    from .objective import label_history
 
     p = tok(format_prompt(tok, prompt, system), add_special_tokens=False)["input_ids"]
-    r = tok(response + eor, add_special_tokens=False)["input_ids"]
+    r = tok(response + ("" if history_ids is not None else eor), add_special_tokens=False)["input_ids"]
     if len(p) + len(r) > max_length:
         p = p[-max(1, max_length - len(r)) :]
         r = r[: max_length - len(p)]
-    return {"input_ids": p + r, "labels": [-100] * len(p) + r}
+    ids, labels = p + r, [-100] * len(p) + r
+    if history_ids is not None:
+        labels = label_history(ids, labels, history_ids, index_ids or set())
+    return {"input_ids": ids, "labels": labels}
 
 
 class TaskDataset(torch.utils.data.Dataset):
@@ -66,10 +74,13 @@ class TaskDataset(torch.utils.data.Dataset):
 
     def __init__(
         self, examples: list[dict], ctx: TaskContext, tok, max_length: int, eor: str, seed: int,
-        epochs: int = 1, system: str | None = SYSTEM,
+        epochs: int = 1, system: str | None = SYSTEM, item_tokens: list[list[int]] | None = None,
     ):
         self.examples, self.ctx, self.tok, self.system = examples, ctx, tok, system
         self.max_length, self.eor, self.seed, self.epochs = max_length, eor, seed, max(1, epochs)
+        #: item id -> its index-token ids (needed by all-position examples)
+        self.item_tokens = item_tokens
+        self.index_ids = {t for row in item_tokens for t in row} if item_tokens else set()
 
     def __len__(self) -> int:
         return len(self.examples) * self.epochs
@@ -87,7 +98,17 @@ class TaskDataset(torch.utils.data.Dataset):
             raise IndexError(i)  # iteration by index (as some samplers do) must end
         ex = self.examples[i % len(self.examples)]
         prompt, response = render(ex, self.ctx, self.template(i))
-        return encode_example(self.tok, prompt, response, self.max_length, self.eor, self.system)
+        hist = None
+        if ex.get("targets") == "all":
+            if self.item_tokens is None:
+                raise DataError("all-position examples need the items' index-token ids (item_tokens)")
+            hist = [t for item in ex["history"] for t in self.item_tokens[item]]
+        return encode_example(self.tok, prompt, response, self.max_length, self.eor, self.system, hist, self.index_ids)
+
+    def targets(self) -> int:
+        """Next-item targets in one pass (an all-position example holds one per item)."""
+        return sum(len(ex["history"]) + 1 if ex.get("targets") == "all" else 1
+                   for ex in self.examples if ex["task"] == "seqrec")
 
     def lengths(self) -> list[int]:
         """Token counts of pass 0 (the other passes differ only in template wording)."""
@@ -117,28 +138,11 @@ def collate(pad_id: int):
 
 
 def response_loss(model, inputs: dict[str, torch.Tensor], num_items: Any = None) -> torch.Tensor:
-    """Cross-entropy on response tokens, computing logits only where they are scored.
+    """LC-Rec's loss: cross-entropy over the full vocabulary at the labelled (response)
+    positions, logits computed only there (see :func:`lcrec_mini.objective.lm_loss`)."""
+    from .objective import lm_loss
 
-    Rows are left-padded, so all responses sit in the last R positions (R = the longest
-    response); the model is asked for logits at the last R + 1 positions only
-    (``logits_to_keep``). Position ids count real tokens only, so padding does not
-    shift them. The call goes through the model's own forward, so DDP and DeepSpeed
-    wrappers see an ordinary step.
-    """
-    labels = inputs["labels"]
-    keep = int((labels != -100).sum(1).max()) + 1
-    mask = inputs["attention_mask"]
-    position_ids = (mask.cumsum(1) - 1).clamp(min=0)
-    out = model(input_ids=inputs["input_ids"], attention_mask=mask, position_ids=position_ids, logits_to_keep=keep)
-    logits = out.logits[:, :-1].float()
-    target = labels[:, labels.shape[1] - keep + 1 :]
-    loss = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
-    )
-    denom = num_items if num_items is not None else (target != -100).sum().clamp(min=1)
-    if isinstance(denom, torch.Tensor):
-        denom = denom.to(loss.device)
-    return loss / denom
+    return lm_loss(model, inputs, num_items)
 
 
 def make_trainer_class():
@@ -147,6 +151,13 @@ def make_trainer_class():
     class LCRecTrainer(Trainer):
         response_only_logits = True
         lengths: list[int] | None = None
+        #: (first, last) index-token id for the index-only softmax; None = full vocabulary
+        index_range: tuple[int, int] | None = None
+        #: learning rate of the index-token rows (None: tune.lr) and steps during which
+        #: only they train (the embedding warm-up)
+        index_lr: float | None = None
+        warmup_rows_steps: int = 0
+        row_params: list | None = None
 
         def _get_train_sampler(self, train_dataset=None):
             # group by length with the lengths we already know, instead of the default,
@@ -162,8 +173,41 @@ def make_trainer_class():
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if not self.response_only_logits:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            loss = response_loss(model, inputs, num_items_in_batch)
+            from .objective import lm_loss
+
+            loss = lm_loss(model, inputs, num_items_in_batch, self.index_range)
             return (loss, {"loss": loss}) if return_outputs else loss
+
+        def create_optimizer(self, model=None):
+            if self.optimizer is None and self.row_params and (self.index_lr or self.warmup_rows_steps):
+                rows = {id(p) for p in self.row_params}
+                rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in rows]
+                groups = [
+                    {"params": rest, "lr": self.args.learning_rate, "weight_decay": self.args.weight_decay},
+                    {"params": list(self.row_params), "lr": self.index_lr or self.args.learning_rate, "weight_decay": 0.0},
+                ]
+                self.optimizer = torch.optim.AdamW(groups, lr=self.args.learning_rate)
+                return self.optimizer
+            return super().create_optimizer(model)
+
+        def create_scheduler(self, num_training_steps, optimizer=None):
+            if self.lr_scheduler is None and self.row_params and (self.index_lr or self.warmup_rows_steps):
+                opt = optimizer or self.optimizer
+                w = self.warmup_rows_steps
+                ws = self.args.get_warmup_steps(num_training_steps)
+
+                def cosine(step: int, start: int = 0) -> float:
+                    s, total = step - start, max(1, num_training_steps - start)
+                    if s < 0:
+                        return 0.0
+                    if s < ws:
+                        return (s + 1) / max(1, ws)
+                    return 0.5 * (1 + math.cos(math.pi * min(1.0, (s - ws) / max(1, total - ws))))
+
+                # group 0 (LoRA or the whole model) waits for the rows' warm-up; group 1 (the rows) never waits
+                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(opt, [lambda s: cosine(s, w), lambda s: cosine(s)])
+                return self.lr_scheduler
+            return super().create_scheduler(num_training_steps, optimizer)
 
     return LCRecTrainer
 
@@ -171,13 +215,31 @@ def make_trainer_class():
 # -- model ------------------------------------------------------------------------------------
 
 
-def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str):
-    """(tokenizer, model ready to train, ids of the index tokens)."""
+def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, codes=None, item_texts=None):
+    """(tokenizer, model ready to train, ids of the index tokens).
+
+    ``tune.index_init``: ``mean`` starts every index row at the vocabulary mean plus
+    small noise; ``semantic`` starts each code's row at the (residual) mean of the word
+    embeddings of the texts of the items that carry it, spread like the words
+    (:func:`lcrec_mini.llm.semantic_index_rows`, :func:`lcrec_mini.llm.match_spread`);
+    that needs ``codes`` [N, L] and ``item_texts`` (one string per item id).
+    """
     from .llm import add_index_tokens, index_vocabulary, load_causal_lm
 
     tc = cfg.tune
     tok, model = load_causal_lm(tc.model, cfg.data.cache_dir, seed=cfg.seed)
+    vocab_rows = model.get_input_embeddings().weight.detach().clone()
     ids = add_index_tokens(tok, model, index_vocabulary(n_levels, codebook_size), seed=cfg.seed)
+    if tc.index_init == "semantic":
+        from .llm import match_spread, semantic_index_rows, set_index_rows
+
+        if codes is None or item_texts is None:
+            raise ConfigError("tune.index_init=semantic needs the items' codes and texts")
+        text_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in item_texts]
+        rows, used = semantic_index_rows(vocab_rows, text_ids, codes, codebook_size)
+        set_index_rows(model, ids, match_spread(rows, used, vocab_rows, n_levels, codebook_size), used)
+    elif tc.index_init != "mean":
+        raise ConfigError(f"tune.index_init: {tc.index_init!r}; expected mean or semantic")
     if tc.method == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -295,6 +357,9 @@ def run_tune(
     from .llm import end_of_response
 
     tc = cfg.tune
+    if tc.method != "lora" and (tc.index_lr or tc.embed_warmup_steps):
+        raise ConfigError("tune.index_lr and tune.embed_warmup_steps need tune.method=lora "
+                          "(full tuning trains the index rows inside the whole embedding matrix)")
     run_dir = Path(run_dir)
     rank, world_size = world()
     fp = stage_fingerprint(cfg, "tune", {u: upstream_fingerprint(run_dir, u) for u in UPSTREAM["tune"]})
@@ -315,13 +380,16 @@ def run_tune(
         torch.manual_seed(cfg.seed)
         device = pick_device(tc.device)
         istats = read_json(run_dir / "index" / "stats.json")
-        tok, model, token_ids = prepare_model(cfg, istats["levels"], istats["codebook_size"], device)
+        titles = [ds.items[str(i)].get("title") or "" for i in range(ds.n_items)]
+        tok, model, token_ids = prepare_model(cfg, istats["levels"], istats["codebook_size"], device, codes, titles)
         eor = end_of_response(tok)
         system = SYSTEM if tc.system_prompt else None
-        train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system)
+        K = istats["codebook_size"]
+        item_tokens = [[token_ids[lvl * K + int(c)] for lvl, c in enumerate(row)] for row in codes]
+        train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system, item_tokens)
         rng = np.random.default_rng(cfg.seed)
         vsel = sorted(rng.choice(len(valid_ex), min(tc.eval_samples, len(valid_ex)), replace=False).tolist())
-        valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system)
+        valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system, item_tokens)
         lengths = train.lengths()
 
         use_cuda = device == "cuda"
@@ -362,8 +430,12 @@ def run_tune(
         total_steps = tc.max_steps if tc.max_steps > 0 else steps_per_pass
         args.warmup_steps = int(tc.warmup_ratio * total_steps)
         Trainer = make_trainer_class()
-        Trainer.response_only_logits = tc.response_only_logits
+        Trainer.response_only_logits = tc.response_only_logits or tc.index_softmax
         Trainer.lengths = lengths
+        Trainer.index_range = (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None
+        Trainer.index_lr = tc.index_lr or None
+        Trainer.warmup_rows_steps = tc.embed_warmup_steps
+        Trainer.row_params = [p for n, p in model.named_parameters() if "trainable_tokens_delta" in n and p.requires_grad]
         trainer = Trainer(
             model=model,
             args=args,
@@ -391,6 +463,7 @@ def run_tune(
             steps_run = trainer.state.global_step - resumed_at
             seen = steps_run * tc.batch_size * tc.grad_accum * world_size
             tokens = int(np.mean(lengths) * min(seen, len(lengths)))
+            targets = train.targets() * tc.epochs * min(seen, len(lengths)) / max(1, len(lengths))
             tok.save_pretrained(str(out / "model"))
             # a pickle of the arguments: never needed, and never to be unpickled
             (out / "model" / "training_args.bin").unlink(missing_ok=True)
@@ -404,6 +477,8 @@ def run_tune(
                 "epochs": tc.epochs,
                 "train_seconds": round(train_s, 1),
                 "tokens_per_second": round(tokens / max(train_s, 1e-9), 1),
+                "next_item_targets": int(targets),
+                "targets_per_second": round(targets / max(train_s, 1e-9), 2),
                 "mean_example_tokens": round(float(np.mean(lengths)), 1),
                 "first_loss": next((h["loss"] for h in history if "loss" in h), None),
                 "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
@@ -447,6 +522,6 @@ def format_tune_summary(s: dict[str, Any]) -> str:
     f = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
     return (
         f"Tuned {s['model']} ({s['method']}): {s['steps']} steps on {s['examples']:,} examples in "
-        f"{s['train_seconds']} s, {s['tokens_per_second']} tokens/s; training loss {f(fl)} -> {f(ll)}, "
+        f"{s['train_seconds']} s, {s['tokens_per_second']} tokens/s, {s.get('targets_per_second', '-')} next-item targets/s; training loss {f(fl)} -> {f(ll)}, "
         f"validation loss {f(ev)}"
     )

@@ -130,3 +130,25 @@ def test_examples_are_deterministic():
     a = fixture_examples(seed=5)
     b = fixture_examples(seed=5)
     assert json.dumps(a) == json.dumps(b)
+
+
+def test_window_examples_tile_the_training_part_and_nothing_else():
+    from lcrec_mini.tasks import windows
+
+    assert windows(list(range(10)), 4) == [[0, 1], [2, 3, 4, 5], [6, 7, 8, 9]]
+    assert windows([5], 4) == [] and windows(list(range(5)), 4) == [[1, 2, 3, 4]]  # a 1-item window has no history
+    ex = fixture_examples("tasks.seqrec_format=window", "tasks.tasks=[seqrec]", "tasks.seqrec_samples=0", max_history=2)
+    train = ex["train"]
+    assert train and all(e["targets"] == "all" and len(e["history"]) <= 2 for e in train)
+    for u, s in SEQS.items():
+        mine = [e for e in train if e["user"] == int(u)]
+        # consecutive items of the training part, tiling it from its end; valid/test items never appear
+        flat = [i for e in mine for i in e["history"] + [e["item"]]]
+        part = s[:-2]
+        assert flat == part[len(part) - len(flat):] and len(part) - len(flat) <= 1
+        assert s[-1] not in flat[-1:] and s[-2] not in flat[-1:]
+    # the held-out splits are the same in both formats
+    prefix = fixture_examples()
+    assert ex["valid"] == [e for e in ex["valid"]] and [e["item"] for e in ex["valid"]] == [e["item"] for e in prefix["valid"]]
+    with pytest.raises(ConfigError, match="seqrec_format"):
+        fixture_examples("tasks.seqrec_format=windows")
