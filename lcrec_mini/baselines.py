@@ -7,9 +7,11 @@ from the ranking, as in LC-Rec's generative evaluation.
 
 SASRec (Kang & McAuley, ICDM 2018), our implementation: item and position
 embeddings, causal self-attention blocks, next-item prediction at every position
-with a full softmax over the catalogue, trained on each user's most recent ``max_len``
-+ 1 training items (``sasrec_windows = "last"``, as the SASRec paper) or on windows
-tiling every training sequence (``"all"``), early-stopped on validation NDCG@10.
+with a full softmax over the catalogue, early-stopped on validation NDCG@10. Each
+epoch trains on one window of ``max_len`` + 1 items per user ending at a random
+position (``sasrec_windows = "random"``, redrawn every epoch), on each user's most
+recent ``max_len`` + 1 training items (``"last"``, as the SASRec paper), or on windows
+tiling every training sequence (``"all"``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def most_popular(train_seqs: list[list[int]], n_items: int, k: int = 20) -> list
 
 
 class SASRec(nn.Module):
-    def __init__(self, n_items: int, hidden: int, layers: int, heads: int, dropout: float, max_len: int):
+    def __init__(self, n_items: int, hidden: int, layers: int, heads: int, dropout: float, max_len: int,
+                 init_std: float = 0.0):
         super().__init__()
         self.item = nn.Embedding(n_items + 1, hidden, padding_idx=0)  # id 0 = padding, item i -> i + 1
         self.pos = nn.Embedding(max_len, hidden)
@@ -46,6 +49,14 @@ class SASRec(nn.Module):
         self.norm = nn.LayerNorm(hidden)
         self.drop = nn.Dropout(dropout)
         self.max_len = max_len
+        # init_std > 0: small initial embeddings (RecBole's SASRec uses 0.02). With PyTorch's
+        # default N(0, 1) the tied output logits start at ~8 and the first loss at ~34 nats;
+        # small ones start at log(n_items) but need more optimizer steps to sharpen
+        if init_std > 0:
+            for emb in (self.item, self.pos):
+                nn.init.normal_(emb.weight, std=init_std)
+            with torch.no_grad():
+                self.item.weight[0].zero_()
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """[B, T] item ids + 1 (0 = pad, left-padded) -> [B, T, hidden]."""
@@ -91,22 +102,35 @@ def train_sasrec(
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    model = SASRec(n_items, bc.sasrec_hidden, bc.sasrec_layers, bc.sasrec_heads, bc.sasrec_dropout, bc.max_len)
+    model = SASRec(n_items, bc.sasrec_hidden, bc.sasrec_layers, bc.sasrec_heads, bc.sasrec_dropout, bc.max_len, bc.sasrec_init_std)
     opt = torch.optim.Adam(model.parameters(), lr=bc.sasrec_lr)
-    windows = []  # input window of max_len + 1 items: predict items 2..T+1 from 1..T
-    if bc.sasrec_windows not in ("last", "all"):
-        raise ConfigError(f"baselines.sasrec_windows: {bc.sasrec_windows!r}; expected last or all")
-    for s in train_seqs:
-        for end in range(len(s), 1, -bc.max_len):
-            windows.append(s[max(0, end - bc.max_len - 1) : end])
-            if bc.sasrec_windows == "last":
-                break
-    x_all = _pad_left([w[:-1] for w in windows], bc.max_len)
-    y_all = _pad_left([w[1:] for w in windows], bc.max_len) - 1  # -1 = no target
+    if bc.sasrec_windows not in ("random", "last", "all"):
+        raise ConfigError(f"baselines.sasrec_windows: {bc.sasrec_windows!r}; expected random, last or all")
+    rng = np.random.default_rng(seed)
+
+    def epoch_windows() -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of max_len + 1 item windows: predict items 2..T+1 from 1..T."""
+        windows = []
+        for s in train_seqs:
+            if len(s) < 2:
+                continue
+            if bc.sasrec_windows == "random":  # one window per user, ending anywhere
+                end = int(rng.integers(2, len(s) + 1)) if len(s) > bc.max_len + 1 else len(s)
+                windows.append(s[max(0, end - bc.max_len - 1) : end])
+                continue
+            for end in range(len(s), 1, -bc.max_len):
+                windows.append(s[max(0, end - bc.max_len - 1) : end])
+                if bc.sasrec_windows == "last":
+                    break
+        return _pad_left([w[:-1] for w in windows], bc.max_len), _pad_left([w[1:] for w in windows], bc.max_len) - 1
+
+    x_all, y_all = epoch_windows()
     history, best, best_state, bad = [], -1.0, None, 0
     for epoch in tqdm(range(bc.sasrec_epochs), desc="SASRec", unit="epoch", mininterval=1.0):
         model.train()
-        perm = torch.randperm(len(windows), generator=g)
+        if bc.sasrec_windows == "random" and epoch > 0:
+            x_all, y_all = epoch_windows()
+        perm = torch.randperm(len(x_all), generator=g)
         total = 0.0
         for s in range(0, len(perm), bc.sasrec_batch):
             idx = perm[s : s + bc.sasrec_batch]
@@ -118,7 +142,7 @@ def train_sasrec(
             total += loss.item() * len(idx)
         ranked = sasrec_rank(model, [h for h, _ in valid])
         ndcg = rank_metrics([rank_of(t, r) for (_, t), r in zip(valid, ranked)])["ndcg@10"]
-        history.append({"epoch": epoch + 1, "loss": round(total / len(windows), 5), "valid_ndcg@10": round(ndcg, 5)})
+        history.append({"epoch": epoch + 1, "loss": round(total / len(x_all), 5), "valid_ndcg@10": round(ndcg, 5)})
         if ndcg > best:
             best, bad = ndcg, 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}

@@ -81,6 +81,9 @@ def index_rows(model, lo: int, hi: int) -> torch.Tensor:
             return layer.trainable_tokens_delta[name]
         return layer.get_merged_weights(layer.active_adapters)[lo : hi + 1]
     weight = layer.base_layer.weight if layer is not None else out.weight
+    if weight.numel() == 0 or weight.shape[0] <= hi:
+        raise ConfigError("tune.index_softmax reads the index rows outside the model's forward, but they are "
+                          "partitioned (DeepSpeed ZeRO-3); set tune.index_softmax=false or use ZeRO-2")
     return weight[lo : hi + 1]
 
 

@@ -39,7 +39,7 @@ ALL_TASKS = ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch",
 #: SmolLM2-135M, LoRA, batch 8; beam 20), used for the printed estimate
 STUDY_BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {"tune.max_steps": 4, "eval.max_users": 12, "s_per_step": 0.3, "s_per_user": 0.02, "s_fixed": 15},
-    "cpu": {"tune.max_steps": 60, "eval.max_users": 200, "s_per_step": 3.9, "s_per_user": 0.33, "s_fixed": 40},
+    "cpu": {"tune.max_steps": 60, "eval.max_users": 200, "s_per_step": 5.1, "s_per_user": 0.5, "s_fixed": 40},
     "colab": {"tune.max_steps": 1500, "eval.max_users": 0, "s_per_step": 0.5, "s_per_user": 0.05, "s_fixed": 120},
     "paper": {"tune.max_steps": 0, "eval.max_users": 0, "s_per_step": 2.0, "s_per_user": 0.2, "s_fixed": 600},
 }

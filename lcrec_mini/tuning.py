@@ -75,12 +75,16 @@ class TaskDataset(torch.utils.data.Dataset):
     def __init__(
         self, examples: list[dict], ctx: TaskContext, tok, max_length: int, eor: str, seed: int,
         epochs: int = 1, system: str | None = SYSTEM, item_tokens: list[list[int]] | None = None,
+        index_only_responses: bool = False,
     ):
         self.examples, self.ctx, self.tok, self.system = examples, ctx, tok, system
         self.max_length, self.eor, self.seed, self.epochs = max_length, eor, seed, max(1, epochs)
         #: item id -> its index-token ids (needed by all-position examples)
         self.item_tokens = item_tokens
         self.index_ids = {t for row in item_tokens for t in row} if item_tokens else set()
+        #: score seqrec responses on their index tokens only (no end-of-turn target), as the
+        #: all-position format trains them: the validation loss of a window-trained model
+        self.index_only_responses = index_only_responses
 
     def __len__(self) -> int:
         return len(self.examples) * self.epochs
@@ -103,6 +107,8 @@ class TaskDataset(torch.utils.data.Dataset):
             if self.item_tokens is None:
                 raise DataError("all-position examples need the items' index-token ids (item_tokens)")
             hist = [t for item in ex["history"] for t in self.item_tokens[item]]
+        elif self.index_only_responses and ex["task"] == "seqrec":
+            hist = []
         return encode_example(self.tok, prompt, response, self.max_length, self.eor, self.system, hist, self.index_ids)
 
     def targets(self) -> int:
@@ -389,7 +395,9 @@ def run_tune(
         train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system, item_tokens)
         rng = np.random.default_rng(cfg.seed)
         vsel = sorted(rng.choice(len(valid_ex), min(tc.eval_samples, len(valid_ex)), replace=False).tolist())
-        valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system, item_tokens)
+        windowed = any(ex.get("targets") == "all" for ex in train_ex)
+        valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system, item_tokens,
+                            index_only_responses=windowed)
         lengths = train.lengths()
 
         use_cuda = device == "cuda"

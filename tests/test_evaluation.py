@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from lcrec_mini.config import make_config
-from lcrec_mini.errors import DataError
+from lcrec_mini.errors import ConfigError, DataError
 from lcrec_mini.evaluation import rank_metrics, rank_of
 
 
@@ -83,6 +83,30 @@ def test_sasrec_learns_a_deterministic_cycle():
     ranked = sasrec_rank(model, [s[:-1][-5:] for s in seqs], k=1)
     assert sum(r[0] == s[-1] for r, s in zip(ranked, seqs)) >= 18
     assert hist[-1]["loss"] < hist[0]["loss"]
+
+
+def test_sasrec_starts_near_the_uniform_loss_and_windows_follow_the_setting():
+    import math
+
+    import torch
+
+    from lcrec_mini.baselines import SASRec, train_sasrec
+
+    # small initial embeddings: the first loss is about log(n_items), not ~30 nats
+    model = SASRec(1000, 64, 2, 2, 0.0, 20, init_std=0.02)
+    x = torch.randint(1, 1001, (16, 20))
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(model.logits(model(x)).reshape(-1, 1000), (x - 1).reshape(-1))
+    assert abs(float(loss) - math.log(1000)) < 0.1 * math.log(1000)
+    seqs = [list(range(u, u + 40)) for u in range(6)]
+    valid = [(s[-10:], s[-1]) for s in seqs]
+    for mode in ("random", "last", "all"):
+        cfg = make_config("cpu", set_items=["baselines.sasrec_epochs=2", "baselines.max_len=8",
+                                            f"baselines.sasrec_windows={mode}"]).baselines
+        _, hist = train_sasrec(seqs, valid, 50, cfg, seed=0, log=lambda m: None)
+        assert len(hist) == 2
+    with pytest.raises(ConfigError, match="sasrec_windows"):
+        train_sasrec(seqs, valid, 50, make_config("cpu", set_items=["baselines.sasrec_windows=some"]).baselines, 0)
 
 
 def test_run_prints_the_comparison_table(smoke_run):

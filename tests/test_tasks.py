@@ -25,7 +25,7 @@ INDEX = [f"<a_{i % 3}><b_{i}>" for i in range(12)]
 
 
 def tasks_cfg(*sets):
-    return make_config("cpu", set_items=list(sets)).tasks
+    return make_config("cpu", set_items=["tasks.seqrec_format=prefix", "tasks.max_history=10", *sets]).tasks
 
 
 def fixture_examples(*sets, max_history=20, seed=0):

@@ -1,0 +1,131 @@
+"""Each tuning lever's effect on quality at a fixed budget, same seed and test users.
+
+Cumulative variants on a cpu-preset run folder (data/, embed/, index/ are reused):
+
+  today            LC-Rec's format as the cpu preset had it (prefix seqrec + task mix)
+  + all-position   seqrec as sliding windows, loss on every item's index tokens
+  + index softmax  index targets scored against the index rows only
+  + semantic init  index rows from their items' title embeddings, spread like the words
+  + warm-up        the first steps train the index rows alone, at a higher rate
+
+Every variant trains on the same number of tokens (``--tokens``; the step count is
+that budget over the variant's mean example length), then the evaluate stage ranks the
+whole catalogue for all test users with LC-Rec's seqrec prompts. Reported: HR@10,
+NDCG@10, and the paired standard error of each NDCG@10 difference from ``today``.
+
+    python benchmarks/levers.py --run-dir runs/cpu --tokens 120000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lcrec_mini.config import make_config  # noqa: E402
+from lcrec_mini.evaluation import run_evaluate  # noqa: E402
+from lcrec_mini.tasks import run_tasks  # noqa: E402
+from lcrec_mini.tuning import run_tune  # noqa: E402
+
+TODAY = ["tasks.seqrec_format=prefix", "tasks.max_history=10", "tasks.seqrec_samples=2700",
+         "tasks.item2index_samples=850", "tasks.index2item_samples=430", "tasks.fusionseqrec_samples=260",
+         "tasks.itemsearch_samples=260", "tasks.preferenceobtain_samples=100", "tune.index_softmax=false",
+         "tune.index_init=mean", "tune.index_lr=0", "tune.embed_warmup_steps=0"]
+ALLPOS = ["tasks.seqrec_format=window", "tasks.max_history=20", "tasks.seqrec_samples=0"]
+LEVERS = {
+    "today": TODAY,
+    "+ all-position": TODAY + ALLPOS,
+    "+ index softmax": TODAY + ALLPOS + ["tune.index_softmax=true"],
+    "+ semantic init": TODAY + ALLPOS + ["tune.index_softmax=true", "tune.index_init=semantic"],
+    "+ warm-up": TODAY + ALLPOS + ["tune.index_softmax=true", "tune.index_init=semantic",
+                                   "tune.embed_warmup_steps=10", "tune.index_lr=0.005"],
+}
+
+
+def quiet(_m: str) -> None:
+    pass
+
+
+def mean_tokens(examples: list[dict], n: int = 800) -> float:
+    """Mean tokens per training example (SmolLM2's tokenizer with the index tokens added)."""
+    import numpy as np
+    from transformers import AddedToken
+
+    from lcrec_mini.llm import format_prompt, index_vocabulary, load_tokenizer
+
+    tok = load_tokenizer("smollm2")
+    tok.add_tokens([AddedToken(t, lstrip=True, normalized=False) for t in index_vocabulary(3, 32)])
+    pick = np.random.default_rng(0).choice(len(examples), min(n, len(examples)), replace=False)
+    return float(np.mean([len(tok(format_prompt(tok, examples[i]["prompt"], None) + examples[i]["response"],
+                                  add_special_tokens=False)["input_ids"]) for i in pick]))
+
+
+def per_user_ndcg(run_dir: Path) -> dict[int, float]:
+    out = {}
+    for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines():
+        p = json.loads(line)
+        r = p["rank"]
+        out[p["user"]] = 1 / math.log2(r + 1) if r is not None and r <= 10 else 0.0
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run-dir", default="runs/cpu")
+    ap.add_argument("--work", default="runs/levers")
+    ap.add_argument("--tokens", type=int, default=120_000, help="training tokens per variant")
+    ap.add_argument("--only", action="append", default=[])
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "levers.md"))
+    args = ap.parse_args()
+    src, work = Path(args.run_dir), Path(args.work)
+    names = args.only or list(LEVERS)
+    for name in names:
+        d = work / name.replace("+ ", "").replace(" ", "-")
+        if (d / "eval" / "metrics.json").exists():
+            continue  # resumable: a finished variant is kept
+        for s in ("data", "embed", "index"):
+            if not (d / s).exists():
+                shutil.copytree(src / s, d / s)
+        cfg = make_config("cpu", set_items=LEVERS[name])
+        run_tasks(cfg, d, log=quiet)
+        from lcrec_mini.tasks import read_examples
+
+        ex = read_examples(d, "train")
+        steps = max(1, round(args.tokens / (cfg.tune.batch_size * mean_tokens(ex))))
+        cfg = make_config("cpu", set_items=LEVERS[name] + [f"tune.max_steps={steps}", f"tune.save_steps={steps}",
+                                                           f"tune.eval_steps={steps}"])
+        t0 = time.perf_counter()
+        run_tune(cfg, d, log=print)
+        run_evaluate(cfg, d, log=print)
+        print(f"{name}: {steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
+    base = per_user_ndcg(work / "today") if (work / "today" / "eval").exists() else None
+    lines = [f"# Tuning levers at a fixed budget of ~{args.tokens:,} training tokens (cpu preset, SmolLM2-135M LoRA, seed 42, all test users)",
+             "", "| variant | steps | tokens | HR@10 | NDCG@10 | NDCG@10 - today | 2 SE of the difference |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in LEVERS:
+        d = work / name.replace("+ ", "").replace(" ", "-")
+        if not (d / "eval" / "metrics.json").exists():
+            continue
+        m = json.loads((d / "eval" / "metrics.json").read_text())
+        st = json.loads((d / "tune" / "train_stats.json").read_text())
+        tokens = int(st["tokens_per_second"] * st["train_seconds"])
+        diff = se = ""
+        if base is not None:
+            mine = per_user_ndcg(d)
+            ds = [mine[u] - base[u] for u in base]
+            mu = sum(ds) / len(ds)
+            sd = math.sqrt(sum((x - mu) ** 2 for x in ds) / max(1, len(ds) - 1))
+            diff, se = f"{mu:+.4f}", f"{2 * sd / math.sqrt(len(ds)):.4f}"
+        lines.append(f"| {name} | {st['steps']} | {tokens:,} | {m['hr@10']:.4f} | {m['ndcg@10']:.4f} | {diff} | {se} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
