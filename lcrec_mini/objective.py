@@ -105,28 +105,36 @@ def lm_loss(
     scored = tgt != -100
     is_idx = scored & (tgt >= index_range[0]) & (tgt <= index_range[1]) if index_range else torch.zeros_like(scored)
     is_txt = scored & ~is_idx
-    cols = is_txt.any(0).nonzero()
-    keep = T - 1 - int(cols[0]) + 1 if len(cols) else 1  # positions from the first text-predicting one
     captured: dict[str, torch.Tensor] = {}
     hook = None
-    if index_range and bool(is_idx.any()):
+    if index_range:
+        # the final hidden states of every position; the LM head is then applied to the
+        # positions that need it only (text targets anywhere in the batch), so a mixed
+        # batch pays the vocabulary projection for its text tokens alone
+        keep = 1
         hook = final_norm(model).register_forward_hook(lambda _m, _i, o: captured.__setitem__("h", o))
+    else:
+        cols = is_txt.any(0).nonzero()
+        keep = T - int(cols[0]) if len(cols) else 1  # logits from the first text-predicting position
     try:
         out = model(input_ids=inputs["input_ids"], attention_mask=mask, position_ids=position_ids, logits_to_keep=keep)
     finally:
         if hook is not None:
             hook.remove()
     loss = out.logits.new_zeros((), dtype=torch.float32)
-    if bool(is_txt.any()):
-        logits = out.logits[:, :-1].float() if keep > 1 else out.logits[:, :0].float()
-        t = tgt[:, T - keep :]
-        sel = is_txt[:, T - keep :]
-        loss = loss + torch.nn.functional.cross_entropy(logits[sel], t[sel], reduction="sum")
-    if "h" in captured:
+    if index_range:
         lo, hi = index_range
-        h = captured["h"][:, :-1][is_idx].float()
-        logits = h @ index_rows(model, lo, hi).float().t()
-        loss = loss + torch.nn.functional.cross_entropy(logits, tgt[is_idx] - lo, reduction="sum")
+        h = captured["h"][:, :-1]
+        if bool(is_idx.any()):
+            logits = h[is_idx].float() @ index_rows(model, lo, hi).float().t()
+            loss = loss + torch.nn.functional.cross_entropy(logits, tgt[is_idx] - lo, reduction="sum")
+        if bool(is_txt.any()):
+            logits = unwrap(model).get_output_embeddings()(h[is_txt]).float()
+            loss = loss + torch.nn.functional.cross_entropy(logits, tgt[is_txt], reduction="sum")
+    elif bool(is_txt.any()):
+        logits = out.logits[:, :-1].float()
+        t, sel = tgt[:, T - keep :], is_txt[:, T - keep :]
+        loss = loss + torch.nn.functional.cross_entropy(logits[sel], t[sel], reduction="sum")
     denom = num_items if num_items is not None else scored.sum().clamp(min=1)
     if isinstance(denom, torch.Tensor):
         denom = denom.to(loss.device)
