@@ -95,7 +95,7 @@ def main() -> None:
             print(f"round {r + 1}: {n:<12} {res[n][-1]}  ({time.perf_counter() - t0:.0f} s)", flush=True)
     ref = "a today"
     lines = [
-        f"# bench_tune: SmolLM2-135M-Instruct + LoRA (r 8, 7 projections) on {os.cpu_count()} cores, "
+        f"**bench_tune**: SmolLM2-135M-Instruct + LoRA (r 8, 7 projections) on {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {args.batch}, {args.steps} steps per "
         f"variant, {args.rounds} interleaved rounds (medians)",
         "",

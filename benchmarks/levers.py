@@ -105,7 +105,7 @@ def main() -> None:
         run_evaluate(cfg, d, log=print)
         print(f"{name}: {steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
     base = per_user_ndcg(work / "today") if (work / "today" / "eval").exists() else None
-    lines = [f"# Tuning levers at a fixed budget of ~{args.tokens:,} training tokens (cpu preset, SmolLM2-135M LoRA, seed 42, all test users)",
+    lines = [f"**Tuning levers** at a fixed budget of ~{args.tokens:,} training tokens (cpu preset, SmolLM2-135M LoRA, seed 42, all test users)",
              "", "| variant | steps | tokens | HR@10 | NDCG@10 | NDCG@10 - today | 2 SE of the difference |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name in LEVERS:
         d = work / name.replace("+ ", "").replace(" ", "-")
