@@ -321,6 +321,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tasks.preferenceobtain_samples": 50,
         "tune.system_prompt": False,
         "tune.index_softmax": True,
+        # the levers that won at a fixed budget (benchmarks/results/levers.md): index rows
+        # from their items' titles, trained alone for 10 steps, at their own rate
+        "tune.index_init": "semantic",
+        "tune.embed_warmup_steps": 10,
+        "tune.index_lr": 5e-3,
         "tune.epochs": 1,
         "tune.max_steps": 400,
         "tune.lr": 1e-3,
@@ -336,6 +341,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tune.model": "Qwen/Qwen2.5-0.5B-Instruct",
         "tasks.seqrec_format": "window",
         "tune.index_softmax": True,
+        "tune.index_init": "semantic",
+        "tune.embed_warmup_steps": 10,
+        "tune.index_lr": 5e-3,
         "tune.batch_size": 16,
         "tune.epochs": 2,
         "tune.gradient_checkpointing": True,
