@@ -42,11 +42,15 @@ from lcrec_mini.tasks import run_tasks  # noqa: E402
 from lcrec_mini.tuning import run_tune  # noqa: E402
 
 WINDOW = ["tasks.seqrec_format=window", "tasks.tasks=[seqrec]", "tasks.seqrec_samples=0"]
+#: LC-Rec's format as the cpu preset had it before the levers (also benchmarks/levers.py's "today")
+OLD_CPU_FORMAT = [
+    "tasks.seqrec_format=prefix", "tune.index_softmax=false", "tasks.max_history=10",
+    "tasks.seqrec_samples=2700", "tasks.item2index_samples=850", "tasks.index2item_samples=430",
+    "tasks.fusionseqrec_samples=260", "tasks.itemsearch_samples=260", "tasks.preferenceobtain_samples=100",
+    "tune.index_init=mean", "tune.index_lr=0", "tune.embed_warmup_steps=0",
+]
 VARIANTS = {
-    "a today": ["tasks.seqrec_format=prefix", "tune.index_softmax=false", "tasks.max_history=10",
-                "tasks.seqrec_samples=2700", "tasks.item2index_samples=850", "tasks.index2item_samples=430",
-                "tasks.fusionseqrec_samples=260", "tasks.itemsearch_samples=260", "tasks.preferenceobtain_samples=100",
-                "tune.index_init=mean", "tune.index_lr=0", "tune.embed_warmup_steps=0"],
+    "a today": OLD_CPU_FORMAT,
     "b prefix": ["tasks.seqrec_format=prefix", "tasks.tasks=[seqrec]", "tasks.seqrec_samples=2700",
                  "tasks.max_history=10", "tune.index_softmax=false"],
     "c window": WINDOW + ["tune.index_softmax=false"],

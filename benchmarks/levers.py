@@ -33,10 +33,9 @@ from lcrec_mini.evaluation import run_evaluate  # noqa: E402
 from lcrec_mini.tasks import run_tasks  # noqa: E402
 from lcrec_mini.tuning import run_tune  # noqa: E402
 
-TODAY = ["tasks.seqrec_format=prefix", "tasks.max_history=10", "tasks.seqrec_samples=2700",
-         "tasks.item2index_samples=850", "tasks.index2item_samples=430", "tasks.fusionseqrec_samples=260",
-         "tasks.itemsearch_samples=260", "tasks.preferenceobtain_samples=100", "tune.index_softmax=false",
-         "tune.index_init=mean", "tune.index_lr=0", "tune.embed_warmup_steps=0"]
+from bench_tune import OLD_CPU_FORMAT  # noqa: E402  (this folder is on sys.path when run as a script)
+
+TODAY = OLD_CPU_FORMAT
 ALLPOS = ["tasks.seqrec_format=window", "tasks.max_history=20", "tasks.seqrec_samples=0"]
 LEVERS = {
     "today": TODAY,

@@ -104,6 +104,11 @@ def windows(seq: list[int], size: int) -> list[list[int]]:
     return out[::-1]
 
 
+def seqrec_targets(examples: list[dict[str, Any]]) -> int:
+    """Next-item targets in one pass over ``examples`` (a window example holds one per item)."""
+    return sum(len(ex["history"]) + 1 if ex.get("targets") == "all" else 1 for ex in examples if ex["task"] == "seqrec")
+
+
 def _sample(rng: np.random.Generator, rows: list[dict], n: int) -> list[dict]:
     if n <= 0 or n >= len(rows):
         return rows
@@ -257,8 +262,7 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
             out / "stats.json",
             {"examples": counts, "user_text": tc.user_text, "tasks": list(tc.tasks), "max_history": max_history,
              "seqrec_format": tc.seqrec_format,
-             "seqrec_targets": sum(len(ex["history"]) + 1 if ex.get("targets") == "all" else 1
-                                   for ex in examples["train"] if ex["task"] == "seqrec")},
+             "seqrec_targets": seqrec_targets(examples["train"])},
         )
         log(format_task_summary(counts))
 

@@ -36,7 +36,7 @@ from .config import Config
 from .errors import ConfigError, DataError
 from .prompts import SYSTEM, TEMPLATES
 from .stage import UPSTREAM, StageResult, read_json, run_stage, stage_fingerprint, upstream_fingerprint, write_json
-from .tasks import TaskContext, read_examples, render
+from .tasks import TaskContext, read_examples, render, seqrec_targets
 
 OUTPUTS = ("tune_meta.json", "history.json", "train_stats.json")
 
@@ -113,8 +113,7 @@ class TaskDataset(torch.utils.data.Dataset):
 
     def targets(self) -> int:
         """Next-item targets in one pass (an all-position example holds one per item)."""
-        return sum(len(ex["history"]) + 1 if ex.get("targets") == "all" else 1
-                   for ex in self.examples if ex["task"] == "seqrec")
+        return seqrec_targets(self.examples)
 
     def lengths(self) -> list[int]:
         """Token counts of pass 0 (the other passes differ only in template wording)."""
@@ -184,8 +183,12 @@ def make_trainer_class():
             loss = lm_loss(model, inputs, num_items_in_batch, self.index_range)
             return (loss, {"loss": loss}) if return_outputs else loss
 
+        def _rows_apart(self) -> bool:
+            """Whether the index rows get their own optimizer group and schedule."""
+            return bool(self.row_params) and bool(self.index_lr or self.warmup_rows_steps)
+
         def create_optimizer(self, model=None):
-            if self.optimizer is None and self.row_params and (self.index_lr or self.warmup_rows_steps):
+            if self.optimizer is None and self._rows_apart():
                 rows = {id(p) for p in self.row_params}
                 rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in rows]
                 groups = [
@@ -197,7 +200,7 @@ def make_trainer_class():
             return super().create_optimizer(model)
 
         def create_scheduler(self, num_training_steps, optimizer=None):
-            if self.lr_scheduler is None and self.row_params and (self.index_lr or self.warmup_rows_steps):
+            if self.lr_scheduler is None and self._rows_apart():
                 opt = optimizer or self.optimizer
                 w = self.warmup_rows_steps
                 ws = self.args.get_warmup_steps(num_training_steps)
