@@ -140,6 +140,8 @@ def train_sasrec(
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
+        if (epoch + 1) % max(1, bc.sasrec_eval_every) and epoch + 1 < bc.sasrec_epochs:
+            continue
         ranked = sasrec_rank(model, [h for h, _ in valid])
         ndcg = rank_metrics([rank_of(t, r) for (_, t), r in zip(valid, ranked)])["ndcg@10"]
         history.append({"epoch": epoch + 1, "loss": round(total / len(x_all), 5), "valid_ndcg@10": round(ndcg, 5)})

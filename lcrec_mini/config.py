@@ -175,6 +175,10 @@ class TuneConfig:
     eval_samples: int = 200
     eval_steps: int = 200
     save_steps: int = 200
+    #: optimizer steps at which the adapter is also kept in ``tune/snapshots/step-N`` (the
+    #: compute curve evaluates them: benchmarks/compute_curve.py)
+    snapshot_steps: list[int] = field(default_factory=list, metadata={"fingerprint": False,
+                                      "help": "steps whose adapter is kept in tune/snapshots"})
     logging_steps: int = 10
     #: a DeepSpeed config file (the paper preset: configs/ds_zero3.json); needs `pip install deepspeed`
     deepspeed: str = _nofp("", "DeepSpeed JSON config")
@@ -217,7 +221,9 @@ class BaselinesConfig:
     sasrec_lr: float = 1e-3
     sasrec_batch: int = 128
     sasrec_epochs: int = 200
-    #: stop after this many epochs without a better validation NDCG@10
+    #: validate (NDCG@10 on the validation items) every this many epochs
+    sasrec_eval_every: int = 1
+    #: stop after this many validations without a better validation NDCG@10
     sasrec_patience: int = 10
 
 
@@ -333,6 +339,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tune.eval_samples": 100,
         "tune.eval_steps": 100,
         "tune.save_steps": 50,
+        "tune.snapshot_steps": [50, 100, 200],
     },
     # one Colab GPU with real Amazon data (LC-Rec's Instruments subset) and a 0.5B LLM
     "colab": {

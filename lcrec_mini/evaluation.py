@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .config import Config
+from .config import Config, EvalConfig
 from .errors import DataError
 from .stage import StageResult, read_json, run_stage, write_json
 
@@ -55,9 +55,7 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
     """Beam search (``eval.beams``) over the index trie for every ``seqrec`` test user."""
     from .embed import pick_device
     from .indexing import load_codes
-    from .llm import format_prompt
-    from .prompts import TEMPLATES
-    from .tasks import read_examples, render
+    from .tasks import read_examples
 
     ec = cfg.eval
     run_dir = Path(run_dir)
@@ -75,32 +73,10 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
             raise DataError(f"{run_dir / 'tasks' / 'test.jsonl'}: no seqrec test examples (the test split is empty; "
                             "rebuild it with `lcrec-mini tasks --force`)")
         rk = Ranker.load(run_dir, cfg, pick_device(ec.device), ds=ds, codes=codes)
-        tok, meta = rk.tok, rk.meta
-        n_templates = len(TEMPLATES["seqrec"][""]) if ec.all_templates else 1
-        system = meta.get("system")
-        per_template: list[list[int | None]] = []
-        preds: list[dict[str, Any]] = []
-        invalid = total_beams = 0
-        for t in range(n_templates):
-            texts = [format_prompt(tok, render(e, rk.ctx, t if ec.all_templates else e["template"])[0], system) for e in tests]
-            ranked_all = rk.rank(texts, ec.beams, ec.batch_size, desc=f"evaluate (template {t + 1}/{n_templates})")
-            ranks: list[int | None] = []
-            for e, r in zip(tests, ranked_all):
-                invalid += r.invalid
-                total_beams += r.beams
-                pos = rank_of(e["item"], r.items)
-                ranks.append(pos)
-                if t == 0:
-                    preds.append({"user": e["user"], "target": e["item"], "rank": pos, "ranked": r.items[:20],
-                                  "scores": [round(x, 4) for x in r.scores[:20]]})
-            per_template.append(ranks)
-        metrics = {name: float(np.mean([rank_metrics(r)[name] for r in per_template])) for name in rank_metrics(per_template[0])}
+        metrics, preds = score_tests(rk, tests, ec)
+        meta = rk.meta
         metrics.update(
             {
-                "n_users": len(tests),
-                "invalid_rate": invalid / max(total_beams, 1),
-                "beams": ec.beams,
-                "templates": n_templates,
                 "preset": cfg.preset,
                 "model": meta["base_model"],
                 "method": meta["method"],
@@ -140,7 +116,8 @@ class Ranker:
     meta: dict[str, Any]  # tune/tune_meta.json
 
     @classmethod
-    def load(cls, run_dir: str | Path, cfg: Config, device: str, ds=None, codes=None) -> "Ranker":
+    def load(cls, run_dir: str | Path, cfg: Config, device: str, ds=None, codes=None,
+             model_dir: str | Path | None = None) -> "Ranker":
         import torch
 
         from .data import load_dataset
@@ -153,7 +130,7 @@ class Ranker:
         run_dir = Path(run_dir)
         ds = ds or load_dataset(run_dir)
         codes = load_codes(run_dir, ds.n_items) if codes is None else codes
-        tok, model = load_tuned(run_dir, cfg.data.cache_dir, device)
+        tok, model = load_tuned(run_dir, cfg.data.cache_dir, device, model_dir)
         k = read_json(run_dir / "index" / "stats.json")["codebook_size"]
         token_ids = torch.tensor(tok.convert_tokens_to_ids(index_vocabulary(codes.shape[1], k))).view(codes.shape[1], k)
         return cls(tok, model, IndexTrie.build(codes, token_ids, k), {tuple(c): i for i, c in enumerate(codes.tolist())},
@@ -178,6 +155,39 @@ class Ranker:
                 ok = [(i, x) for i, x in found if i is not None]
                 out.append(Ranked([i for i, _ in ok], [x for _, x in ok], len(found) - len(ok), len(found)))
         return out
+
+
+def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Rank the catalogue for every seqrec test example with LC-Rec's prompt (its drawn
+    template, or every template with ``ec.all_templates``): (metrics, predictions)."""
+    from .llm import format_prompt
+    from .prompts import TEMPLATES
+    from .tasks import render
+
+    tok, meta = rk.tok, rk.meta
+    n_templates = len(TEMPLATES["seqrec"][""]) if ec.all_templates else 1
+    system = meta.get("system")
+    per_template: list[list[int | None]] = []
+    preds: list[dict[str, Any]] = []
+    invalid = total_beams = 0
+    for t in range(n_templates):
+        texts = [format_prompt(tok, render(e, rk.ctx, t if ec.all_templates else e["template"])[0], system) for e in tests]
+        ranked_all = rk.rank(texts, ec.beams, ec.batch_size, desc=f"evaluate (template {t + 1}/{n_templates})")
+        ranks: list[int | None] = []
+        for e, r in zip(tests, ranked_all):
+            invalid += r.invalid
+            total_beams += r.beams
+            pos = rank_of(e["item"], r.items)
+            ranks.append(pos)
+            if t == 0:
+                preds.append({"user": e["user"], "target": e["item"], "rank": pos, "ranked": r.items[:20],
+                              "scores": [round(x, 4) for x in r.scores[:20]]})
+        per_template.append(ranks)
+    metrics: dict[str, Any] = {name: float(np.mean([rank_metrics(r)[name] for r in per_template]))
+                               for name in rank_metrics(per_template[0])}
+    metrics.update({"n_users": len(tests), "invalid_rate": invalid / max(total_beams, 1), "beams": ec.beams,
+                    "templates": n_templates})
+    return metrics, preds
 
 
 def format_metrics(m: dict[str, Any]) -> str:

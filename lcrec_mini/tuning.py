@@ -303,11 +303,13 @@ def check_resume(path: str, fp: str) -> str:
     return str(p)
 
 
-def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu"):
-    """(tokenizer, model) of ``<run_dir>/tune``, LoRA merged, checked against the index."""
+def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", model_dir: str | Path | None = None):
+    """(tokenizer, model) of ``<run_dir>/tune`` (or of ``model_dir``, e.g. a snapshot
+    ``tune/snapshots/step-N``), LoRA merged, checked against the index."""
     from .llm import check_index_tokens, index_vocabulary, load_causal_lm
 
     tune_dir = Path(run_dir) / "tune"
+    model_dir = Path(model_dir) if model_dir else tune_dir / "model"
     meta = read_json(tune_dir / "tune_meta.json")
     istats = read_json(Path(run_dir) / "index" / "stats.json")
     from transformers import AutoTokenizer
@@ -317,19 +319,44 @@ def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu"):
     if meta["method"] == "full":
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(str(tune_dir / "model"))
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir))
     else:
         from peft import PeftModel
 
         _, base = load_causal_lm(meta["base_model"], cache_dir, seed=meta["seed"])
         base.resize_token_embeddings(len(tok), mean_resizing=False)
-        model = PeftModel.from_pretrained(base, str(tune_dir / "model")).merge_and_unload()
+        model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok, model.to(device).eval()
 
 
 # -- the stage --------------------------------------------------------------------------------
+
+
+def snapshot_callback(steps: list[int], folder: Path):
+    """A TrainerCallback that saves the model (the adapter, for LoRA) at the given steps into
+    ``folder/step-N``; kept in the work folder, so an interrupted run keeps what it saved."""
+    from transformers import TrainerCallback
+
+    wanted = set(int(s) for s in steps)
+
+    class Snapshots(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0 = time.perf_counter()  # training seconds of a resumed run restart here
+
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if state.global_step in wanted and state.is_world_process_zero and model is not None:
+                target = folder / f"step-{state.global_step}"
+                tmp = target.with_name(target.name + ".tmp")
+                model.save_pretrained(str(tmp))
+                (tmp / "snapshot.json").write_text(json.dumps(
+                    {"step": state.global_step, "train_seconds": round(time.perf_counter() - self.t0, 1)}))
+                shutil.rmtree(target, ignore_errors=True)
+                tmp.rename(target)
+            return control
+
+    return Snapshots()
 
 
 def world() -> tuple[int, int]:
@@ -453,7 +480,8 @@ def run_tune(
             train_dataset=train,
             eval_dataset=valid,
             data_collator=collate(tok.pad_token_id),
-            callbacks=callbacks or [],
+            callbacks=(callbacks or []) + ([snapshot_callback(tc.snapshot_steps, work / "snapshots")]
+                                           if tc.snapshot_steps else []),
         )
         last = check_resume(tc.resume_from, fp) if tc.resume_from else (get_last_checkpoint(str(work)) if work.exists() else None)
         if last:
@@ -479,6 +507,9 @@ def run_tune(
             # a pickle of the arguments: never needed, and never to be unpickled
             (out / "model" / "training_args.bin").unlink(missing_ok=True)
             write_json(out / "history.json", history, indent=None)
+            if (work / "snapshots").is_dir():
+                shutil.copytree(work / "snapshots", out / "snapshots",
+                                ignore=shutil.ignore_patterns("*.tmp", "training_args.bin"))
             stats = {
                 "model": tc.model,
                 "method": tc.method,

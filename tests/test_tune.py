@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+import torch
 from transformers import TrainerCallback
 
 from lcrec_mini.config import make_config
@@ -77,7 +78,7 @@ def test_interrupted_tune_resumes_from_its_checkpoint(prepared, tmp_path):
     run_dir = tmp_path / "run"
     for d in ("data", "embed", "index", "tasks"):
         shutil.copytree(src / d, run_dir / d)
-    cfg = make_config("smoke", set_items=["tune.save_steps=2", "tune.eval_steps=100"])
+    cfg = make_config("smoke", set_items=["tune.save_steps=2", "tune.eval_steps=100", "tune.snapshot_steps=[3, 6]"])
     with pytest.raises(KeyboardInterrupt):
         run_tune(cfg, run_dir, log=quiet, callbacks=[Interrupt()])
     assert not (run_dir / "tune").exists()
@@ -88,6 +89,15 @@ def test_interrupted_tune_resumes_from_its_checkpoint(prepared, tmp_path):
     assert any("resuming from" in l and "checkpoint-4" in l for l in lines)
     stats = json.loads((run_dir / "tune" / "train_stats.json").read_text())
     assert stats["resumed_from_step"] == 4 and stats["steps"] == 6
+    # the snapshot taken before the interruption survives it; the one after is taken too
+    snaps = run_dir / "tune" / "snapshots"
+    assert sorted(p.name for p in snaps.iterdir()) == ["step-3", "step-6"]
+    assert json.loads((snaps / "step-3" / "snapshot.json").read_text())["step"] == 3
+    _, m3 = load_tuned(run_dir, model_dir=snaps / "step-3")
+    _, m6 = load_tuned(run_dir, model_dir=snaps / "step-6")
+    _, final = load_tuned(run_dir)
+    w3, w6, wf = (m.get_input_embeddings().weight for m in (m3, m6, final))
+    assert torch.equal(w6, wf) and not torch.equal(w3, wf)  # step 6 is the final model; step 3 is not
 
 
 def test_checkpoint_of_another_config_is_refused(prepared, tmp_path):
