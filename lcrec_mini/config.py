@@ -400,10 +400,32 @@ def _resolve(cfg: Config, key: str) -> tuple[Any, dataclasses.Field]:
         fields = {f.name: f for f in dataclasses.fields(sec)}
         if parts[1] in fields:
             return sec, fields[parts[1]]
-    valid = valid_keys(cfg)
-    close = difflib.get_close_matches(key, valid, n=3)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(valid)}")
+    raise ConfigError(unknown_key_message(key, valid_keys(cfg)))
+
+
+def unknown_key_message(key: str, valid: list[str]) -> str:
+    """'unknown config key ...' with the closest keys (by the whole key, and by its last part
+    within the same section: ``tune.lerning_rate`` -> ``tune.lr``) and the valid keys of that
+    section, wrapped (all keys when the section is unknown)."""
+    import textwrap
+
+    section, _, last = key.rpartition(".")
+    same = [k for k in valid if section and k.rpartition(".")[0] == section]
+    lasts = {k.rpartition(".")[2]: k for k in same}
+    # near spellings of the last part first, then its abbreviation (lerning_rate -> lr)
+    initials = "".join(w[0] for w in last.split("_") if w)
+    strong = [lasts[m] for m in difflib.get_close_matches(last, list(lasts), n=3, cutoff=0.75)]
+    abbrev = [k for k in same if len(initials) > 1 and k.rpartition(".")[2] == initials]
+    weak = [lasts[m] for m in difflib.get_close_matches(last, list(lasts), n=3, cutoff=0.5)]
+    close: list[str] = []
+    for c in strong + abbrev + weak + difflib.get_close_matches(key, valid, n=3, cutoff=0.6):
+        if c not in close:
+            close.append(c)
+    hint = f" Did you mean {', '.join(close[:4])}?" if close else ""
+    shown = same or valid
+    where = f"keys of section {section!r}" if same else "valid keys"
+    listing = textwrap.fill(", ".join(shown), width=100, initial_indent="  ", subsequent_indent="  ")
+    return f"unknown config key {key!r}.{hint}\n{where.capitalize()}:\n{listing}"
 
 
 def _hint_types(obj: Any) -> dict[str, Any]:
@@ -511,6 +533,151 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return _flatten(data)
 
 
+# -- validation: every value checked when the config is built, before any stage runs ------
+
+TASK_NAMES = ("seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain")
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def _device_ok(v: str) -> bool:
+    return v in ("auto", "cpu", "cuda", "mps") or (v.startswith("cuda:") and v[5:].isdigit())
+
+
+def _source_ok(v: str) -> bool:
+    name, sep, arg = v.partition(":")
+    return (name == "ml-100k" and not sep) or (name in ("amazon2018", "amazon2023", "lcrec") and bool(arg.strip()))
+
+
+def _int_at_least(n: int) -> tuple[Any, str]:
+    return (lambda v: v >= n), f"an integer >= {n}"
+
+
+_POS = ((lambda v: v > 0), "a number > 0")
+_NONNEG = ((lambda v: v >= 0), "a number >= 0")
+_UNIT = ((lambda v: 0 <= v < 1), "a number in [0, 1)")
+_DEVICE = (_device_ok, DEVICES)
+
+
+def _one_of(*names: str) -> tuple[Any, str]:
+    return (lambda v: v in names), "one of " + ", ".join(names)
+
+
+#: key -> (check, what is allowed); a key not listed here takes any value of its type
+RULES: dict[str, tuple[Any, str]] = {
+    "seed": _int_at_least(0),
+    "data.source": (_source_ok, "ml-100k, amazon2018:<Category>, amazon2023:<Category> or lcrec:<folder>"),
+    "data.min_user_interactions": _int_at_least(1),
+    "data.min_item_interactions": _int_at_least(1),
+    "data.max_history": _int_at_least(1),
+    "data.max_users": ((lambda v: v is None or v >= 2), "none or an integer >= 2"),
+    "data.download_timeout_s": _POS,
+    "embed.model": ((lambda v: bool(v.strip())), "a model name or folder (not empty)"),
+    "embed.max_length": _int_at_least(8),
+    "embed.batch_size": _int_at_least(1),
+    "embed.device": _DEVICE,
+    "index.method": _one_of("lcrec", "rqvae", "rqkmeans", "random"),
+    "index.levels": _int_at_least(1),
+    "index.codebook_size": _int_at_least(2),
+    "index.e_dim": _int_at_least(1),
+    "index.layers": ((lambda v: all(x >= 1 for x in v)), "a list of hidden sizes, each >= 1"),
+    "index.dropout": _UNIT,
+    "index.beta": _NONNEG,
+    "index.quant_weight": _NONNEG,
+    "index.lr": _POS,
+    "index.weight_decay": _NONNEG,
+    "index.epochs": _int_at_least(1),
+    "index.batch_size": _int_at_least(1),
+    "index.warmup_epochs": _int_at_least(0),
+    "index.sk_epsilon": _POS,
+    "index.sk_iters": _int_at_least(1),
+    "index.kmeans_iters": _int_at_least(1),
+    "index.fix_rounds": _int_at_least(0),
+    "index.eval_every": _int_at_least(1),
+    "index.device": _DEVICE,
+    "tasks.tasks": ((lambda v: bool(v) and all(t in TASK_NAMES for t in v) and len(set(v)) == len(v)),
+                    "a non-empty list without repeats of " + ", ".join(TASK_NAMES)),
+    **{f"tasks.{t}_samples": _int_at_least(0) for t in TASK_NAMES},
+    "tasks.user_text": _one_of("template", "llm"),
+    "tasks.max_text_chars": _int_at_least(1),
+    "tasks.max_history": _int_at_least(0),
+    "tasks.seqrec_format": _one_of("prefix", "window"),
+    "tune.model": ((lambda v: bool(v.strip())), "a model name or folder (not empty)"),
+    "tune.method": _one_of("lora", "full"),
+    "tune.lora_r": _int_at_least(1),
+    "tune.lora_alpha": _POS,
+    "tune.lora_dropout": _UNIT,
+    "tune.lora_target_modules": ((lambda v: bool(v)), "a non-empty list of module names"),
+    "tune.epochs": _int_at_least(1),
+    "tune.max_steps": _int_at_least(0),
+    "tune.batch_size": _int_at_least(1),
+    "tune.grad_accum": _int_at_least(1),
+    "tune.lr": _POS,
+    "tune.weight_decay": _NONNEG,
+    "tune.warmup_ratio": ((lambda v: 0 <= v <= 1), "a number in [0, 1]"),
+    "tune.max_length": _int_at_least(16),
+    "tune.index_init": _one_of("mean", "semantic"),
+    "tune.index_lr": _NONNEG,
+    "tune.embed_warmup_steps": _int_at_least(0),
+    "tune.eval_samples": _int_at_least(1),
+    "tune.eval_steps": _int_at_least(1),
+    "tune.save_steps": _int_at_least(1),
+    "tune.snapshot_steps": ((lambda v: all(x >= 1 for x in v)), "a list of steps, each >= 1"),
+    "tune.logging_steps": _int_at_least(1),
+    "tune.device": ((lambda v: v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit())),
+                    "auto, cpu, cuda or cuda:N"),
+    "eval.beams": _int_at_least(1),
+    "eval.batch_size": _int_at_least(1),
+    "eval.max_users": _int_at_least(0),
+    "eval.device": _DEVICE,
+    "baselines.max_len": _int_at_least(1),
+    "baselines.sasrec_windows": _one_of("all", "random", "last"),
+    "baselines.sasrec_init_std": _NONNEG,
+    "baselines.sasrec_hidden": _int_at_least(1),
+    "baselines.sasrec_layers": _int_at_least(1),
+    "baselines.sasrec_heads": _int_at_least(1),
+    "baselines.sasrec_dropout": _UNIT,
+    "baselines.sasrec_lr": _POS,
+    "baselines.sasrec_batch": _int_at_least(1),
+    "baselines.sasrec_epochs": _int_at_least(1),
+    "baselines.sasrec_eval_every": _int_at_least(1),
+    "baselines.sasrec_patience": _int_at_least(1),
+}
+
+
+def _get(cfg: Config, key: str) -> Any:
+    obj = cfg
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def validate(cfg: Config) -> Config:
+    """Every value against its rule, then the cross-field rules that can be checked before
+    any stage runs; the first violation is a one-line :class:`ConfigError` naming the key,
+    the value and what is allowed."""
+    for key, (ok, allowed) in RULES.items():
+        v = _get(cfg, key)
+        if not ok(v):
+            raise ConfigError(f"{key} = {v!r}: expected {allowed}")
+    t = cfg.tune
+    if t.method != "lora" and (t.index_lr or t.embed_warmup_steps):
+        raise ConfigError(f"tune.index_lr = {t.index_lr!r} / tune.embed_warmup_steps = {t.embed_warmup_steps!r} with "
+                          f"tune.method = {t.method!r}: both need tune.method = 'lora' (set them to 0 for full tuning)")
+    if t.max_steps and t.embed_warmup_steps >= t.max_steps:
+        raise ConfigError(f"tune.embed_warmup_steps = {t.embed_warmup_steps} >= tune.max_steps = {t.max_steps}: "
+                          "the warm-up would be the whole run; expected fewer warm-up steps than steps")
+    b = cfg.baselines
+    if b.sasrec_hidden % b.sasrec_heads:
+        raise ConfigError(f"baselines.sasrec_hidden = {b.sasrec_hidden} is not a multiple of baselines.sasrec_heads = "
+                          f"{b.sasrec_heads}: expected hidden divisible by heads")
+    if "seqrec" not in cfg.tasks.tasks:
+        raise ConfigError(f"tasks.tasks = {cfg.tasks.tasks!r}: expected a list that holds seqrec (the task evaluated)")
+    i = cfg.index
+    if i.levels > 26:
+        raise ConfigError(f"index.levels = {i.levels}: expected at most 26 (one letter per level, <a_..> to <z_..>)")
+    return cfg
+
+
 def make_config(
     preset: str = "cpu",
     overrides: Mapping[str, Any] | None = None,
@@ -530,7 +697,7 @@ def make_config(
     for layer in layers:
         for k, v in layer.items():
             set_key(cfg, k, v)
-    return cfg
+    return validate(cfg)
 
 
 def config_from_dict(d: Mapping[str, Any]) -> Config:

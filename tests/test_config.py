@@ -40,7 +40,11 @@ def test_unknown_key_is_an_error_listing_valid_keys_and_a_suggestion():
         make_config("cpu", set_items=["data.max_user=3"])
     msg = str(e.value)
     assert "Did you mean data.max_users" in msg
-    for key in valid_keys():
+    listing = msg.split("\n", 1)[1]
+    for key in valid_keys():  # the keys of the section named, wrapped
+        assert (key in listing) == key.startswith("data.")
+    msg = str(pytest.raises(ConfigError, make_config, "cpu", set_items=["dat.max_users=3"]).value)
+    for key in valid_keys():  # an unknown section: every key
         assert key in msg
     with pytest.raises(ConfigError, match="unknown config key 'preset'"):
         make_config("cpu", overrides={"preset": "smoke"})
@@ -83,3 +87,61 @@ def test_config_round_trips_through_a_dict():
     cfg = make_config("smoke", set_items=["seed=9"])
     again = config_from_dict(cfg.to_dict())
     assert again == cfg and isinstance(again, Config)
+
+
+BAD_VALUES = [
+    ("eval.beams=0", "eval.beams = 0: expected an integer >= 1"),
+    ("index.method=lcrc", "index.method = 'lcrc': expected one of lcrec, rqvae, rqkmeans, random"),
+    ("index.levels=0", "index.levels = 0: expected an integer >= 1"),
+    ("index.codebook_size=1", "index.codebook_size = 1: expected an integer >= 2"),
+    ("tune.lr=0", "tune.lr = 0.0: expected a number > 0"),
+    ("tune.method=qlora", "tune.method = 'qlora': expected one of lora, full"),
+    ("data.source=amazon2018", "data.source = 'amazon2018': expected ml-100k, amazon2018:<Category>"),
+    ("data.source=movielens", "data.source = 'movielens': expected ml-100k"),
+    ("tasks.tasks=[seqrec,seqrec]", "tasks.tasks = ['seqrec', 'seqrec']: expected a non-empty list without repeats"),
+    ("tasks.tasks=[item2index]", "expected a list that holds seqrec"),
+    ("tasks.seqrec_format=windows", "tasks.seqrec_format = 'windows': expected one of prefix, window"),
+    ("tune.lora_dropout=1.5", "tune.lora_dropout = 1.5: expected a number in [0, 1)"),
+    ("tune.warmup_ratio=-0.1", "tune.warmup_ratio = -0.1: expected a number in [0, 1]"),
+    ("eval.device=gpu", "eval.device = 'gpu': expected auto, cpu, cuda, cuda:N or mps"),
+    ("baselines.sasrec_windows=first", "baselines.sasrec_windows = 'first': expected one of all, random, last"),
+    ("baselines.sasrec_heads=3", "baselines.sasrec_hidden = 64 is not a multiple of baselines.sasrec_heads = 3"),
+    ("tune.max_steps=5", "tune.embed_warmup_steps = 10 >= tune.max_steps = 5"),
+    ("tune.snapshot_steps=[0]", "tune.snapshot_steps = [0]: expected a list of steps, each >= 1"),
+    ("index.layers=[512,0]", "index.layers = [512, 0]: expected a list of hidden sizes, each >= 1"),
+]
+
+
+@pytest.mark.parametrize("item,message", BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
+def test_bad_value_refused_before_any_stage_runs(item, message, tmp_path, capsys):
+    """Each bad value: exit 2, one line naming key, value and what is allowed, nothing written."""
+    import time
+
+    from lcrec_mini.cli import main
+
+    run_dir = tmp_path / "run"
+    t0 = time.perf_counter()
+    rc = main(["run", "--preset", "cpu", "--run-dir", str(run_dir), "--set", item])
+    elapsed = time.perf_counter() - t0
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert message in err, err
+    assert len(err.splitlines()) == 1 and err.startswith("lcrec-mini: error: ")
+    assert not run_dir.exists()  # refused before the first stage made its folder
+    assert elapsed < 5
+
+
+def test_full_tuning_with_index_lr_is_refused_at_config_time():
+    with pytest.raises(ConfigError, match="tune.index_lr = 0.005 / tune.embed_warmup_steps = 10 with tune.method = 'full'"):
+        make_config("cpu", set_items=["tune.method=full"])
+    make_config("cpu", set_items=["tune.method=full", "tune.index_lr=0", "tune.embed_warmup_steps=0"])  # fine
+
+
+def test_did_you_mean_matches_the_last_part_and_wraps_the_key_list():
+    with pytest.raises(ConfigError) as e:
+        make_config("cpu", set_items=["tune.lerning_rate=1e-3"])
+    first, *rest = str(e.value).splitlines()
+    assert "Did you mean tune.lr," in first
+    assert rest[0] == "Keys of section 'tune':" and all(len(line) <= 102 for line in rest)
+    with pytest.raises(ConfigError, match="Did you mean tune.lora_r"):
+        make_config("cpu", set_items=["tune.lora_rank=4"])
