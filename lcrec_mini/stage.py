@@ -93,14 +93,40 @@ def read_stage_config(out_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def upstream_fingerprint(run_dir: Path, stage: str) -> str:
-    """The fingerprint of an earlier stage's output; a clear error if it is missing."""
+#: folder name -> CLI command, where they differ
+COMMAND = {"eval": "evaluate"}
+
+
+def missing_stages(run_dir: Path, stage: str) -> list[str]:
+    """``stage`` and every stage it needs, transitively, that ``run_dir`` lacks, in pipeline order."""
+    order = list(UPSTREAM)
+    seen: set[str] = set()
+
+    def walk(s: str) -> None:
+        if s in seen:
+            return
+        seen.add(s)
+        for u in UPSTREAM.get(s, ()):
+            walk(u)
+
+    walk(stage)
+    return [s for s in order if s in seen and read_stage_config(Path(run_dir) / s) is None]
+
+
+def upstream_fingerprint(run_dir: Path, stage: str, preset: str | None = None) -> str:
+    """The fingerprint of an earlier stage's output; if it is missing, an error naming the
+    one command that builds it (and whatever it needs in turn)."""
     meta = read_stage_config(Path(run_dir) / stage)
     if meta is None:
-        raise DataError(
-            f"{Path(run_dir) / stage / 'config.json'}: stage {stage!r} has not been run in this "
-            f"run folder; run `lcrec-mini {stage} --run-dir {run_dir}` first"
-        )
+        missing = missing_stages(run_dir, stage)
+        p = f" --preset {preset}" if preset else ""
+        if missing == [stage]:
+            fix = f"`lcrec-mini {COMMAND.get(stage, stage)}{p} --run-dir {run_dir}`"
+        else:
+            fix = (f"`lcrec-mini run{p} --run-dir {run_dir}` (every stage in order; the run folder lacks "
+                   f"{', '.join(missing)})")
+        raise DataError(f"{Path(run_dir) / stage / 'config.json'}: stage {stage!r} has not been run in this "
+                        f"run folder; run {fix} first")
     return meta["fingerprint"]
 
 
@@ -125,10 +151,10 @@ def run_stage(
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     out_dir = run_dir / name
     upstream = UPSTREAM.get(name, ()) if upstream is None else upstream
-    ups = {u: upstream_fingerprint(run_dir, u) for u in upstream}
+    ups = {u: upstream_fingerprint(run_dir, u, cfg.preset) for u in upstream}
+    run_dir.mkdir(parents=True, exist_ok=True)
     fp = stage_fingerprint(cfg, name, ups)
     outputs = list(outputs)
 

@@ -398,7 +398,7 @@ def run_tune(
                           "(full tuning trains the index rows inside the whole embedding matrix)")
     run_dir = Path(run_dir)
     rank, world_size = world()
-    fp = stage_fingerprint(cfg, "tune", {u: upstream_fingerprint(run_dir, u) for u in UPSTREAM["tune"]})
+    fp = stage_fingerprint(cfg, "tune", {u: upstream_fingerprint(run_dir, u, cfg.preset) for u in UPSTREAM["tune"]})
     work = work_dir_for(run_dir, fp)
 
     def build(out: Path) -> None:

@@ -100,3 +100,23 @@ def test_cli_config_lists_keys(capsys):
 def test_cli_run_chains_stages(tmp_path, capsys):
     assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
     assert (tmp_path / "data" / "sequences.json").exists()
+
+
+def test_out_of_order_stage_names_the_one_command_with_the_preset(tmp_path, capsys):
+    from lcrec_mini.cli import main
+
+    run_dir = tmp_path / "empty"
+    rc = main(["evaluate", "--preset", "smoke", "--run-dir", str(run_dir)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert f"run `lcrec-mini run --preset smoke --run-dir {run_dir}`" in err
+    assert "lacks data, embed, index, tasks, tune" in err
+    assert not run_dir.exists()  # nothing made in a folder the stage could not run in
+    # only the stage right before is missing: that stage's own command
+    main(["data", "--preset", "smoke", "--run-dir", str(run_dir)])
+    capsys.readouterr()
+    assert main(["embed", "--preset", "smoke", "--run-dir", str(run_dir)]) == 0
+    capsys.readouterr()
+    assert main(["tasks", "--preset", "smoke", "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"run `lcrec-mini index --preset smoke --run-dir {run_dir}` first" in err
