@@ -284,7 +284,7 @@ from this offline machine. The claims we *can* test at our scale (an LLM of 135M
 parameters, MovieLens-100K, a CPU budget) are in the results chapter."""),
     md("## Explore the recommendations\n\nPick a user to see the history the model read and its top 10 "
        "(the held-out item is highlighted when it is there), or walk the index tree level by level. "
-       "In the static book this shows one fixed user and prefix."),
+       "In the static book this shows one test user drawn at random with a fixed seed (not chosen by how well the model did for them) and the most populated index prefix."),
     code("""from lcrec_mini.explore import Explorer
 Explorer(env.run_dir)"""),
 )
