@@ -58,12 +58,15 @@ book: $(STAMP) $(MATHJAX)
 NOTEBOOKS ?= $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 # the run folder as the notebooks (cwd notebooks/) see it, so no absolute path lands in them
 NB_RUN_DIR = $(shell python3 -c "import os; print(os.path.relpath('$(abspath $(RUN_DIR))', 'notebooks'))")
+# the committed notebooks run with their parameters cell as it stands (preset cpu, run_dir
+# None = runs/cpu in the checkout); another preset or folder is passed to papermill
+NB_PARAMS = $(if $(filter cpu,$(PRESET)),,-p preset $(PRESET)) $(if $(filter runs/$(PRESET),$(RUN_DIR)),,-p run_dir "$(NB_RUN_DIR)")
 
 # 09_results runs `lcrec-mini study` (about an hour on the cpu preset) unless its results exist
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; \
-	  $(BIN)/papermill --cwd notebooks -k python3 $$nb $$nb -p preset $(PRESET) -p run_dir "$(NB_RUN_DIR)" || exit 1; \
+	  $(BIN)/papermill --cwd notebooks -k python3 $$nb $$nb $(NB_PARAMS) || exit 1; \
 	  $(BIN)/python tools/make_notebooks.py --tidy $$nb; \
 	done
 

@@ -84,7 +84,13 @@ def stage(name: str, env: NotebookEnv, force: bool = False):
     """Run one stage (skipped when its outputs exist for this config); returns its StageResult."""
     from .cli import run_named_stage
 
-    return run_named_stage(name, env.cfg, env.run_dir, force)
+    # the run folder relative to the working directory, so what the stage prints (and what a
+    # committed notebook keeps) names no path of the machine it ran on
+    try:
+        shown = Path(os.path.relpath(env.run_dir))
+    except ValueError:  # another drive (Windows)
+        shown = env.run_dir
+    return run_named_stage(name, env.cfg, shown, force)
 
 
 # -- small views the notebooks show (tables are lcrec_mini.viz.Table) ------------------

@@ -413,13 +413,12 @@ for t in prefix_generation_tables(results):
 
 
 def tidy(path: Path) -> None:
-    """After papermill: the book leaves out the injected-parameters cell (the setup cell's
-    output already says which preset and run folder the notebook used)."""
+    """After papermill: drop the injected-parameters cell. Kept, it would run after the
+    ``parameters`` cell in Jupyter or Colab and reset the reader's values; ``make notebooks``
+    executes the committed notebooks with the parameters cell's own defaults, so its
+    outputs are what the visible cell gives."""
     nb = nbf.read(path, as_version=4)
-    for c in nb.cells:
-        tags = c.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            c.metadata["tags"] = tags + ["remove-cell"]
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nbf.write(nb, path)
 
 
