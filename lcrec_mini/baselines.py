@@ -38,6 +38,11 @@ def most_popular(train_seqs: list[list[int]], n_items: int, k: int = 20) -> list
     return np.lexsort((np.arange(n_items), -counts))[:k].tolist()
 
 
+def popular_items(ds, n: int) -> list[int]:
+    """The ``n`` items of a dataset with the most interactions, all of each user's (ties: lower id)."""
+    return most_popular(list(ds.sequences.values()), ds.n_items, n)
+
+
 class SASRec(nn.Module):
     def __init__(self, n_items: int, hidden: int, layers: int, heads: int, dropout: float, max_len: int,
                  init_std: float = 0.0):

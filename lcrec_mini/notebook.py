@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .baselines import popular_items  # noqa: F401  (the notebooks import it from here)
 from .config import Config, make_config
 from .indexing import index_str
 
@@ -82,7 +83,7 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
 
 def stage(name: str, env: NotebookEnv, force: bool = False):
     """Run one stage (skipped when its outputs exist for this config); returns its StageResult."""
-    from .cli import run_named_stage
+    from .stage import run_named_stage
 
     # the run folder relative to the working directory, so what the stage prints (and what a
     # committed notebook keeps) names no path of the machine it ran on
@@ -234,13 +235,6 @@ def results_caption(run_dir) -> str:
     ds = read_json(Path(run_dir) / "data" / "stats.json")
     return (f"{ds['source']}, preset {ev['preset']}, model {ev['model']} ({ev['method']}), seed {ev['seed']}, "
             f"{ev['n_users']} test users, beam {ev['beams']}, invalid beams {ev['invalid_rate']:.3f}")
-
-
-def popular_items(ds, n: int) -> list[int]:
-    """The ``n`` items with the most interactions, all of each user's (ties: lower id)."""
-    from .baselines import most_popular
-
-    return most_popular(list(ds.sequences.values()), ds.n_items, n)
 
 
 def related_table(ds, codes, emb, item: int, k: int = 5):

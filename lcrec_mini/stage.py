@@ -215,3 +215,31 @@ def run_stage(
         )
     log(f"[{name}] wrote {out_dir} in {seconds:.1f} s")
     return StageResult(name, out_dir, False, fp, seconds)
+
+
+# -- the stages' registry (below the CLI: the CLI, the study and the notebooks use it) ----
+
+#: stage name -> (module, runner), in pipeline order; `run` chains them. Modules are
+#: imported only when their stage runs, so `lcrec-mini data` never loads torch models.
+STAGE_RUNNERS: dict[str, tuple[str, str]] = {
+    "data": ("lcrec_mini.data", "run_data"),
+    "embed": ("lcrec_mini.embed", "run_embed"),
+    "index": ("lcrec_mini.indexing", "run_index"),
+    "tasks": ("lcrec_mini.tasks", "run_tasks"),
+    "tune": ("lcrec_mini.tuning", "run_tune"),
+    "evaluate": ("lcrec_mini.evaluation", "run_evaluate"),
+    "baselines": ("lcrec_mini.baselines", "run_baselines"),
+}
+
+
+def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool):
+    """Run (or skip, when up to date) one stage; returns its ``StageResult``."""
+    import importlib
+
+    if name not in STAGE_RUNNERS:
+        raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_RUNNERS)}")
+    module, func = STAGE_RUNNERS[name]
+    return getattr(importlib.import_module(module), func)(cfg, run_dir, force=force)
+
+
+STAGES = list(STAGE_RUNNERS)

@@ -214,7 +214,7 @@ def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
     from .data import load_dataset
     from .embed import pick_device
     from .indexing import load_codes
-    from .notebook import popular_items
+    from .baselines import popular_items
     from .tuning import load_tuned
 
     ds = load_dataset(run_dir)
@@ -250,7 +250,7 @@ def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
 def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] | None = None,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) every part of the study; returns and writes ``results.json``."""
-    from .cli import STAGES, run_named_stage
+    from .stage import STAGES, run_named_stage
 
     study_dir = Path(study_dir or f"runs/study-{preset}")
     study_dir.mkdir(parents=True, exist_ok=True)
