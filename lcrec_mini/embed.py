@@ -18,21 +18,10 @@ import numpy as np
 from .config import Config
 from .data import load_dataset
 from .errors import ConfigError, DataError
+from .runtime import pick_device
 from .stage import StageResult, run_stage, write_json
 
 OUTPUTS = ("items.npy", "meta.json")
-
-
-def pick_device(requested: str = "auto") -> str:
-    import torch
-
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def field_text(item: dict[str, Any], field: str) -> str:

@@ -53,7 +53,7 @@ def rank_metrics(ranks: Iterable[int | None], ks: Sequence[int] = KS) -> dict[st
 
 def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
     """Beam search (``eval.beams``) over the index trie for every ``seqrec`` test user."""
-    from .embed import pick_device
+    from .runtime import pick_device
     from .indexing import load_codes
     from .tasks import read_examples
 

@@ -436,7 +436,8 @@ def load_rqvae(path: str | Path) -> RQVAE:
 
 def run_index(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
     from .data import load_dataset
-    from .embed import load_embeddings, pick_device
+    from .embed import load_embeddings
+    from .runtime import pick_device
 
     ic = cfg.index
 

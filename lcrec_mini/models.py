@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .data.download import default_cache_dir
+from .runtime import default_cache_dir
 from .errors import ConfigError
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

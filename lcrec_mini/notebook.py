@@ -45,7 +45,7 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
     import torch
 
     from . import __version__
-    from .embed import pick_device
+    from .runtime import pick_device
 
     try:  # figures inline and crisp in Jupyter; harmless elsewhere
         from IPython import get_ipython

@@ -137,7 +137,7 @@ def _metrics_row(run_dir: Path) -> dict[str, Any]:
 
 def _intention(run_dir: Path, cfg: Config, users: int) -> dict[str, Any]:
     """HR/NDCG of itemsearch test prompts: the intention alone, and with the history."""
-    from .embed import pick_device
+    from .runtime import pick_device
     from .evaluation import Ranker, rank_metrics, rank_of
     from .llm import format_prompt
     from .tasks import read_examples, render
@@ -212,7 +212,7 @@ def co_interaction(users_of: dict[int, set[str]], item: int, others: list[int]) 
 def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
     from .analysis import prefix_titles, related_items
     from .data import load_dataset
-    from .embed import pick_device
+    from .runtime import pick_device
     from .indexing import load_codes
     from .baselines import popular_items
     from .tuning import load_tuned

@@ -389,7 +389,7 @@ def run_tune(
     from transformers import TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
-    from .embed import pick_device
+    from .runtime import pick_device
     from .llm import end_of_response
 
     tc = cfg.tune

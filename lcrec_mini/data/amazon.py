@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
-from .download import default_cache_dir, fetch
+from ..runtime import default_cache_dir
+from .download import fetch
 from .raw import RawData
 from .readers import clean_categories, clean_text, iter_json_lines, iter_lines
 

@@ -26,15 +26,6 @@ from ..errors import DownloadError
 CHUNK = 1 << 20
 
 
-def default_cache_dir(configured: str = "") -> Path:
-    if configured:
-        return Path(configured).expanduser()
-    env = os.environ.get("LCREC_MINI_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "lcrec-mini"
-
-
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
