@@ -26,7 +26,7 @@ from torch import nn
 
 from .config import Config
 from .errors import ConfigError
-from .evaluation import rank_metrics, rank_of
+from .metrics import METRIC_KEYS, rank_metrics, rank_of
 from .stage import StageResult, read_json, run_stage, write_json
 
 OUTPUTS = ("metrics.json",)
@@ -196,9 +196,6 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
     return res
 
 
-METRIC_KEYS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")
-
-
 def comparison_rows(run_dir: str | Path) -> list[dict[str, Any]]:
     """One row per model (``model`` + the metric keys): LC-Rec, SASRec, most popular."""
     run_dir = Path(run_dir)
@@ -233,5 +230,5 @@ def format_baselines(r: dict[str, Any]) -> str:
     lines = [f"Baselines ({r['n_users']} users, preset {r['preset']}, seed {r['seed']})"]
     for name in ("most_popular", "sasrec"):
         m = r[name]
-        lines.append(f"  {name:<13}" + ", ".join(f"{k} {m[k]:.4f}" for k in ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")))
+        lines.append(f"  {name:<13}" + ", ".join(f"{k} {m[k]:.4f}" for k in METRIC_KEYS))
     return "\n".join(lines)

@@ -13,42 +13,19 @@ whose item is not in the list contributes 0. Every recommender of this project
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .config import Config, EvalConfig
 from .errors import DataError
+from .metrics import KS, METRIC_KEYS, rank_metrics, rank_of  # noqa: F401  (re-exported)
 from .stage import StageResult, read_json, run_stage, write_json
 
-KS = (1, 5, 10)
 OUTPUTS = ("metrics.json", "predictions.jsonl")
-
-
-def rank_of(target: Any, ranked: Sequence[Any]) -> int | None:
-    """1-based rank of ``target`` in ``ranked``, or None."""
-    for i, x in enumerate(ranked):
-        if x == target:
-            return i + 1
-    return None
-
-
-def rank_metrics(ranks: Iterable[int | None], ks: Sequence[int] = KS) -> dict[str, float]:
-    """``hr@k`` for k in ks, ``ndcg@k`` for k in ks other than 1, from per-user ranks."""
-    ranks = list(ranks)
-    if not ranks:
-        raise DataError("no test users to evaluate")
-    out: dict[str, float] = {}
-    for k in ks:
-        out[f"hr@{k}"] = sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
-    for k in ks:
-        if k > 1:
-            out[f"ndcg@{k}"] = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / len(ranks)
-    return out
 
 
 def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:

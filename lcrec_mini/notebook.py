@@ -15,6 +15,7 @@ from typing import Any
 
 from .baselines import popular_items  # noqa: F401  (the notebooks import it from here)
 from .config import Config, make_config
+from .metrics import METRIC_KEYS
 from .indexing import index_str
 
 
@@ -270,7 +271,7 @@ def intention_table(results: dict[str, Any]):
 
     it = results["intention"]
     names = {"history": "history alone (seqrec prompt)", "query": "intention alone", "query+history": "intention + history"}
-    return Table([{"prompt": names[k], **{m: it[k][m] for m in ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")},
+    return Table([{"prompt": names[k], **{m: it[k][m] for m in METRIC_KEYS},
                    "users": it[k]["n_users"]} for k in ("history", "query", "query+history")])
 
 

@@ -30,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .config import Config, make_config
+from .metrics import METRIC_KEYS
 from .stage import read_json, write_json
 
 ALL_TASKS = ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"]
@@ -128,7 +129,7 @@ def _metrics_row(run_dir: Path) -> dict[str, Any]:
     ist = read_json(run_dir / "index" / "stats.json")
     ts = read_json(run_dir / "tune" / "train_stats.json")
     return {
-        **{k: m[k] for k in ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "n_users", "invalid_rate")},
+        **{k: m[k] for k in (*METRIC_KEYS, "n_users", "invalid_rate")},
         "collision_rate_before_fixup": ist["collision_rate_before_fixup"],
         "collision_rate_final": ist["collision_rate_after_fixup"],
         "tune_steps": ts["steps"], "tune_examples": ts["examples"], "final_eval_loss": ts.get("final_eval_loss"),

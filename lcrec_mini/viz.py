@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .metrics import METRIC_KEYS
+
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"]
 
 
@@ -190,7 +192,7 @@ def plot_training_curve(history: Sequence[dict[str, Any]]):
     return fig
 
 
-def plot_metrics(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10")):
+def plot_metrics(rows: Sequence[dict[str, Any]], keys: Sequence[str] = METRIC_KEYS):
     """Grouped bars: one group per metric, one bar per model (rows need ``model`` + metric keys)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.6))

@@ -1,0 +1,35 @@
+"""Ranking metrics of leave-one-out evaluation: HR@k and NDCG@k from each user's rank of
+the held-out item (one list of metric keys for every table of the project)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+from .errors import DataError
+
+KS = (1, 5, 10)
+#: the metrics every table shows, in order: hr@k for each k, ndcg@k for each k > 1
+METRIC_KEYS = tuple(f"hr@{k}" for k in KS) + tuple(f"ndcg@{k}" for k in KS if k > 1)
+
+
+def rank_of(target: Any, ranked: Sequence[Any]) -> int | None:
+    """1-based rank of ``target`` in ``ranked``, or None."""
+    for i, x in enumerate(ranked):
+        if x == target:
+            return i + 1
+    return None
+
+
+def rank_metrics(ranks: Iterable[int | None], ks: Sequence[int] = KS) -> dict[str, float]:
+    """``hr@k`` for k in ks, ``ndcg@k`` for k in ks other than 1, from per-user ranks."""
+    ranks = list(ranks)
+    if not ranks:
+        raise DataError("no test users to evaluate")
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"hr@{k}"] = sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
+    for k in ks:
+        if k > 1:
+            out[f"ndcg@{k}"] = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / len(ranks)
+    return out
