@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.decoding import IndexTrie, TrieLogitsProcessor, beam_search  # noqa: E402
-from lcrec_mini.indexing import index_str  # noqa: E402
+from lcrec_mini.tokens import index_str  # noqa: E402
 from lcrec_mini.llm import add_index_tokens, format_prompt, index_vocabulary, load_causal_lm  # noqa: E402
 from lcrec_mini.prompts import SEQREC  # noqa: E402
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .indexing import LEVEL_LETTERS, index_str
+from .tokens import code_token, index_str
 
 
 def word_token_ids(tok, n: int, seed: int = 0, vocab_limit: int | None = None) -> list[int]:
@@ -76,7 +76,7 @@ def plot_token_pca(result: dict[str, Any], levels: int, codebook_size: int):
         for l in range(levels):
             pts = r["index"][l * codebook_size : (l + 1) * codebook_size]
             ax.scatter(pts[:, 0], pts[:, 1], s=9, alpha=0.8, color=PALETTE[l % len(PALETTE)],
-                       label=f"index tokens <{LEVEL_LETTERS[l]}_*>")
+                       label=f"index tokens {code_token(l, '*')}")
         ax.set_title(f"{name}: centroid gap {r['centroid_gap']:.2f}, spread {r['index_spread']:.2f}", fontsize=9)
         ax.set_xlabel("PC1 of the word tokens")
         ax.set_ylabel("PC2 of the word tokens")

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
-from .indexing import LEVEL_LETTERS, densest_prefix, index_str, load_codes, prefix_members
+from .indexing import densest_prefix, load_codes, prefix_members
+from .tokens import code_token, index_str
 
 
 class Explorer:
@@ -87,7 +88,7 @@ class Explorer:
         depth = len(prefix)
         if depth < self.codes.shape[1] and items:
             nxt = np.bincount(self.codes[items, depth], minlength=1)
-            parts = [f"<code>&lt;{LEVEL_LETTERS[depth]}_{c}&gt;</code>: {n}" for c, n in enumerate(nxt) if n]
+            parts = [f"<code>{html.escape(code_token(depth, c))}</code>: {n}" for c, n in enumerate(nxt) if n]
             out.append(f"<p>next level: {len(parts)} branches &mdash; " + ", ".join(parts[:40]) + (" ..." if len(parts) > 40 else "") + "</p>")
         rows = "".join(self._item_row(i + 1, it) for i, it in enumerate(items[:limit]))
         more = f"<p>... and {len(items) - limit} more</p>" if len(items) > limit else ""
@@ -135,7 +136,7 @@ class Explorer:
                     if l >= start:
                         if open_level:
                             counts = np.bincount(self.codes[self.prefix_items(tuple(prefix)), l], minlength=1)
-                            opts = [("(any)", -1)] + [(f"<{LEVEL_LETTERS[l]}_{c}> ({n})", c) for c, n in enumerate(counts) if n]
+                            opts = [("(any)", -1)] + [(f"{code_token(l, c)} ({n})", c) for c, n in enumerate(counts) if n]
                         else:
                             opts = [("(any)", -1)]
                         keep = pk.value if pk.value in [v for _, v in opts] else -1

@@ -34,24 +34,14 @@ import torch
 
 from .config import Config, IndexConfig
 from .errors import ConfigError, DataError
+from .tokens import code_token, index_str, parse_code_token, row_tokens  # noqa: F401  (index_str: re-exported)
 from .rqvae import RQVAE, kmeans, sinkhorn
 from .stage import StageResult, read_json, run_stage, write_json, write_json_rows
 
 OUTPUTS = ("codes.json", "stats.json", "history.json")
-LEVEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 # -- index bookkeeping ------------------------------------------------------------------
-
-
-def row_tokens(row) -> list[str]:
-    """One index (or prefix) ``[c_1, ..., c_d]`` -> ``["<a_c1>", "<b_c2>", ...]``."""
-    return [f"<{LEVEL_LETTERS[l]}_{int(c)}>" for l, c in enumerate(row)]
-
-
-def index_str(row) -> str:
-    """One index (or prefix) as the text the LLM reads, e.g. ``<a_12><b_3><c_7>``."""
-    return "".join(row_tokens(row))
 
 
 def prefix_members(codes: np.ndarray, prefix) -> np.ndarray:
@@ -85,9 +75,10 @@ def parse_tokens(codes: dict[str, list[str]], where: str = "codes.json") -> np.n
     for i, toks in codes.items():
         row = []
         for l, t in enumerate(toks):
-            if not (isinstance(t, str) and t.startswith(f"<{LEVEL_LETTERS[l]}_") and t.endswith(">")):
-                raise DataError(f"{where} key {i!r}: token {t!r} at level {l + 1}; expected <{LEVEL_LETTERS[l]}_N>")
-            row.append(int(t[3:-1]))
+            parsed = parse_code_token(t)
+            if parsed is None or parsed[0] != l:
+                raise DataError(f"{where} key {i!r}: token {t!r} at level {l + 1}; expected {code_token(l, 'N')}")
+            row.append(parsed[1])
         if out is None:
             out = np.zeros((n, len(row)), dtype=np.int64)
         if len(row) != out.shape[1]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from .errors import DataError
+from .tokens import index_vocabulary  # noqa: F401  (part of this module's API)
 
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 
@@ -59,13 +60,6 @@ def load_causal_lm(name: str, cache_dir: str = "", seed: int = 0, dtype: torch.d
         except OSError as e:
             raise hub_error_hint(name, e) from None
     return tok, model.eval()
-
-
-def index_vocabulary(levels: int, codebook_size: int) -> list[str]:
-    """Every index token, level-major: ``<a_0> .. <a_{K-1}>, <b_0>, ...``."""
-    from .indexing import LEVEL_LETTERS
-
-    return [f"<{LEVEL_LETTERS[l]}_{k}>" for l in range(levels) for k in range(codebook_size)]
 
 
 def add_index_tokens(tok, model, tokens: list[str], seed: int = 0) -> list[int]:

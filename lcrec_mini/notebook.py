@@ -16,7 +16,7 @@ from typing import Any
 from .baselines import popular_items  # noqa: F401  (the notebooks import it from here)
 from .config import Config, make_config
 from .metrics import METRIC_KEYS
-from .indexing import index_str
+from .tokens import index_str
 
 
 @dataclass

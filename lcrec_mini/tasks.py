@@ -45,7 +45,7 @@ class TaskContext:
     @classmethod
     def from_codes(cls, items: dict[str, dict[str, Any]], codes: np.ndarray, max_text_chars: int = 200) -> "TaskContext":
         """From an index array [N, L] (as :func:`lcrec_mini.indexing.load_codes` returns it)."""
-        from .indexing import index_str
+        from .tokens import index_str
 
         return cls(items, [index_str(row) for row in codes], max_text_chars)
 

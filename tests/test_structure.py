@@ -79,3 +79,21 @@ def test_no_import_cycle_and_nothing_imports_the_cli():
     assert "lcrec_mini.config" in graph["lcrec_mini.stage"]
     assert cycles(graph) == []
     assert [m for m, deps in graph.items() if "lcrec_mini.cli" in deps] == []
+
+
+def test_the_index_token_is_formatted_in_one_function():
+    """Only tokens.code_token writes ``<x_N>``; every other module goes through it."""
+    import re
+
+    from lcrec_mini.tokens import code_token, index_str, index_vocabulary, parse_code_token
+
+    writers = []
+    for p in PKG.rglob("*.py"):
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if re.search(r"f[\"'].*<\{?[^>]*\}?_\{", code) or "LEVEL_LETTERS[" in code:
+                writers.append(f"{p.name}:{i}")
+    assert writers == ["tokens.py:18"], writers
+    assert index_str([12, 3, 7]) == "<a_12><b_3><c_7>"
+    assert index_vocabulary(2, 2) == ["<a_0>", "<a_1>", "<b_0>", "<b_1>"]
+    assert parse_code_token(code_token(2, 31)) == (2, 31) and parse_code_token("<a_x>") is None
