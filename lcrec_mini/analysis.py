@@ -71,16 +71,36 @@ def plot_token_pca(result: dict[str, Any], levels: int, codebook_size: int):
     from .viz import PALETTE
 
     fig, axes = plt.subplots(1, len(result), figsize=(5.2 * len(result), 4.4), squeeze=False)
-    for ax, (name, r) in zip(axes[0], result.items()):
-        ax.scatter(r["words"][:, 0], r["words"][:, 1], s=4, alpha=0.35, color="#999999", label="word tokens")
+
+    def draw(ax, r, labels: bool) -> None:
+        ax.scatter(r["words"][:, 0], r["words"][:, 1], s=4, alpha=0.35, color="#999999",
+                   label="word tokens" if labels else None)
         for l in range(levels):
             pts = r["index"][l * codebook_size : (l + 1) * codebook_size]
             ax.scatter(pts[:, 0], pts[:, 1], s=9, alpha=0.8, color=PALETTE[l % len(PALETTE)],
-                       label=f"index tokens {code_token(l, '*')}")
-        ax.set_title(f"{name}: centroid gap {r['centroid_gap']:.2f}, spread {r['index_spread']:.2f}", fontsize=9)
+                       label=f"index tokens {code_token(l, '*')}" if labels else None)
+
+    for ax, (name, r) in zip(axes[0], result.items()):
+        draw(ax, r, True)
+        # index tokens packed into a small part of the words' cloud: an inset zoomed on them,
+        # so their own spread (or its absence) can be seen; the main panel keeps the frame
+        lo, hi = np.percentile(r["words"], [2, 98], axis=0)
+        ilo, ihi = r["index"].min(0), r["index"].max(0)
+        zoom = float(np.min((hi - lo) / np.maximum(ihi - ilo, 1e-9)))
+        title = f"{name}: centroid gap {r['centroid_gap']:.2f}, spread {r['index_spread']:.2f}"
+        if zoom > 5:
+            pad = 0.15 * np.maximum(ihi - ilo, 1e-6 * (hi - lo))
+            ins = ax.inset_axes([0.6, 0.6, 0.38, 0.38])
+            draw(ins, r, False)
+            ins.set_xlim(ilo[0] - pad[0], ihi[0] + pad[0])
+            ins.set_ylim(ilo[1] - pad[1], ihi[1] + pad[1])
+            ins.tick_params(labelsize=6)
+            ins.set_title(f"index tokens, zoomed {zoom:.0f}x", fontsize=7)
+            ax.indicate_inset_zoom(ins, edgecolor="#555555")
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("PC1 of the word tokens")
         ax.set_ylabel("PC2 of the word tokens")
-        ax.legend(fontsize=7, markerscale=2)
+        ax.legend(fontsize=7, markerscale=2, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -133,17 +153,28 @@ def related_items(codes: np.ndarray, emb: np.ndarray, item: int, k: int = 5) -> 
 
 
 def load_embedding_weights(run_dir: str | Path, cache_dir: str = "") -> tuple[dict[str, np.ndarray], Any, dict]:
-    """Input embeddings before tuning (base model + freshly added index tokens, same seed)
-    and after (the tuned model, LoRA merged); returns (weights, tokenizer, tune meta)."""
-    from .llm import add_index_tokens, index_vocabulary, load_causal_lm
+    """Input embeddings before tuning (the base model with the index rows as tuning started
+    them: ``tune.index_init``, same seed) and after (the tuned model, LoRA merged);
+    returns (weights, tokenizer, tune meta)."""
+    from .llm import load_causal_lm
     from .stage import read_json
-    from .tuning import load_tuned
+    from .tuning import init_index_rows, load_tuned
 
     run_dir = Path(run_dir)
     meta = read_json(run_dir / "tune" / "tune_meta.json")
     st = read_json(run_dir / "index" / "stats.json")
+    # how the rows were started (older runs: from the stage's recorded config)
+    init = meta.get("index_init") or read_json(run_dir / "tune" / "config.json")["config"]["tune"].get("index_init", "mean")
+    codes = titles = None
+    if init == "semantic":
+        from .data import load_dataset
+        from .indexing import load_codes
+
+        ds = load_dataset(run_dir)
+        codes = load_codes(run_dir, ds.n_items)
+        titles = [ds.items[str(i)].get("title") or "" for i in range(ds.n_items)]
     tok0, base = load_causal_lm(meta["base_model"], cache_dir, seed=meta["seed"])
-    add_index_tokens(tok0, base, index_vocabulary(st["levels"], st["codebook_size"]), seed=meta["seed"])
+    init_index_rows(tok0, base, init, st["levels"], st["codebook_size"], meta["seed"], codes, titles)
     before = base.get_input_embeddings().weight.detach().float().numpy().copy()
     del base
     tok, tuned = load_tuned(run_dir, cache_dir)

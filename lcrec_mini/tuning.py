@@ -224,6 +224,28 @@ def make_trainer_class():
 # -- model ------------------------------------------------------------------------------------
 
 
+def init_index_rows(tok, model, index_init: str, n_levels: int, codebook_size: int, seed: int,
+                    codes: np.ndarray | None = None, item_texts: list[str] | None = None) -> list[int]:
+    """Add the index tokens to ``tok`` and ``model`` and set their first rows as
+    ``tune.index_init`` says (see :func:`prepare_model`); returns their ids. The token-PCA
+    analysis calls it too, so its "before tuning" rows are the ones tuning started from."""
+    from .llm import add_index_tokens, index_vocabulary
+
+    vocab_rows = model.get_input_embeddings().weight.detach().clone()
+    ids = add_index_tokens(tok, model, index_vocabulary(n_levels, codebook_size), seed=seed)
+    if index_init == "semantic":
+        from .llm import match_spread, semantic_index_rows, set_index_rows
+
+        if codes is None or item_texts is None:
+            raise ConfigError("tune.index_init=semantic needs the items' codes and texts")
+        text_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in item_texts]
+        rows, used = semantic_index_rows(vocab_rows, text_ids, codes, codebook_size)
+        set_index_rows(model, ids, match_spread(rows, used, vocab_rows, n_levels, codebook_size), used)
+    elif index_init != "mean":
+        raise ConfigError(f"tune.index_init: {index_init!r}; expected mean or semantic")
+    return ids
+
+
 def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, codes=None, item_texts=None):
     """(tokenizer, model ready to train, ids of the index tokens).
 
@@ -233,22 +255,11 @@ def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, c
     (:func:`lcrec_mini.llm.semantic_index_rows`, :func:`lcrec_mini.llm.match_spread`);
     that needs ``codes`` [N, L] and ``item_texts`` (one string per item id).
     """
-    from .llm import add_index_tokens, index_vocabulary, load_causal_lm
+    from .llm import load_causal_lm
 
     tc = cfg.tune
     tok, model = load_causal_lm(tc.model, cfg.data.cache_dir, seed=cfg.seed)
-    vocab_rows = model.get_input_embeddings().weight.detach().clone()
-    ids = add_index_tokens(tok, model, index_vocabulary(n_levels, codebook_size), seed=cfg.seed)
-    if tc.index_init == "semantic":
-        from .llm import match_spread, semantic_index_rows, set_index_rows
-
-        if codes is None or item_texts is None:
-            raise ConfigError("tune.index_init=semantic needs the items' codes and texts")
-        text_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in item_texts]
-        rows, used = semantic_index_rows(vocab_rows, text_ids, codes, codebook_size)
-        set_index_rows(model, ids, match_spread(rows, used, vocab_rows, n_levels, codebook_size), used)
-    elif tc.index_init != "mean":
-        raise ConfigError(f"tune.index_init: {tc.index_init!r}; expected mean or semantic")
+    ids = init_index_rows(tok, model, tc.index_init, n_levels, codebook_size, cfg.seed, codes, item_texts)
     if tc.method == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -541,6 +552,7 @@ def run_tune(
                     "system": system,
                     "end_of_response": eor,
                     "seed": cfg.seed,
+                    "index_init": tc.index_init,
                 },
             )
             _loss_plot(history, out / "loss.png")

@@ -72,3 +72,26 @@ def test_small_differences_on_few_users_are_flagged_as_noise():
     for r in runs.values():
         r["n_users"] = 1_000_000
     assert [c["held here"] for c in claims({"runs": runs})][:3] == ["yes"] * 3
+
+
+def test_token_pca_zooms_on_index_tokens_packed_into_a_dot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from lcrec_mini.analysis import plot_token_pca, token_embedding_pca
+
+    rng = np.random.default_rng(0)
+    words = rng.normal(size=(300, 16))
+    packed = words.mean(0) + 1e-3 * rng.normal(size=(8, 16))  # 2 levels x 4 codes, one dot
+    spread = rng.normal(size=(8, 16))
+    w = {"before tuning": np.vstack([words, packed]), "after tuning": np.vstack([words, spread])}
+    res = token_embedding_pca(w, list(range(300)), list(range(300, 308)))
+    assert res["before tuning"]["index_spread"] < 0.01 < 0.5 < res["after tuning"]["index_spread"]
+    fig = plot_token_pca(res, 2, 4)
+    before, after = fig.axes[0], fig.axes[1]
+    assert len(before.child_axes) == 1 and "zoomed" in before.child_axes[0].get_title()
+    assert len(after.child_axes) == 0  # spread like the words: no zoom needed
+    plt.close(fig)
