@@ -124,9 +124,18 @@ def prefix_titles(model, tok, codes: np.ndarray, item: int, system: str | None =
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
                                  pad_token_id=tok.pad_token_id)
-        gen = tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
-        rows.append({"prefix length": d, "prefix": prefix, "generated title": gen})
+        new = out[0, enc["input_ids"].shape[1]:]
+        gen = tok.decode(new, skip_special_tokens=True).strip()
+        shown = gen or (EMPTY_AT_ONCE if len(new) <= 1 else EMPTY_NO_WORDS)
+        rows.append({"prefix length": d, "prefix": prefix, "generated title": shown, "text": gen})
     return rows
+
+
+#: what the case-study tables show for an empty generation, instead of a blank cell
+EMPTY_AT_ONCE = "(nothing: the model ended its answer at the first token)"
+EMPTY_NO_WORDS = "(nothing readable: only special tokens were generated)"
+#: the columns a case-study table shows (``text`` is the raw generation, scored by the study)
+PREFIX_COLUMNS = ("prefix length", "prefix", "generated title")
 
 
 def text_similarity(emb: np.ndarray, item: int) -> np.ndarray:

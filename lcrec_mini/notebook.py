@@ -278,8 +278,14 @@ def intention_table(results: dict[str, Any]):
 def prefix_generation_tables(results: dict[str, Any]) -> list:
     from .viz import Table
 
+    from .analysis import EMPTY_AT_ONCE, PREFIX_COLUMNS
+
     cs = results["case_studies"]
-    out = [Table(g["rows"], caption=f"item {g['item']}: {g['title']}") for g in cs["prefix_generation"]]
+    # results of older runs hold the raw text only: an empty cell there is an empty generation
+    rows = [[{**r, "generated title": r["generated title"] or EMPTY_AT_ONCE} for r in g["rows"]]
+            for g in cs["prefix_generation"]]
+    out = [Table(rs, PREFIX_COLUMNS, caption=f"item {g['item']}: {g['title']}")
+           for rs, g in zip(rows, cs["prefix_generation"])]
     rel = cs["related_items"]
     out.append(Table([{"related items": "by index prefix", "users in common (Jaccard)": rel["co_interaction_by_index"]},
                       {"related items": "by text embedding", "users in common (Jaccard)": rel["co_interaction_by_text"]}],

@@ -229,7 +229,7 @@ def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
         rows = prefix_titles(model, tok, codes, it, meta.get("system"), meta.get("end_of_response"))
         title = ds.items[str(it)]["title"]
         for r in rows:
-            r["overlap_with_title"] = title_overlap(r["generated title"], title)
+            r["overlap_with_title"] = title_overlap(r.get("text", r["generated title"]), title)
         gen.append({"item": it, "title": title, "rows": rows})
     overlap_by_len = [float(np.mean([g["rows"][d]["overlap_with_title"] for g in gen])) for d in range(codes.shape[1])]
     # related items: did the same users choose them? (collaborative relatedness, Jaccard of
@@ -405,7 +405,8 @@ def plot_indexing(results: dict[str, Any], keys: tuple[str, ...] = ("hr@5", "ndc
     for ax, key in zip(np.atleast_1d(axes), keys):
         for j, (t, lab) in enumerate((("seq", "SEQ (seqrec only)"), ("all", "w/ ALIGN (all tasks)"))):
             vals = [runs.get(f"index-{mm}-{t}", {}).get(key, 0.0) for mm, _ in methods]
-            ax.bar(x + (j - 0.5) * 0.38, vals, 0.38, label=lab, color=PALETTE[j])
+            bars = ax.bar(x + (j - 0.5) * 0.38, vals, 0.38, label=lab, color=PALETTE[j])
+            ax.bar_label(bars, fmt="%.3f", fontsize=6, padding=1)  # a bar of 0 still shows its value
         ax.set_xticks(x, [l for _, l in methods], fontsize=8)
         ax.set_title(key.upper())
         ax.legend(fontsize=7)

@@ -95,3 +95,32 @@ def test_token_pca_zooms_on_index_tokens_packed_into_a_dot():
     assert len(before.child_axes) == 1 and "zoomed" in before.child_axes[0].get_title()
     assert len(after.child_axes) == 0  # spread like the words: no zoom needed
     plt.close(fig)
+
+
+def test_indexing_chart_labels_every_bar_even_a_zero():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lcrec_mini.study import plot_indexing
+
+    runs = {f"index-{m}-{t}": {"hr@5": 0.0 if m == "random" else 0.02, "ndcg@5": 0.01}
+            for m in ("lcrec", "rqvae", "random") for t in ("seq", "all")}
+    fig = plot_indexing({"runs": runs})
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert len(labels) == 6 and labels.count("0.000") == 2
+    plt.close(fig)
+
+
+def test_empty_generations_are_named_in_the_case_study_tables():
+    from lcrec_mini.analysis import EMPTY_AT_ONCE
+    from lcrec_mini.notebook import prefix_generation_tables
+
+    res = {"case_studies": {"prefix_generation": [{"item": 3, "title": "Star Wars", "rows": [
+        {"prefix length": 1, "prefix": "<a_1>", "generated title": "", "text": ""},
+        {"prefix length": 2, "prefix": "<a_1><b_2>", "generated title": "Star Trek", "text": "Star Trek"}]}],
+        "related_items": {"items": 5, "co_interaction_by_index": 0.1, "co_interaction_by_text": 0.05}}}
+    t = prefix_generation_tables(res)[0]
+    assert [r["generated title"] for r in t.rows] == [EMPTY_AT_ONCE, "Star Trek"]
+    assert t.columns == ["prefix length", "prefix", "generated title"]

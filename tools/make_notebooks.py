@@ -321,7 +321,7 @@ towards the item. Second, which items are *related*? Items sharing a long index 
 text embedding alone.
 """,
     code("""import numpy as np
-from lcrec_mini.analysis import prefix_titles, related_items
+from lcrec_mini.analysis import PREFIX_COLUMNS, prefix_titles, related_items
 from lcrec_mini.data import load_dataset
 from lcrec_mini.indexing import load_codes
 from lcrec_mini.stage import read_json
@@ -336,7 +336,7 @@ tok, model = load_tuned(env.run_dir, env.cfg.data.cache_dir, env.device)"""),
     code("""from lcrec_mini.notebook import popular_items
 for item in popular_items(ds, 3):
     rows = prefix_titles(model, tok, codes, item, meta.get("system"), meta.get("end_of_response"))
-    display(Table(rows, caption=f"item {item}: {ds.items[str(item)]['title']}"))"""),
+    display(Table(rows, PREFIX_COLUMNS, caption=f"item {item}: {ds.items[str(item)]['title']}"))"""),
     md("## Related items: by index prefix, by text\n\nLeft: the items sharing the longest index prefix "
        "(ties broken by text similarity); right: nearest by text embedding only."),
     code("""from lcrec_mini.notebook import related_table
