@@ -8,12 +8,16 @@ text elsewhere, so no pandas is needed.
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
 
 from .metrics import METRIC_KEYS
+
+#: an index token inside table text (lcrec_mini.tokens writes them)
+INDEX_TOKEN = re.compile(r"(<[a-z]_\d+>)")
 
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"]
 
@@ -40,10 +44,24 @@ class Table:
             return f"{v:,}"
         return "" if v is None else str(v)
 
+    @staticmethod
+    def _cell_html(text: str) -> str:
+        """Escaped text in which every index token is kept whole: a line may break between
+        ``<a_9>`` and ``<b_29>``, never inside one."""
+        parts = INDEX_TOKEN.split(text)
+        out = []
+        for i, part in enumerate(parts):
+            if i % 2:  # a token (the pattern's one group)
+                out.append(f'<span class="ix">{html.escape(part)}</span><wbr>')
+            else:
+                out.append(html.escape(part))
+        return "".join(out)
+
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(self._fmt(r.get(c)))}</td>" for c in self.columns) + "</tr>" for r in self.rows
+            "<tr>" + "".join(f"<td>{self._cell_html(self._fmt(r.get(c)))}</td>" for c in self.columns) + "</tr>"
+            for r in self.rows
         )
         cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return f'<table class="lcrec-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
