@@ -115,3 +115,19 @@ def test_browser_typesets_maths_and_loads_figures(built_book):
     assert res["math"] >= 1 and res["math_errors"] == 0, res
     assert res["images_loaded"] == res["images"], res
     assert res["figures"] >= 2 and res["figures_loaded"] == res["figures"], res  # the notebook's plots
+
+
+def test_pages_have_the_buttons_the_config_asks_for(built_book):
+    """No download button (disabled in _config.yml), the repository and Colab ones kept."""
+    page = (built_book / "notebooks" / "03_index.html").read_text(encoding="utf-8")
+    assert "btn-download" not in page and "Download this page" not in page
+    assert "github.com/lcrec-mini/lcrec-mini" in page
+    assert "colab.research.google.com" in page
+
+
+def test_no_build_machine_path_in_the_book_or_the_notebooks(built_book):
+    machine = re.compile(r"/(work|root|tmp|home)/")
+    hits = [str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb") if machine.search(p.read_text())]
+    hits += [str(p.relative_to(built_book)) for p in built_book.rglob("*.html")
+             if machine.search(p.read_text(encoding="utf-8", errors="replace"))]
+    assert not hits, f"machine paths in: {hits}"
