@@ -94,6 +94,11 @@ def main() -> None:
     t_fwd = timed(forward, 5)
     t_ix = timed(lambda: step(True), 5)
     t_full = timed(lambda: step(False), 5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # how the step scales with cores: one thread against all of them
+    t_ix1 = timed(lambda: step(True), 3)
+    gemm1 = gemm_gflops(2048, 2048, 2048, 3)
+    torch.set_num_threads(threads)
     ceiling_fwd = big * 1e9 / fwd_flops
     ceiling_train = big * 1e9 / (2 * fwd_flops)
     rows_md = [
@@ -115,6 +120,9 @@ def main() -> None:
     ]
     for name, got, ceil in rows_md:
         lines.append(f"| {name} | {got:.0f} | {ceil:.0f} | {got / ceil:.0%} |")
+    lines += ["", f"Scaling with cores: the index-only training step runs at {tokens / t_ix1:.0f} tokens/s on 1 thread and "
+              f"{tokens / t_ix:.0f} on {threads} ({t_ix1 / t_ix:.2f}x; the 2048^3 GEMM {gemm1:.0f} -> {big:.0f} GFLOP/s, "
+              f"{big / gemm1:.2f}x)."]
     text = "\n".join(lines) + "\n"
     print(text)
     out = Path(__file__).parent / "results" / "bench_ceiling.md"

@@ -87,6 +87,10 @@ def main() -> None:
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
         del rk
 
+    if not (run_dir / "baselines" / "metrics.json").exists():
+        print(f"{run_dir / 'baselines'}: not there yet; run `lcrec-mini baselines --preset {a.preset} --run-dir {run_dir}`, "
+              "then this script again for the table and figure (the points above are kept)")
+        return
     seqs = {str(u): s for u, s in ds.sequences.items()}
     pop = most_popular([s[:-1] for s in seqs.values()], ds.n_items)
     pop_rank = {u: rank_of(s[-1], pop) for u, s in seqs.items()}
