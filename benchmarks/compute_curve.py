@@ -78,6 +78,14 @@ def main() -> None:
         f = store / f"step-{step}.json"
         if f.exists():
             continue
+        final = model_dir == run_dir / "tune" / "model"
+        if final and (run_dir / "eval" / "metrics.json").exists():  # the evaluate stage ranked it already
+            metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+            preds = [json.loads(l) for l in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if l]
+            if metrics.get("n_users") == len(tests) and metrics.get("templates") == 1:
+                f.write_text(json.dumps({"step": step, "train_seconds": seconds, "metrics": metrics,
+                                         "ranks": {str(p["user"]): p["rank"] for p in preds}}))
+                continue
         t0 = time.perf_counter()
         rk = Ranker.load(run_dir, cfg, "cpu", ds=ds, codes=codes, model_dir=model_dir)
         metrics, preds = score_tests(rk, tests, cfg.eval)
