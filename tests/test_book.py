@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PROBE_PAGE = "notebooks/03_index.html"  # maths in its prose, figures in its outputs
 
-PROBE_JS = """
+PROBE_JS = r"""
 <script>
 window.addEventListener('load', function () {
   function report() {

@@ -261,5 +261,7 @@ def test_lcrec_malformed_json_names_line(tmp_path):
 
 
 def test_unknown_source(tmp_path):
-    with pytest.raises(ConfigError, match="unknown data source 'movielens'"):
+    # refused when the config is built, before any stage
+    with pytest.raises(ConfigError, match="data.source = 'movielens': expected ml-100k, amazon2018:<Category>"):
         run_data(cfg_for("movielens", tmp_path), tmp_path / "run", log=quiet)
+    assert not (tmp_path / "run").exists()

@@ -85,7 +85,7 @@ def test_history_cap_and_sampling():
 def test_only_selected_tasks_and_unknown_task():
     ex = fixture_examples("tasks.tasks=seqrec")
     assert {e["task"] for e in ex["train"]} == {"seqrec"}
-    with pytest.raises(ConfigError, match="unknown tasks \\['seqrek'\\]"):
+    with pytest.raises(ConfigError, match="tasks.tasks = \\['seqrec', 'seqrek'\\]: expected a non-empty list"):
         fixture_examples("tasks.tasks=seqrec,seqrek")
 
 
