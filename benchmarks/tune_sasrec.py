@@ -77,13 +77,16 @@ def write_table(results: dict, out: Path, n_users: int, stage: dict | None = Non
         "|---|---|---|---|---|---|",
     ]
     best = max(results, key=lambda k: results[k]["valid_ndcg@10"]) if results else None
+    stage_best = stage is not None and (best is None or stage["sasrec"]["best_valid_ndcg@10"] > results[best]["valid_ndcg@10"])
+    if stage_best:
+        best = None
     for name, r in results.items():
-        mark = " **(best of these)**" if name == best else ""
+        mark = " **(best)**" if name == best else ""
         lines.append(f"| {name}{mark} | {r['valid_ndcg@10']:.4f} | {r['best_epoch']} / {r['epochs']} | "
                      f"{r['test']['hr@10']:.4f} | {r['test']['ndcg@10']:.4f} | {r['seconds']:.0f} |")
     if stage is not None:
         lines.append(f"| the baselines stage's defaults (max_len 20, all windows, validation every epoch, patience 10; "
-                     f"`make run`) | {stage['sasrec']['best_valid_ndcg@10']:.4f} | - / {stage['sasrec']['epochs']} | "
+                     f"`make run`){' **(best)**' if stage_best else ''} | {stage['sasrec']['best_valid_ndcg@10']:.4f} | - / {stage['sasrec']['epochs']} | "
                      f"{stage['sasrec']['hr@10']:.4f} | {stage['sasrec']['ndcg@10']:.4f} | {stage['wall_seconds']:.0f} |")
     se = math.sqrt(0.1 * 0.9 / max(n_users, 1))
     lines += ["", f"One standard error of an HR@10 near .10 on {n_users} users is about {se:.3f}, so rows "
