@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -28,18 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.config import make_config  # noqa: E402
+from lcrec_mini.metrics import ndcg_of, paired_se  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def ndcg10(rank: int | None) -> float:
-    return 1 / math.log2(rank + 1) if rank is not None and rank <= 10 else 0.0
-
-
-def paired_se(a: list[float], b: list[float]) -> float:
-    d = [x - y for x, y in zip(a, b)]
-    mu = sum(d) / len(d)
-    return math.sqrt(sum((x - mu) ** 2 for x in d) / max(1, len(d) - 1) / len(d))
 
 
 def points(run_dir: Path) -> list[tuple[int, Path, float]]:
@@ -107,8 +97,8 @@ def main() -> None:
     for step, _, _ in points(run_dir):
         r = json.loads((store / f"step-{step}.json").read_text())
         users = list(r["ranks"])
-        mine = [ndcg10(r["ranks"][u]) for u in users]
-        base = [ndcg10(pop_rank[u]) for u in users]
+        mine = [ndcg_of(r["ranks"][u]) for u in users]
+        base = [ndcg_of(pop_rank[u]) for u in users]
         rows.append({"step": step, "minutes": r["train_seconds"] / 60, "hr@10": r["metrics"]["hr@10"],
                      "ndcg@10": r["metrics"]["ndcg@10"], "invalid_rate": r["metrics"]["invalid_rate"],
                      "minus_popular": sum(mine) / len(mine) - sum(base) / len(base),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import sys
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.evaluation import run_evaluate  # noqa: E402
+from lcrec_mini.metrics import ndcg_of, paired_se  # noqa: E402
 from lcrec_mini.tasks import run_tasks  # noqa: E402
 from lcrec_mini.tuning import run_tune  # noqa: E402
 
@@ -69,8 +69,7 @@ def per_user_ndcg(run_dir: Path) -> dict[int, float]:
     out = {}
     for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines():
         p = json.loads(line)
-        r = p["rank"]
-        out[p["user"]] = 1 / math.log2(r + 1) if r is not None and r <= 10 else 0.0
+        out[p["user"]] = ndcg_of(p["rank"])
     return out
 
 
@@ -116,10 +115,8 @@ def main() -> None:
         diff = se = ""
         if base is not None:
             mine = per_user_ndcg(d)
-            ds = [mine[u] - base[u] for u in base]
-            mu = sum(ds) / len(ds)
-            sd = math.sqrt(sum((x - mu) ** 2 for x in ds) / max(1, len(ds) - 1))
-            diff, se = f"{mu:+.4f}", f"{2 * sd / math.sqrt(len(ds)):.4f}"
+            a, b = [mine[u] for u in base], [base[u] for u in base]
+            diff, se = f"{(sum(a) - sum(b)) / len(a):+.4f}", f"{2 * paired_se(a, b):.4f}"
         lines.append(f"| {name} | {st['steps']} | {tokens:,} | {m['hr@10']:.4f} | {m['ndcg@10']:.4f} | {diff} | {se} |")
     text = "\n".join(lines) + "\n"
     print(text)

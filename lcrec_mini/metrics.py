@@ -33,3 +33,15 @@ def rank_metrics(ranks: Iterable[int | None], ks: Sequence[int] = KS) -> dict[st
         if k > 1:
             out[f"ndcg@{k}"] = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / len(ranks)
     return out
+
+
+def ndcg_of(rank: int | None, k: int = 10) -> float:
+    """One user's NDCG@k from the rank of the held-out item (None: not ranked)."""
+    return 1 / math.log2(rank + 1) if rank is not None and rank <= k else 0.0
+
+
+def paired_se(a: Sequence[float], b: Sequence[float]) -> float:
+    """Standard error of the mean of the per-user differences ``a - b`` (the same users)."""
+    d = [x - y for x, y in zip(a, b)]
+    mu = sum(d) / len(d)
+    return math.sqrt(sum((x - mu) ** 2 for x in d) / max(1, len(d) - 1) / len(d))
