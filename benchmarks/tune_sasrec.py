@@ -30,6 +30,7 @@ from lcrec_mini.evaluation import rank_metrics, rank_of  # noqa: E402
 
 BASE = ["baselines.sasrec_epochs=400"]
 E5 = ["baselines.sasrec_eval_every=5", "baselines.sasrec_patience=8"]  # patience: 40 epochs
+E2 = ["baselines.sasrec_eval_every=2", "baselines.sasrec_patience=10"]  # patience: 20 epochs
 L50 = ["baselines.max_len=50"]
 VARIANTS: dict[str, list[str]] = {
     "max_len 50, last window": L50 + ["baselines.sasrec_windows=last"] + E5,
@@ -42,6 +43,9 @@ VARIANTS: dict[str, list[str]] = {
     "max_len 20, all windows": ["baselines.sasrec_windows=all"] + E5,
     "max_len 50, all windows, init 0.02, dropout 0.5": L50 + [
         "baselines.sasrec_windows=all", "baselines.sasrec_init_std=0.02", "baselines.sasrec_dropout=0.5"] + E5,
+    "max_len 20, all windows, init 0.02": ["baselines.sasrec_windows=all", "baselines.sasrec_init_std=0.02"] + E2,
+    "max_len 20, all windows, init 0.02, dropout 0.5": ["baselines.sasrec_windows=all", "baselines.sasrec_init_std=0.02",
+                                                        "baselines.sasrec_dropout=0.5"] + E2,
 }
 
 

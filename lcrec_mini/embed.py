@@ -108,6 +108,41 @@ def embed_items(items: dict[str, dict], fields: list[str], tok, model, batch_siz
     return (total / count).astype(np.float32)
 
 
+#: largest catalogue for the dense co-occurrence SVD (10,000 items: 800 MB in float64)
+CF_MAX_ITEMS = 10_000
+
+
+def cooccurrence_vectors(train_seqs: list[list[int]], n_items: int, dims: int, window: int) -> np.ndarray:
+    """[n_items, dims] collaborative item vectors: the top singular vectors (scaled by the
+    square root of their singular values) of the symmetric co-occurrence matrix of the
+    training sequences (items at most ``window`` positions apart), degree-normalised
+    (D^-1/2 A D^-1/2, so popular items do not dominate). Deterministic up to the sign of
+    each vector, which is fixed so that its largest entry is positive."""
+    if dims >= n_items:
+        raise ConfigError(f"embed.cf_dims = {dims}: expected fewer than the {n_items} items")
+    a = np.zeros((n_items, n_items), dtype=np.float64)
+    for s in train_seqs:
+        s = np.asarray(s, dtype=np.int64)
+        for k in range(1, window + 1):
+            if len(s) > k:
+                np.add.at(a, (s[:-k], s[k:]), 1.0)
+    a = a + a.T
+    d = a.sum(1) + 1.0
+    m = a / np.sqrt(d[:, None] * d[None, :])
+    u, sv, _ = np.linalg.svd(m, hermitian=True)
+    order = np.argsort(-sv)[:dims]
+    u, sv = u[:, order], sv[order]
+    sign = np.sign(u[np.abs(u).argmax(0), np.arange(dims)])
+    return (u * sign * np.sqrt(np.abs(sv))).astype(np.float32)
+
+
+def with_cf(text: np.ndarray, cf: np.ndarray, weight: float) -> np.ndarray:
+    """[text / |text| , weight * cf / |cf|] per item (an item without co-occurrence keeps a zero cf part)."""
+    t = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-12)
+    c = cf / np.maximum(np.linalg.norm(cf, axis=1, keepdims=True), 1e-12)
+    return np.concatenate([t, weight * c], axis=1).astype(np.float32)
+
+
 def resolve_fields(cfg_fields: list[str], stats: dict[str, Any]) -> list[str]:
     if cfg_fields:
         return list(cfg_fields)
@@ -129,12 +164,25 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
                 f"embed.fields {unknown} appear in no item of {Path(run_dir) / 'data' / 'items.json'}; "
                 f"item fields are {sorted(next(iter(ds.items.values())))}"
             )
+        if ec.cf_dims >= ds.n_items:
+            raise ConfigError(f"embed.cf_dims = {ec.cf_dims}: expected fewer than the {ds.n_items} items")
+        if ec.cf_dims and ds.n_items > CF_MAX_ITEMS:
+            raise ConfigError(f"embed.cf_dims = {ec.cf_dims} with {ds.n_items:,} items: the co-occurrence matrix is "
+                              f"dense here (at most {CF_MAX_ITEMS:,} items); expected embed.cf_dims = 0 for this catalogue")
         device = pick_device(ec.device)
         log(f"[embed] {ds.n_items} items, fields {fields}, model {ec.model} on {device}")
         tok, model = load_encoder(ec.model, cfg.data.cache_dir, device)
         vecs = embed_items(ds.items, fields, tok, model, ec.batch_size, ec.max_length)
         if not np.isfinite(vecs).all():
             raise DataError(f"model {ec.model} produced non-finite embeddings")
+        text_dim = int(vecs.shape[1])
+        if ec.cf_dims:
+            from .data.splits import train_part
+
+            cf = cooccurrence_vectors([train_part(s) for s in ds.sequences.values()], ds.n_items, ec.cf_dims, ec.cf_window)
+            vecs = with_cf(vecs, cf, ec.cf_weight)
+            log(f"[embed] + {ec.cf_dims} collaborative dimensions (co-occurrence within {ec.cf_window} positions "
+                f"of the training sequences, weight {ec.cf_weight})")
         np.save(out / "items.npy", vecs)
         write_json(
             out / "meta.json",
@@ -146,6 +194,10 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
                 "dim": int(vecs.shape[1]),
                 "dtype": "float32",
                 "max_length": ec.max_length,
+                "text_dim": text_dim,
+                "cf_dims": ec.cf_dims,
+                "cf_weight": ec.cf_weight,
+                "cf_window": ec.cf_window,
             },
         )
 

@@ -62,6 +62,27 @@ def load_causal_lm(name: str, cache_dir: str = "", seed: int = 0, dtype: torch.d
     return tok, model.eval()
 
 
+def keep_layers(model, n: int, where: str = "tune.num_layers"):
+    """Keep the first ``n`` decoder layers of ``model`` (0 = all); returns ``model``.
+
+    The layers' weights are the pretrained ones; the final norm and the (tied) output
+    embedding stay. The config is updated, so a saved model reloads with ``n`` layers."""
+    if not n:
+        return model
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inner = getattr(base, "model", None)
+    layers = getattr(inner, "layers", None)
+    if layers is None:
+        raise DataError(f"{where} = {n}: {type(base).__name__} has no .model.layers to cut")
+    if n > len(layers):
+        raise DataError(f"{where} = {n}, but the model has only {len(layers)} decoder layers")
+    inner.layers = layers[:n]
+    base.config.num_hidden_layers = n
+    if getattr(base.config, "layer_types", None):
+        base.config.layer_types = base.config.layer_types[:n]
+    return model
+
+
 def add_index_tokens(tok, model, tokens: list[str], seed: int = 0) -> list[int]:
     """Add ``tokens`` to the vocabulary and grow the embeddings; returns their ids.
 

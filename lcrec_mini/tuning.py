@@ -255,10 +255,11 @@ def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, c
     (:func:`lcrec_mini.llm.semantic_index_rows`, :func:`lcrec_mini.llm.match_spread`);
     that needs ``codes`` [N, L] and ``item_texts`` (one string per item id).
     """
-    from .llm import load_causal_lm
+    from .llm import keep_layers, load_causal_lm
 
     tc = cfg.tune
     tok, model = load_causal_lm(tc.model, cfg.data.cache_dir, seed=cfg.seed)
+    keep_layers(model, tc.num_layers)
     ids = init_index_rows(tok, model, tc.index_init, n_levels, codebook_size, cfg.seed, codes, item_texts)
     if tc.method == "lora":
         from peft import LoraConfig, get_peft_model
@@ -286,6 +287,24 @@ def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, c
         if hasattr(model, "enable_input_require_grads"):
             model.enable_input_require_grads()
     return tok, model, ids
+
+
+def index_row_params(model, token_ids: list[int], full_rows_apart: bool) -> list:
+    """The parameters that hold the index-token rows, for their own optimizer group.
+
+    LoRA: peft's trainable-token deltas. Full tuning with ``full_rows_apart``: the
+    embedding matrix itself, with a gradient hook that keeps only the index rows' gradient,
+    so the word rows stay as pretrained and the index rows train at ``tune.index_lr``
+    (AdamW leaves a parameter entry whose gradient is always zero unchanged when weight
+    decay is 0, as it is in that group). Otherwise none (one group for everything)."""
+    rows = [p for n, p in model.named_parameters() if "trainable_tokens_delta" in n and p.requires_grad]
+    if rows or not full_rows_apart:
+        return rows
+    w = model.get_input_embeddings().weight
+    keep = torch.zeros(w.shape[0], 1, dtype=w.dtype, device=w.device)
+    keep[torch.as_tensor(token_ids, device=w.device)] = 1.0
+    w.register_hook(lambda g: g * keep)
+    return [w]
 
 
 def count_parameters(model) -> dict[str, int]:
@@ -317,7 +336,7 @@ def check_resume(path: str, fp: str) -> str:
 def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", model_dir: str | Path | None = None):
     """(tokenizer, model) of ``<run_dir>/tune`` (or of ``model_dir``, e.g. a snapshot
     ``tune/snapshots/step-N``), LoRA merged, checked against the index."""
-    from .llm import check_index_tokens, index_vocabulary, load_causal_lm
+    from .llm import check_index_tokens, index_vocabulary, keep_layers, load_causal_lm
 
     tune_dir = Path(run_dir) / "tune"
     model_dir = Path(model_dir) if model_dir else tune_dir / "model"
@@ -335,6 +354,7 @@ def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", mo
         from peft import PeftModel
 
         _, base = load_causal_lm(meta["base_model"], cache_dir, seed=meta["seed"])
+        keep_layers(base, meta.get("num_layers", 0))
         base.resize_token_embeddings(len(tok), mean_resizing=False)
         model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
     if tok.pad_token is None:
@@ -404,9 +424,6 @@ def run_tune(
     from .llm import end_of_response
 
     tc = cfg.tune
-    if tc.method != "lora" and (tc.index_lr or tc.embed_warmup_steps):
-        raise ConfigError("tune.index_lr and tune.embed_warmup_steps need tune.method=lora "
-                          "(full tuning trains the index rows inside the whole embedding matrix)")
     run_dir = Path(run_dir)
     rank, world_size = world()
     fp = stage_fingerprint(cfg, "tune", {u: upstream_fingerprint(run_dir, u, cfg.preset) for u in UPSTREAM["tune"]})
@@ -484,7 +501,7 @@ def run_tune(
         Trainer.index_range = (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None
         Trainer.index_lr = tc.index_lr or None
         Trainer.warmup_rows_steps = tc.embed_warmup_steps
-        Trainer.row_params = [p for n, p in model.named_parameters() if "trainable_tokens_delta" in n and p.requires_grad]
+        Trainer.row_params = index_row_params(model, token_ids, tc.method == "full" and bool(tc.index_lr or tc.embed_warmup_steps))
         trainer = Trainer(
             model=model,
             args=args,
@@ -553,6 +570,7 @@ def run_tune(
                     "end_of_response": eor,
                     "seed": cfg.seed,
                     "index_init": tc.index_init,
+                    "num_layers": tc.num_layers,
                 },
             )
             _loss_plot(history, out / "loss.png")

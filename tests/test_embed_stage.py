@@ -154,3 +154,35 @@ def test_unknown_embed_field(tmp_path):
     run_data(cfg, tmp_path, log=quiet)
     with pytest.raises(ConfigError, match=r"embed.fields \['plot'\] appear in no item"):
         run_embed(cfg, tmp_path, log=quiet)
+
+
+def test_cooccurrence_vectors_separate_groups_and_ignore_held_out_items():
+    from lcrec_mini.data.splits import train_part
+    from lcrec_mini.embed import cooccurrence_vectors, with_cf
+
+    # items 0-4 are watched together, items 5-9 together; items 10 and 11 only ever as a
+    # user's last two (held-out) items
+    seqs = [[0, 1, 2, 3, 4, 0, 2, 10, 11], [1, 3, 0, 4, 2, 10, 11], [5, 6, 7, 8, 9, 5, 7, 10, 11], [6, 8, 5, 9, 7, 10, 11]]
+    cf = cooccurrence_vectors([train_part(s) for s in seqs], 12, dims=2, window=2)
+    assert cf.shape == (12, 2)
+    assert np.allclose(cf[10:], 0)  # nothing of the valid/test items enters
+    unit = cf[:10] / np.linalg.norm(cf[:10], axis=1, keepdims=True)
+    sim = unit @ unit.T
+    same, other = sim[:5, :5].min(), sim[:5, 5:].max()
+    assert same > other + 0.5, (same, other)
+    assert np.array_equal(cf, cooccurrence_vectors([train_part(s) for s in seqs], 12, dims=2, window=2))
+    x = with_cf(np.full((12, 3), 2.0, dtype=np.float32), cf, 0.5)
+    assert x.shape == (12, 5)
+    assert np.allclose(np.linalg.norm(x[:, :3], axis=1), 1) and np.allclose(np.linalg.norm(x[:10, 3:], axis=1), 0.5)
+
+
+def test_embed_stage_appends_collaborative_dimensions(tmp_path):
+    cfg = make_config("smoke", set_items=["embed.cf_dims=8", "embed.cf_weight=2"])
+    run_data(cfg, tmp_path, log=quiet)
+    run_embed(cfg, tmp_path, log=quiet)
+    meta = json.loads((tmp_path / "embed" / "meta.json").read_text())
+    x = load_embeddings(tmp_path)
+    assert meta["cf_dims"] == 8 and x.shape[1] == meta["text_dim"] + 8 == meta["dim"]
+    assert np.allclose(np.linalg.norm(x[:, : meta["text_dim"]], axis=1), 1, atol=1e-5)
+    with pytest.raises(ConfigError, match="embed.cf_dims = 5000: expected fewer than"):
+        run_embed(make_config("smoke", set_items=["embed.cf_dims=5000"]), tmp_path, force=True, log=quiet)

@@ -100,6 +100,32 @@ def test_interrupted_tune_resumes_from_its_checkpoint(prepared, tmp_path):
     assert torch.equal(w6, wf) and not torch.equal(w3, wf)  # step 6 is the final model; step 3 is not
 
 
+def test_cut_full_tuning_trains_index_rows_only_and_reloads_cut(prepared, tmp_path):
+    """tune.num_layers keeps the first layers (the saved model reloads with them); full tuning
+    with tune.index_lr trains the layers and the index rows, never the word rows."""
+    cfg, src = prepared
+    run_dir = tmp_path / "run"
+    for d in ("data", "embed", "index", "tasks"):
+        shutil.copytree(src / d, run_dir / d)
+    cfg = make_config("smoke", set_items=["tune.method=full", "tune.num_layers=1", "tune.index_lr=0.01",
+                                          "tune.embed_warmup_steps=2", "tune.eval_steps=100"])
+    run_tune(cfg, run_dir, log=quiet)
+    assert json.loads((run_dir / "tune" / "tune_meta.json").read_text())["num_layers"] == 1
+    tok, model = load_tuned(run_dir)
+    assert len(model.model.layers) == 1 and model.config.num_hidden_layers == 1
+    _, base = load_causal_lm("tiny", seed=cfg.seed)
+    ids = tok.convert_tokens_to_ids(index_vocabulary(3, 16))
+    w, w0 = model.get_input_embeddings().weight, base.get_input_embeddings().weight
+    words = torch.arange(w0.shape[0])
+    assert torch.equal(w[words], w0)  # the word rows are the pretrained ones
+    assert not torch.equal(model.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight)
+    with pytest.raises(DataError, match="tune.num_layers = 5, but the model has only 2 decoder layers"):
+        from lcrec_mini.llm import keep_layers
+
+        keep_layers(base, 5)
+    assert len(ids) == 48
+
+
 def test_checkpoint_of_another_config_is_refused(prepared, tmp_path):
     cfg, run_dir = prepared
     ckpt = tmp_path / ".tune-work-other" / "checkpoint-2"

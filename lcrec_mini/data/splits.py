@@ -21,6 +21,11 @@ class Example:
     target: int
 
 
+def train_part(seq: list[int]) -> list[int]:
+    """The part of a sequence that training may see: everything but its last two items."""
+    return list(seq[:-2])
+
+
 def cap(history: list[int] | tuple[int, ...], max_history: int) -> tuple[int, ...]:
     return tuple(history[-max_history:]) if max_history > 0 else tuple(history)
 
