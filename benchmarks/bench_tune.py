@@ -41,9 +41,12 @@ from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.tasks import run_tasks  # noqa: E402
 from lcrec_mini.tuning import run_tune  # noqa: E402
 
-WINDOW = ["tasks.seqrec_format=window", "tasks.tasks=[seqrec]", "tasks.seqrec_samples=0"]
+#: the tables in benchmarks/results were measured on text-only indices: --run-dir must hold
+#: data/embed/index stages built with embed.cf_dims=0 (e.g. `lcrec-mini run --set embed.cf_dims=0`)
+WINDOW = ["embed.cf_dims=0", "tasks.seqrec_format=window", "tasks.tasks=[seqrec]", "tasks.seqrec_samples=0"]
 #: LC-Rec's format as the cpu preset had it before the levers (also benchmarks/levers.py's "today")
 OLD_CPU_FORMAT = [
+    "embed.cf_dims=0", "tasks.tasks=[seqrec,item2index,index2item,fusionseqrec,itemsearch,preferenceobtain]",
     "tasks.seqrec_format=prefix", "tune.index_softmax=false", "tasks.max_history=10",
     "tasks.seqrec_samples=2700", "tasks.item2index_samples=850", "tasks.index2item_samples=430",
     "tasks.fusionseqrec_samples=260", "tasks.itemsearch_samples=260", "tasks.preferenceobtain_samples=100",

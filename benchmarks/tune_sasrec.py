@@ -59,7 +59,7 @@ def run_variant(run_dir: Path, overrides: list[str], seed: int) -> dict:
     valid = [(s[:-2][-bc.max_len:], s[-2]) for s in seqs]
     test = [(s[:-1][-bc.max_len:], s[-1]) for s in seqs]
     t0 = time.perf_counter()
-    model, hist = train_sasrec([s[:-2] for s in seqs], valid, ds.n_items, bc, seed, log=lambda _m: None)
+    model, hist = train_sasrec([s[:-2] for s in seqs], valid, ds.n_items, bc, seed)
     ranked = sasrec_rank(model, [h for h, _ in test])
     ranks = [rank_of(t, r) for (_, t), r in zip(test, ranked)]
     m = rank_metrics(ranks)

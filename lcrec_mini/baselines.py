@@ -101,7 +101,6 @@ def train_sasrec(
     n_items: int,
     bc,
     seed: int,
-    log: Callable[[str], None] = print,
 ) -> tuple[SASRec, list[dict[str, Any]]]:
     from tqdm.auto import tqdm
 
@@ -177,11 +176,11 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
         results: dict[str, Any] = {}
         pop = most_popular([s[:-1] for s in seqs], n)
         results["most_popular"] = rank_metrics([rank_of(t, pop) for _, t in test])
-        model, hist = train_sasrec([s[:-2] for s in seqs], valid, n, bc, cfg.seed, log)
+        model, hist = train_sasrec([s[:-2] for s in seqs], valid, n, bc, cfg.seed)
         ranked = sasrec_rank(model, [h for h, _ in test])
         results["sasrec"] = {
             **rank_metrics([rank_of(t, r) for (_, t), r in zip(test, ranked)]),
-            "epochs": len(hist),
+            "epochs": hist[-1]["epoch"],  # epochs trained (validations: every sasrec_eval_every)
             "best_valid_ndcg@10": max(h["valid_ndcg@10"] for h in hist),
         }
         results.update({"n_users": len(test), "preset": cfg.preset, "seed": cfg.seed, "max_len": bc.max_len,

@@ -726,7 +726,8 @@ def make_config(
 
 
 def config_from_dict(d: Mapping[str, Any]) -> Config:
-    """Rebuild a Config from :meth:`Config.to_dict` output (e.g. a saved config.json)."""
+    """Rebuild a Config from :meth:`Config.to_dict` output (a stage's config.json holds only
+    the fingerprint dict of its own section, not a whole Config)."""
     d = copy.deepcopy(dict(d))
     preset = d.pop("preset", "cpu")
     cfg = Config(preset=preset)

@@ -242,7 +242,6 @@ def train_rqvae(
     seed: int,
     use_sk: bool,
     device: str = "cpu",
-    log: Callable[[str], None] = print,
 ) -> tuple[RQVAE, list[dict[str, Any]]]:
     """Train an RQ-VAE on ``x`` [N, d]; returns the model and a per-epoch history."""
     from tqdm.auto import tqdm
@@ -349,7 +348,7 @@ def _build_index(
                 )
             log(f"[index] using the RQ-VAE in {ic.checkpoint} (no training)")
         else:
-            model, history = train_rqvae(x, ic, seed, use_sk=ic.method == "lcrec", device=device, log=log)
+            model, history = train_rqvae(x, ic, seed, use_sk=ic.method == "lcrec", device=device)
         with torch.no_grad():
             xt = torch.as_tensor(x, dtype=torch.float32)
             z = model.latents(xt)

@@ -197,24 +197,64 @@ def task_count_table(run_dir):
 
 
 def task_examples_table(run_dir, width: int = 260):
-    """The first training example of every (task, variant), prompt and response."""
+    """The first training example of every (task, variant), prompt and response; column
+    ``in this run`` says whether the run trains on it. Tasks the run leaves out (the ``cpu``
+    preset trains seqrec alone) are shown too, built here from the run's data and index
+    with the template user texts, so the reader sees all six."""
     import json
 
     from .viz import Table
 
+    run_dir = Path(run_dir)
     seen, rows = set(), []
-    with open(Path(run_dir) / "tasks" / "train.jsonl", encoding="utf-8") as f:
+
+    def add(e: dict, prompt: str, response: str, trained: bool) -> None:
+        key = (e["task"], e.get("variant", ""))
+        if key in seen:
+            return
+        seen.add(key)
+        rows.append({"task": e["task"], "variant": key[1], "in this run": "yes" if trained else "no",
+                     "prompt": prompt if len(prompt) <= width else prompt[:width] + " ...", "response": response})
+
+    with open(run_dir / "tasks" / "train.jsonl", encoding="utf-8") as f:
         for line in f:
             e = json.loads(line)
-            key = (e["task"], e.get("variant", ""))
-            if key in seen:
-                continue
-            seen.add(key)
-            p = e.get("prompt", "")
-            rows.append({"task": e["task"], "variant": key[1], "prompt": p if len(p) <= width else p[:width] + " ...",
-                         "response": e.get("response", "")})
-    rows.sort(key=lambda r: (r["task"], r["variant"]))
+            add(e, e.get("prompt", ""), e.get("response", ""), True)
+    for e, prompt, response in _left_out_task_examples(run_dir, {t for t, _ in seen}):
+        add(e, prompt, response, False)
+    rows.sort(key=lambda r: (r["in this run"] != "yes", r["task"], r["variant"]))
     return Table(rows)
+
+
+def _left_out_task_examples(run_dir: Path, trained: set[str]) -> list[tuple[dict, str, str]]:
+    """A few rendered training examples of each task the run's tasks stage left out."""
+    import dataclasses
+
+    from .config import TasksConfig
+    from .data import load_dataset
+    from .indexing import load_codes
+    from .prompts import TASKS
+    from .stage import read_json
+    from .tasks import TaskContext, build_examples, render
+    from .usertext import user_texts
+
+    missing = [t for t in TASKS if t not in trained]
+    if not missing:
+        return []
+    stage_cfg = read_json(run_dir / "tasks" / "config.json").get("config", {})
+    known = {f.name for f in dataclasses.fields(TasksConfig)}
+    tc = TasksConfig(**{k: v for k, v in stage_cfg.get("tasks", {}).items() if k in known})
+    tc = dataclasses.replace(tc, tasks=missing, user_text="template",
+                             **{f"{t}_samples": 4 for t in missing if f"{t}_samples" in known})
+    ds = load_dataset(run_dir)
+    ctx = TaskContext.from_codes(ds.items, load_codes(run_dir, ds.n_items), tc.max_text_chars)
+
+    def ut(histories, query_items):
+        return user_texts("template", ds.items, histories, query_items, run_dir)
+
+    max_history = tc.max_history or ds.stats["split"]["max_history"]
+    train = build_examples(ds.items, ds.sequences, tc, max_history, int(stage_cfg.get("seed", 0)), ut)["train"]
+    return [(e, *render(e, ctx)) for e in train]
 
 
 def train_stats_table(ts: dict[str, Any]):

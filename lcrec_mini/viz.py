@@ -218,7 +218,7 @@ def plot_metrics(rows: Sequence[dict[str, Any]], keys: Sequence[str] = METRIC_KE
     x = np.arange(len(keys))
     for i, r in enumerate(rows):
         ax.bar(x + i * width - 0.4 + width / 2, [r.get(k, 0.0) for k in keys], width, label=r["model"], color=PALETTE[i % len(PALETTE)])
-    ax.set_xticks(x, [k.upper().replace("HR", "HR").replace("NDCG", "NDCG") for k in keys])
+    ax.set_xticks(x, [k.upper() for k in keys])
     ax.set_ylabel("score (higher is better)")
     ax.legend(fontsize=8)
     fig.tight_layout()

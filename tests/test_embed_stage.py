@@ -72,7 +72,8 @@ def test_smoke_embed_and_index_outputs(smoke_run):
     n = json.loads((run_dir / "data" / "stats.json").read_text())["items"]
     x = load_embeddings(run_dir, n)
     meta = json.loads((run_dir / "embed" / "meta.json").read_text())
-    assert x.shape == (n, 384) and meta["model"] == "minilm"
+    assert x.shape == (n, 384 + 8) and meta["model"] == "minilm"  # MiniLM text + the smoke preset's 8 cf dimensions
+    assert meta["text_dim"] == 384 and meta["cf_dims"] == 8
     assert meta["fields"] == ["title", "year", "genres"]
     codes = load_codes(run_dir, n)
     assert codes.shape == (n, 3) and collision_rate(codes) == 0

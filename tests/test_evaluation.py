@@ -79,7 +79,7 @@ def test_sasrec_learns_a_deterministic_cycle():
     seqs = [[(u + t) % 10 for t in range(30)] for u in range(20)]
     cfg = make_config("cpu", set_items=["baselines.sasrec_epochs=30", "baselines.max_len=5"]).baselines
     valid = [(s[:-2][-5:], s[-2]) for s in seqs]
-    model, hist = train_sasrec([s[:-2] for s in seqs], valid, 10, cfg, seed=0, log=lambda m: None)
+    model, hist = train_sasrec([s[:-2] for s in seqs], valid, 10, cfg, seed=0)
     ranked = sasrec_rank(model, [s[:-1][-5:] for s in seqs], k=1)
     assert sum(r[0] == s[-1] for r, s in zip(ranked, seqs)) >= 18
     assert hist[-1]["loss"] < hist[0]["loss"]
@@ -101,9 +101,9 @@ def test_sasrec_starts_near_the_uniform_loss_and_windows_follow_the_setting():
     seqs = [list(range(u, u + 40)) for u in range(6)]
     valid = [(s[-10:], s[-1]) for s in seqs]
     for mode in ("random", "last", "all"):
-        cfg = make_config("cpu", set_items=["baselines.sasrec_epochs=2", "baselines.max_len=8",
+        cfg = make_config("cpu", set_items=["baselines.sasrec_epochs=2", "baselines.max_len=8", "baselines.sasrec_eval_every=1",
                                             f"baselines.sasrec_windows={mode}"]).baselines
-        _, hist = train_sasrec(seqs, valid, 50, cfg, seed=0, log=lambda m: None)
+        _, hist = train_sasrec(seqs, valid, 50, cfg, seed=0)
         assert len(hist) == 2
     with pytest.raises(ConfigError, match="sasrec_windows"):
         train_sasrec(seqs, valid, 50, make_config("cpu", set_items=["baselines.sasrec_windows=some"]).baselines, 0)

@@ -25,7 +25,8 @@ INDEX = [f"<a_{i % 3}><b_{i}>" for i in range(12)]
 
 
 def tasks_cfg(*sets):
-    return make_config("cpu", set_items=["tasks.seqrec_format=prefix", "tasks.max_history=10", *sets]).tasks
+    return make_config("cpu", set_items=["tasks.tasks=[seqrec,item2index,index2item,fusionseqrec,itemsearch,preferenceobtain]",
+                                         "tasks.seqrec_format=prefix", "tasks.max_history=10", *sets]).tasks
 
 
 def fixture_examples(*sets, max_history=20, seed=0):
@@ -152,3 +153,24 @@ def test_window_examples_tile_the_training_part_and_nothing_else():
     assert ex["valid"] == [e for e in ex["valid"]] and [e["item"] for e in ex["valid"]] == [e["item"] for e in prefix["valid"]]
     with pytest.raises(ConfigError, match="seqrec_format"):
         fixture_examples("tasks.seqrec_format=windows")
+
+
+def test_tasks_table_shows_every_task_and_which_the_run_trains(tmp_path):
+    """A run that trains seqrec alone (the cpu preset) still shows the reader all six
+    tasks, the five left out marked and built from the run's own data and index."""
+    from lcrec_mini.data import run_data
+    from lcrec_mini.embed import run_embed
+    from lcrec_mini.indexing import run_index
+    from lcrec_mini.notebook import task_examples_table
+    from lcrec_mini.prompts import TASKS
+    from lcrec_mini.tasks import run_tasks
+
+    cfg = make_config("smoke", set_items=["tasks.tasks=seqrec"])
+    for stage in (run_data, run_embed, run_index, run_tasks):
+        stage(cfg, tmp_path, log=lambda m: None)
+    rows = task_examples_table(tmp_path).rows
+    trained = {r["task"] for r in rows if r["in this run"] == "yes"}
+    shown = {r["task"] for r in rows if r["in this run"] == "no"}
+    assert trained == {"seqrec"} and shown == set(TASKS) - {"seqrec"}
+    assert all(r["prompt"] and r["response"] for r in rows)
+    assert rows[0]["task"] == "seqrec"  # the run's own tasks first
