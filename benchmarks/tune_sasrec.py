@@ -126,6 +126,9 @@ def main() -> None:
     stage = None
     if a.stage_run and (Path(a.stage_run) / "baselines" / "metrics.json").exists():
         stage = json.loads((Path(a.stage_run) / "baselines" / "metrics.json").read_text())
+        hist = Path(a.stage_run) / "baselines" / "sasrec_history.json"
+        if hist.exists():  # epochs trained, from the stage's own history (one row per validation)
+            stage["sasrec"]["epochs"] = json.loads(hist.read_text())[-1]["epoch"]
     write_table(ordered, Path(__file__).parent / "results" / "sasrec.md", n_users, stage)
 
 

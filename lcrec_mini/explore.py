@@ -160,7 +160,10 @@ class Explorer:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
         """Jupyter shows the widget; the book (which drops widget views) shows fixed HTML."""
-        bundle: dict[str, Any] = {"text/plain": f"Explorer({self.run_dir})", "text/html": self.static_html()}
+        import os
+
+        # the run folder relative to the working directory: no machine's path in a saved notebook
+        bundle: dict[str, Any] = {"text/plain": f"Explorer({os.path.relpath(self.run_dir)})", "text/html": self.static_html()}
         try:
             w = self.widget()
         except Exception:  # noqa: BLE001 - no ipywidgets (or no kernel): the static views still show
