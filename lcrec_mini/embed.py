@@ -217,6 +217,17 @@ def load_embeddings(run_dir: str | Path, n_items: int | None = None) -> np.ndarr
     return x
 
 
+def text_embeddings(run_dir: str | Path, n_items: int | None = None) -> np.ndarray:
+    """The text part of ``embed/items.npy``: without the collaborative dimensions that
+    ``embed.cf_dims`` appends (what "similar by text" means in the analyses)."""
+    import json
+
+    x = load_embeddings(run_dir, n_items)
+    meta_path = Path(run_dir) / "embed" / "meta.json"
+    dim = json.loads(meta_path.read_text()).get("text_dim", x.shape[1]) if meta_path.exists() else x.shape[1]
+    return x[:, :dim]
+
+
 def check_embeddings(x: np.ndarray, where: str, n_items: int | None = None) -> None:
     if x.ndim != 2:
         raise DataError(f"{where}: expected a 2-D array [items, dim], got shape {x.shape}")

@@ -14,7 +14,7 @@ PCA before and after tuning (Fig. 4), and case studies (Fig. 5): titles generate
 index prefixes of growing length, related items by index prefix vs by text.
 
 Every run of one study gets the same step budget (``STUDY_BUDGETS``), so the comparisons
-are at equal compute; the budgets are chosen so that the ``cpu`` study fits 90 minutes
+are at equal compute; the budgets are chosen so that the ``cpu`` study fits 150 minutes
 on a 2-core CPU. ``study_dir/results.json`` is rewritten after each part, and a part
 whose result is there is skipped when the study is started again.
 """
@@ -40,7 +40,10 @@ ALL_TASKS = ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch",
 #: SmolLM2-135M, LoRA, batch 8; beam 20), used for the printed estimate
 STUDY_BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {"tune.max_steps": 4, "eval.max_users": 12, "s_per_step": 0.3, "s_per_user": 0.02, "s_fixed": 15},
-    "cpu": {"tune.max_steps": 60, "eval.max_users": 200, "s_per_step": 5.1, "s_per_user": 0.5, "s_fixed": 40},
+    # cpu: 80 steps per run (seqrec windows 4.2 s per step, the task mix slower) and all
+    # 943 test users (0.30 s per user with 20 beams), so every difference has the full
+    # sample behind it; planned within 150 minutes on 2 cores
+    "cpu": {"tune.max_steps": 80, "eval.max_users": 0, "s_per_step": 5.0, "s_per_user": 0.30, "s_fixed": 40},
     "colab": {"tune.max_steps": 1500, "eval.max_users": 0, "s_per_step": 0.5, "s_per_user": 0.05, "s_fixed": 120},
     "paper": {"tune.max_steps": 0, "eval.max_users": 0, "s_per_step": 2.0, "s_per_user": 0.2, "s_fixed": 600},
 }
@@ -82,6 +85,7 @@ def run_config(preset: str, run: StudyRun, extra: dict[str, Any] | None = None) 
     if over.get("tune.max_steps"):
         over["tune.eval_steps"] = over["tune.max_steps"]
         over["tune.save_steps"] = max(1, over["tune.max_steps"] // 2)
+        over["tune.snapshot_steps"] = []  # the compute curve's snapshots are the main run's, not the study's
     over.update(run.overrides)
     over.update(extra or {})
     return make_config(preset, overrides=over)
@@ -220,7 +224,9 @@ def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
 
     ds = load_dataset(run_dir)
     codes = load_codes(run_dir, ds.n_items)
-    emb = np.load(run_dir / "embed" / "items.npy")
+    from .embed import text_embeddings
+
+    emb = text_embeddings(run_dir, ds.n_items)
     meta = read_json(run_dir / "tune" / "tune_meta.json")
     tok, model = load_tuned(run_dir, cfg.data.cache_dir, pick_device(cfg.eval.device))
     items = popular_items(ds, n_items)

@@ -14,14 +14,14 @@ def test_plan_covers_every_comparison_once():
     assert all(r in names for r, _ in ABLATION_ROWS)
     # equal budgets: every run tunes the same number of steps
     steps = {run_config("cpu", r).tune.max_steps for r in runs}
-    assert steps == {60}
-    assert run_config("cpu", runs[0]).eval.max_users == 200
+    assert steps == {80}
+    assert run_config("cpu", runs[0]).eval.max_users == 0  # every test user
 
 
-def test_cpu_study_is_planned_within_90_minutes():
+def test_cpu_study_is_planned_within_150_minutes():
     est = estimate_seconds("cpu")
     assert set(est) == {r.name for r in study_runs()} | {"intention", "token_pca", "case_studies"}
-    assert sum(est.values()) <= 90 * 60
+    assert sum(est.values()) <= 150 * 60
 
 
 def test_title_overlap():

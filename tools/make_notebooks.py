@@ -149,8 +149,11 @@ all-MiniLM-L6-v2 (384 dimensions); LC-Rec uses LLaMA-7B hidden states (4,096).
     code("""import numpy as np
 from lcrec_mini.data import load_dataset
 ds = load_dataset(env.run_dir)
-emb = np.load(env.run_dir / "embed" / "items.npy")
-print(f"{emb.shape[0]:,} items x {emb.shape[1]} dimensions, float32")"""),
+from lcrec_mini.embed import load_embeddings, text_embeddings
+x = load_embeddings(env.run_dir)
+emb = text_embeddings(env.run_dir)  # the text part (embed.cf_dims appends collaborative dimensions)
+print(f"{x.shape[0]:,} items x {x.shape[1]} dimensions, float32: {emb.shape[1]} from the text, "
+      f"{x.shape[1] - emb.shape[1]} collaborative")"""),
     md("## An embedding map\n\nThe first two principal components of the item vectors, coloured by "
        "each item's first genre (or category). Items of one genre gather: the vectors carry the "
        "language semantics the RQ-VAE will compress into codes."),
@@ -319,6 +322,11 @@ its own? We ask the tuned model for the title of an item while showing it only t
 towards the item. Second, which items are *related*? Items sharing a long index prefix
 (language and collaborative semantics, through the RQ-VAE) beside the nearest items by
 text embedding alone.
+
+The titles need a model that learned to read an index as text (the `index2item` and
+`item2index` tasks). The `cpu` preset trains `seqrec` alone, so its model has never been
+asked for a title and its answers below are not titles; the study's all-task run
+(results chapter) is the one to read for this question.
 """,
     code("""import numpy as np
 from lcrec_mini.analysis import PREFIX_COLUMNS, prefix_titles, related_items
@@ -329,7 +337,8 @@ from lcrec_mini.tuning import load_tuned
 from lcrec_mini.viz import Table
 ds = load_dataset(env.run_dir)
 codes = load_codes(env.run_dir, ds.n_items)
-emb = np.load(env.run_dir / "embed" / "items.npy")
+from lcrec_mini.embed import text_embeddings
+emb = text_embeddings(env.run_dir)  # text part only: "by text" means by text
 meta = read_json(env.run_dir / "tune" / "tune_meta.json")
 tok, model = load_tuned(env.run_dir, env.cfg.data.cache_dir, env.device)"""),
     md("## From index prefix to title\n\nThree popular items; the last row of each shows the full index."),
