@@ -19,7 +19,7 @@ from .config import Config
 from .data import load_dataset
 from .errors import ConfigError, DataError
 from .runtime import pick_device
-from .stage import StageResult, run_stage, write_json
+from .stage import StageResult, read_json, run_stage, write_json
 
 OUTPUTS = ("items.npy", "meta.json")
 
@@ -112,14 +112,23 @@ def embed_items(items: dict[str, dict], fields: list[str], tok, model, batch_siz
 CF_MAX_ITEMS = 10_000
 
 
+def check_cf_dims(dims: int, n_items: int) -> None:
+    """``embed.cf_dims`` against the catalogue: fewer dimensions than items, and a catalogue
+    small enough for the dense co-occurrence matrix."""
+    if dims >= n_items:
+        raise ConfigError(f"embed.cf_dims = {dims}: expected fewer than the {n_items} items")
+    if dims and n_items > CF_MAX_ITEMS:
+        raise ConfigError(f"embed.cf_dims = {dims} with {n_items:,} items: the co-occurrence matrix is "
+                          f"dense here (at most {CF_MAX_ITEMS:,} items); expected embed.cf_dims = 0 for this catalogue")
+
+
 def cooccurrence_vectors(train_seqs: list[list[int]], n_items: int, dims: int, window: int) -> np.ndarray:
     """[n_items, dims] collaborative item vectors: the top singular vectors (scaled by the
     square root of their singular values) of the symmetric co-occurrence matrix of the
     training sequences (items at most ``window`` positions apart), degree-normalised
     (D^-1/2 A D^-1/2, so popular items do not dominate). Deterministic up to the sign of
     each vector, which is fixed so that its largest entry is positive."""
-    if dims >= n_items:
-        raise ConfigError(f"embed.cf_dims = {dims}: expected fewer than the {n_items} items")
+    check_cf_dims(dims, n_items)
     a = np.zeros((n_items, n_items), dtype=np.float64)
     for s in train_seqs:
         s = np.asarray(s, dtype=np.int64)
@@ -164,11 +173,7 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
                 f"embed.fields {unknown} appear in no item of {Path(run_dir) / 'data' / 'items.json'}; "
                 f"item fields are {sorted(next(iter(ds.items.values())))}"
             )
-        if ec.cf_dims >= ds.n_items:
-            raise ConfigError(f"embed.cf_dims = {ec.cf_dims}: expected fewer than the {ds.n_items} items")
-        if ec.cf_dims and ds.n_items > CF_MAX_ITEMS:
-            raise ConfigError(f"embed.cf_dims = {ec.cf_dims} with {ds.n_items:,} items: the co-occurrence matrix is "
-                              f"dense here (at most {CF_MAX_ITEMS:,} items); expected embed.cf_dims = 0 for this catalogue")
+        check_cf_dims(ec.cf_dims, ds.n_items)  # before the encoder runs
         device = pick_device(ec.device)
         log(f"[embed] {ds.n_items} items, fields {fields}, model {ec.model} on {device}")
         tok, model = load_encoder(ec.model, cfg.data.cache_dir, device)
@@ -220,11 +225,9 @@ def load_embeddings(run_dir: str | Path, n_items: int | None = None) -> np.ndarr
 def text_embeddings(run_dir: str | Path, n_items: int | None = None) -> np.ndarray:
     """The text part of ``embed/items.npy``: without the collaborative dimensions that
     ``embed.cf_dims`` appends (what "similar by text" means in the analyses)."""
-    import json
-
     x = load_embeddings(run_dir, n_items)
     meta_path = Path(run_dir) / "embed" / "meta.json"
-    dim = json.loads(meta_path.read_text()).get("text_dim", x.shape[1]) if meta_path.exists() else x.shape[1]
+    dim = read_json(meta_path).get("text_dim", x.shape[1]) if meta_path.exists() else x.shape[1]
     return x[:, :dim]
 
 
