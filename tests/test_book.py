@@ -125,9 +125,6 @@ def test_pages_have_the_buttons_the_config_asks_for(built_book):
     assert "colab.research.google.com" in page
 
 
-@pytest.mark.xfail(strict=True, reason="notebooks 00-08 are clean; 09_results still holds outputs of the previous study "
-                   "run (absolute run folders). It is re-executed after the study is rerun (issues 11, 13), and "
-                   "then this must pass")
 def test_no_build_machine_path_in_the_book_or_the_notebooks(built_book):
     machine = re.compile(r"/(work|root|tmp|home)/")
     hits = [str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb") if machine.search(p.read_text())]
