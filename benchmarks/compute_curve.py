@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.config import make_config  # noqa: E402
+from lcrec_mini.data.splits import test_case  # noqa: E402
 from lcrec_mini.metrics import ndcg_of, paired_se  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -56,11 +57,9 @@ def main() -> None:
     from lcrec_mini.baselines import most_popular
     from lcrec_mini.data import load_dataset
     from lcrec_mini.evaluation import Ranker, rank_of, score_tests
-    from lcrec_mini.indexing import load_codes
     from lcrec_mini.tasks import read_examples
 
     ds = load_dataset(run_dir)
-    codes = load_codes(run_dir, ds.n_items)
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
     store = run_dir / "curve"
     store.mkdir(exist_ok=True)
@@ -77,7 +76,7 @@ def main() -> None:
                                          "ranks": {str(p["user"]): p["rank"] for p in preds}}))
                 continue
         t0 = time.perf_counter()
-        rk = Ranker.load(run_dir, cfg, "cpu", ds=ds, codes=codes, model_dir=model_dir)
+        rk = Ranker.load(run_dir, cfg, "cpu", model_dir=model_dir)
         metrics, preds = score_tests(rk, tests, cfg.eval)
         f.write_text(json.dumps({"step": step, "train_seconds": seconds, "metrics": metrics,
                                  "ranks": {str(p["user"]): p["rank"] for p in preds}}))
@@ -90,8 +89,8 @@ def main() -> None:
               "then this script again for the table and figure (the points above are kept)")
         return
     seqs = {str(u): s for u, s in ds.sequences.items()}
-    pop = most_popular([s[:-1] for s in seqs.values()], ds.n_items)
-    pop_rank = {u: rank_of(s[-1], pop) for u, s in seqs.items()}
+    pop = most_popular([test_case(s)[0] for s in seqs.values()], ds.n_items)
+    pop_rank = {u: rank_of(test_case(s)[1], pop) for u, s in seqs.items()}
     bl = json.loads((run_dir / "baselines" / "metrics.json").read_text())
     rows = []
     for step, _, _ in points(run_dir):

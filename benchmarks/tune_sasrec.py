@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.baselines import sasrec_rank, train_sasrec  # noqa: E402
+from lcrec_mini.baselines import sasrec_cases, sasrec_rank, train_sasrec  # noqa: E402
+from lcrec_mini.data.splits import train_part  # noqa: E402
 from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.evaluation import rank_metrics, rank_of  # noqa: E402
 
@@ -56,10 +57,9 @@ def run_variant(run_dir: Path, overrides: list[str], seed: int) -> dict:
     bc = cfg.baselines
     ds = load_dataset(run_dir)
     seqs = [ds.sequences[u] for u in ds.sequences]
-    valid = [(s[:-2][-bc.max_len:], s[-2]) for s in seqs]
-    test = [(s[:-1][-bc.max_len:], s[-1]) for s in seqs]
+    test, valid = sasrec_cases(seqs, bc.max_len)
     t0 = time.perf_counter()
-    model, hist = train_sasrec([s[:-2] for s in seqs], valid, ds.n_items, bc, seed)
+    model, hist = train_sasrec([train_part(s) for s in seqs], valid, ds.n_items, bc, seed)
     ranked = sasrec_rank(model, [h for h, _ in test])
     ranks = [rank_of(t, r) for (_, t), r in zip(test, ranked)]
     m = rank_metrics(ranks)

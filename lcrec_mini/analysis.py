@@ -46,18 +46,19 @@ def token_embedding_pca(weights: dict[str, np.ndarray], word_ids: list[int], ind
     units of the words' RMS radius) and ``index_spread`` (the index tokens' RMS radius in
     the same unit): both small when index tokens live among the words.
     """
+    from sklearn.decomposition import PCA
+
     out: dict[str, Any] = {}
     for name, w in weights.items():
         words = np.asarray(w[word_ids], dtype=np.float64)
         idx = np.asarray(w[index_ids], dtype=np.float64)
-        mu = words.mean(0)
-        _, s, vt = np.linalg.svd(words - mu, full_matrices=False)
-        axes = vt[:2]
+        pca = PCA(n_components=2, svd_solver="full").fit(words)  # the words' axes
+        mu = pca.mean_
         radius = float(np.sqrt(((words - mu) ** 2).sum(1).mean()))
         out[name] = {
-            "words": (words - mu) @ axes.T,
-            "index": (idx - mu) @ axes.T,
-            "explained": (s[:2] ** 2 / (s**2).sum()).tolist(),
+            "words": pca.transform(words),
+            "index": pca.transform(idx),
+            "explained": pca.explained_variance_ratio_.tolist(),
             "centroid_gap": float(np.linalg.norm(idx.mean(0) - mu) / radius),
             "index_spread": float(np.sqrt(((idx - idx.mean(0)) ** 2).sum(1).mean()) / radius),
         }
@@ -166,24 +167,20 @@ def load_embedding_weights(run_dir: str | Path, cache_dir: str = "") -> tuple[di
     them: ``tune.index_init``, same seed) and after (the tuned model, LoRA merged);
     returns (weights, tokenizer, tune meta)."""
     from .llm import load_causal_lm
-    from .stage import read_json
+    from .run import Run
     from .tuning import init_index_rows, load_tuned
 
-    run_dir = Path(run_dir)
-    meta = read_json(run_dir / "tune" / "tune_meta.json")
-    st = read_json(run_dir / "index" / "stats.json")
+    run = Run(run_dir)
+    meta = run.json("tune", "tune_meta.json")
     # how the rows were started (older runs: from the stage's recorded config)
-    init = meta.get("index_init") or read_json(run_dir / "tune" / "config.json")["config"]["tune"].get("index_init", "mean")
+    init = meta.get("index_init") or run.json("tune", "config.json")["config"]["tune"].get("index_init", "mean")
     codes = titles = None
-    if init == "semantic":
-        from .data import load_dataset
-        from .indexing import load_codes
-
-        ds = load_dataset(run_dir)
-        codes = load_codes(run_dir, ds.n_items)
-        titles = [ds.items[str(i)].get("title") or "" for i in range(ds.n_items)]
+    if init == "semantic":  # from what the tune stage read: the tasks stage's context
+        ctx = run.context
+        codes = ctx.codes()
+        titles = [ctx.items[str(i)].get("title") or "" for i in range(ctx.n_items)]
     tok0, base = load_causal_lm(meta["base_model"], cache_dir, seed=meta["seed"])
-    init_index_rows(tok0, base, init, st["levels"], st["codebook_size"], meta["seed"], codes, titles)
+    init_index_rows(tok0, base, init, run.levels, run.codebook_size, meta["seed"], codes, titles)
     before = base.get_input_embeddings().weight.detach().float().numpy().copy()
     del base
     tok, tuned = load_tuned(run_dir, cache_dir)

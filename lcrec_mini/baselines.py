@@ -25,11 +25,12 @@ import torch
 from torch import nn
 
 from .config import Config
+from .data.splits import test_case, train_part, valid_case
 from .errors import ConfigError
 from .metrics import METRIC_KEYS, rank_metrics, rank_of
 from .stage import StageResult, read_json, run_stage, write_json
 
-OUTPUTS = ("metrics.json",)
+OUTPUTS = ("metrics.json", "ranks.json")
 
 
 def most_popular(train_seqs: list[list[int]], n_items: int, k: int = 20) -> list[int]:
@@ -161,6 +162,13 @@ def train_sasrec(
     return model, history
 
 
+def sasrec_cases(seqs: list[list[int]], max_len: int) -> tuple[list[tuple[list[int], int]], list[tuple[list[int], int]]]:
+    """(test, valid) cases of the leave-one-out split, histories cut to SASRec's ``max_len``."""
+    test = [(h[-max_len:], t) for h, t in map(test_case, seqs)]
+    valid = [(h[-max_len:], t) for h, t in map(valid_case, seqs)]
+    return test, valid
+
+
 def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
     bc = cfg.baselines
 
@@ -171,21 +179,23 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
         ds = load_dataset(run_dir)
         seqs = [ds.sequences[u] for u in ds.sequences]
         n = ds.n_items
-        test = [(s[:-1][-bc.max_len :], s[-1]) for s in seqs]
-        valid = [(s[:-2][-bc.max_len :], s[-2]) for s in seqs]
+        test, valid = sasrec_cases(seqs, bc.max_len)
         results: dict[str, Any] = {}
-        pop = most_popular([s[:-1] for s in seqs], n)
-        results["most_popular"] = rank_metrics([rank_of(t, pop) for _, t in test])
-        model, hist = train_sasrec([s[:-2] for s in seqs], valid, n, bc, cfg.seed)
+        pop = most_popular([test_case(s)[0] for s in seqs], n)
+        ranks = {"users": [int(u) for u in ds.sequences], "most_popular": [rank_of(t, pop) for _, t in test]}
+        results["most_popular"] = rank_metrics(ranks["most_popular"])
+        model, hist = train_sasrec([train_part(s) for s in seqs], valid, n, bc, cfg.seed)
         ranked = sasrec_rank(model, [h for h, _ in test])
+        ranks["sasrec"] = [rank_of(t, r) for (_, t), r in zip(test, ranked)]
         results["sasrec"] = {
-            **rank_metrics([rank_of(t, r) for (_, t), r in zip(test, ranked)]),
+            **rank_metrics(ranks["sasrec"]),
             "epochs": hist[-1]["epoch"],  # epochs trained (validations: every sasrec_eval_every)
             "best_valid_ndcg@10": max(h["valid_ndcg@10"] for h in hist),
         }
         results.update({"n_users": len(test), "preset": cfg.preset, "seed": cfg.seed, "max_len": bc.max_len,
                         "wall_seconds": round(time.perf_counter() - t0, 1)})
         write_json(out / "metrics.json", results)
+        write_json(out / "ranks.json", ranks, indent=None)  # per test user: rows on any subset of users
         write_json(out / "sasrec_history.json", hist, indent=None)
         log(format_baselines(results))
 
@@ -196,32 +206,52 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
 
 
 def comparison_rows(run_dir: str | Path) -> list[dict[str, Any]]:
-    """One row per model (``model`` + the metric keys): LC-Rec, SASRec, most popular."""
+    """One row per model (``model``, the metric keys, ``test users``): LC-Rec, SASRec, most
+    popular. When LC-Rec was evaluated on fewer test users (``eval.max_users``), the
+    baselines are scored on those same users (from ``baselines/ranks.json``), so every
+    row of the table is measured on the same people."""
     run_dir = Path(run_dir)
     rows: list[dict[str, Any]] = []
     ev, bl = run_dir / "eval" / "metrics.json", run_dir / "baselines" / "metrics.json"
+    users: list[int] | None = None
     if ev.exists():
         m = read_json(ev)
-        rows.append({"model": f"LC-Rec ({m['model']}, {m['method']})", **{k: m[k] for k in METRIC_KEYS}})
+        rows.append({"model": f"LC-Rec ({m['model']}, {m['method']})", **{k: m[k] for k in METRIC_KEYS},
+                     "test users": m["n_users"]})
+        pred = run_dir / "eval" / "predictions.jsonl"
+        if pred.exists():
+            import json
+
+            users = [json.loads(line)["user"] for line in pred.read_text(encoding="utf-8").splitlines() if line.strip()]
     if bl.exists():
         b = read_json(bl)
-        rows += [{"model": "SASRec", **{k: b["sasrec"][k] for k in METRIC_KEYS}},
-                 {"model": "most popular", **{k: b["most_popular"][k] for k in METRIC_KEYS}}]
+        ranks_path = run_dir / "baselines" / "ranks.json"
+        for name, label in (("sasrec", "SASRec"), ("most_popular", "most popular")):
+            metrics, n = {k: b[name][k] for k in METRIC_KEYS}, b["n_users"]
+            if users is not None and len(users) != n and ranks_path.exists():
+                r = read_json(ranks_path)
+                by_user = dict(zip(r["users"], r[name]))
+                metrics = {k: v for k, v in rank_metrics([by_user[u] for u in users]).items() if k in METRIC_KEYS}
+                n = len(users)
+            rows.append({"model": label, **metrics, "test users": n})
     return rows
 
 
 def comparison_table(run_dir: str | Path) -> str:
-    """LC-Rec (eval/metrics.json) beside the baselines (baselines/metrics.json)."""
+    """LC-Rec (eval/metrics.json) beside the baselines (baselines/metrics.json), each row
+    with the number of test users it was measured on."""
     run_dir = Path(run_dir)
     rows = comparison_rows(run_dir)
     if not rows:
         return ""
     ev, bl = run_dir / "eval" / "metrics.json", run_dir / "baselines" / "metrics.json"
     meta = read_json(ev) if ev.exists() else read_json(bl)
-    head = f"Results on {run_dir} (preset {meta['preset']}, seed {meta['seed']}, {meta['n_users']} test users)"
-    lines = [head, f"  {'model':<32}" + "".join(f"{k:>9}" for k in METRIC_KEYS)]
+    same = len({r["test users"] for r in rows}) == 1
+    users = f", {rows[0]['test users']} test users, the same for every row" if same else ""
+    head = f"Results on {run_dir} (preset {meta['preset']}, seed {meta['seed']}{users})"
+    lines = [head, f"  {'model':<32}" + "".join(f"{k:>9}" for k in METRIC_KEYS) + f"{'users':>7}"]
     for r in rows:
-        lines.append(f"  {r['model']:<32}" + "".join(f"{r[k]:>9.4f}" for k in METRIC_KEYS))
+        lines.append(f"  {r['model']:<32}" + "".join(f"{r[k]:>9.4f}" for k in METRIC_KEYS) + f"{r['test users']:>7}")
     return "\n".join(lines)
 
 

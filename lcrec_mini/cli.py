@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import PRESETS, Config, make_config, valid_keys
+from .config import PRESETS, make_config, valid_keys
 from .errors import LcrecError
 from .stage import STAGES, run_named_stage
 

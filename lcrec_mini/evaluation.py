@@ -31,25 +31,20 @@ OUTPUTS = ("metrics.json", "predictions.jsonl")
 def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
     """Beam search (``eval.beams``) over the index trie for every ``seqrec`` test user."""
     from .runtime import pick_device
-    from .indexing import load_codes
     from .tasks import read_examples
 
     ec = cfg.eval
     run_dir = Path(run_dir)
 
     def build(out: Path) -> None:
-        from .data import load_dataset
-
         t0 = time.perf_counter()
-        ds = load_dataset(run_dir)
-        codes = load_codes(run_dir, ds.n_items)
         tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
         if ec.max_users > 0:
             tests = tests[: ec.max_users]
         if not tests:
             raise DataError(f"{run_dir / 'tasks' / 'test.jsonl'}: no seqrec test examples (the test split is empty; "
                             "rebuild it with `lcrec-mini tasks --force`)")
-        rk = Ranker.load(run_dir, cfg, pick_device(ec.device), ds=ds, codes=codes)
+        rk = Ranker.load(run_dir, cfg, pick_device(ec.device))
         metrics, preds = score_tests(rk, tests, ec)
         meta = rk.meta
         metrics.update(
@@ -93,26 +88,23 @@ class Ranker:
     meta: dict[str, Any]  # tune/tune_meta.json
 
     @classmethod
-    def load(cls, run_dir: str | Path, cfg: Config, device: str, ds=None, codes=None,
-             model_dir: str | Path | None = None) -> "Ranker":
+    def load(cls, run_dir: str | Path, cfg: Config, device: str, model_dir: str | Path | None = None) -> "Ranker":
+        """The tuned model of ``run_dir`` (or ``model_dir``) with the index and item text
+        the tasks stage wrote (``tasks/context.json``)."""
         import torch
 
-        from .data import load_dataset
         from .decoding import IndexTrie
-        from .indexing import load_codes
         from .llm import index_vocabulary
         from .tasks import TaskContext
         from .tuning import load_tuned
 
         run_dir = Path(run_dir)
-        ds = ds or load_dataset(run_dir)
-        codes = load_codes(run_dir, ds.n_items) if codes is None else codes
+        ctx = TaskContext.load(run_dir)
+        codes, k = ctx.codes(), ctx.codebook_size
         tok, model = load_tuned(run_dir, cfg.data.cache_dir, device, model_dir)
-        k = read_json(run_dir / "index" / "stats.json")["codebook_size"]
         token_ids = torch.tensor(tok.convert_tokens_to_ids(index_vocabulary(codes.shape[1], k))).view(codes.shape[1], k)
         return cls(tok, model, IndexTrie.build(codes, token_ids, k), {tuple(c): i for i, c in enumerate(codes.tolist())},
-                   TaskContext.from_codes(ds.items, codes, cfg.tasks.max_text_chars),
-                   read_json(run_dir / "tune" / "tune_meta.json"))
+                   ctx, read_json(run_dir / "tune" / "tune_meta.json"))
 
     def rank(self, texts: Sequence[str], beams: int, batch_size: int, desc: str = "rank") -> list[Ranked]:
         """Trie-constrained beam search for every (already chat-formatted) prompt, in batches."""

@@ -1,6 +1,6 @@
 """Browse a finished run: a user's history, their recommendations, and the index tree.
 
-:class:`Explorer` reads only stage files (``data/``, ``index/``, ``eval/predictions.jsonl``),
+:class:`Explorer` reads only stage files (``data/``, ``index/``, ``tasks/``, ``eval/``),
 so it needs no model. In Jupyter it shows ipywidgets (pick a user; pick an index prefix
 level by level); everywhere else, including the static book, it renders the same views
 as fixed HTML for one user and one prefix.
@@ -9,34 +9,29 @@ as fixed HTML for one user and one prefix.
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .data.splits import test_case
 from .errors import DataError
-from .indexing import densest_prefix, load_codes, prefix_members
+from .indexing import densest_prefix, prefix_members
 from .tokens import code_token, index_str
 
 
 class Explorer:
     def __init__(self, run_dir: str | Path, top: int = 10):
-        from .data import load_dataset
+        from .run import Run
 
-        self.run_dir = Path(run_dir)
-        self.ds = load_dataset(self.run_dir)
-        self.codes = load_codes(self.run_dir, self.ds.n_items)
-        path = self.run_dir / "eval" / "predictions.jsonl"
-        if not path.exists():
-            raise DataError(f"{path}: missing; run `lcrec-mini evaluate --run-dir {self.run_dir}` first")
-        self.preds = {p["user"]: p for p in (json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip())}
+        self.run = Run(run_dir)
+        self.run_dir = self.run.dir
+        self.ds = self.run.dataset
+        self.codes = self.run.codes
+        self.preds = self.run.predictions
         self.users = sorted(self.preds)
         self.top = top
-        # the history the prompts showed: the tasks stage's cap (data stage's when unset)
-        tstats = self.run_dir / "tasks" / "stats.json"
-        cap = json.loads(tstats.read_text(encoding="utf-8")).get("max_history") if tstats.exists() else None
-        self.max_history = int(cap or self.ds.stats.get("split", {}).get("max_history", 20))
+        self.max_history = self.run.max_history  # the history the prompts showed
 
     # -- plain views (HTML strings) --------------------------------------------------
 
@@ -56,7 +51,7 @@ class Explorer:
             raise DataError(f"user {user} has no prediction in {self.run_dir / 'eval' / 'predictions.jsonl'}")
         p = self.preds[user]
         seq = self.ds.sequences[str(user)]
-        history = list(seq[:-1])[-self.max_history :]
+        history = test_case(seq)[0][-self.max_history :]
         target = p["target"]
         rank = p.get("rank")
         hist_rows = "".join(self._item_row(i + 1, it) for i, it in enumerate(history))

@@ -231,29 +231,26 @@ def _left_out_task_examples(run_dir: Path, trained: set[str]) -> list[tuple[dict
     import dataclasses
 
     from .config import TasksConfig
-    from .data import load_dataset
-    from .indexing import load_codes
     from .prompts import TASKS
-    from .stage import read_json
-    from .tasks import TaskContext, build_examples, render
+    from .run import Run
+    from .tasks import build_examples, render
     from .usertext import user_texts
 
     missing = [t for t in TASKS if t not in trained]
     if not missing:
         return []
-    stage_cfg = read_json(run_dir / "tasks" / "config.json").get("config", {})
+    run = Run(run_dir)
+    stage_cfg = run.json("tasks", "config.json").get("config", {})
     known = {f.name for f in dataclasses.fields(TasksConfig)}
     tc = TasksConfig(**{k: v for k, v in stage_cfg.get("tasks", {}).items() if k in known})
     tc = dataclasses.replace(tc, tasks=missing, user_text="template",
                              **{f"{t}_samples": 4 for t in missing if f"{t}_samples" in known})
-    ds = load_dataset(run_dir)
-    ctx = TaskContext.from_codes(ds.items, load_codes(run_dir, ds.n_items), tc.max_text_chars)
+    ds, ctx = run.dataset, run.context  # the run's item text and index, as its prompts show them
 
     def ut(histories, query_items):
         return user_texts("template", ds.items, histories, query_items, run_dir)
 
-    max_history = tc.max_history or ds.stats["split"]["max_history"]
-    train = build_examples(ds.items, ds.sequences, tc, max_history, int(stage_cfg.get("seed", 0)), ut)["train"]
+    train = build_examples(ds.items, ds.sequences, tc, ctx.max_history, int(stage_cfg.get("seed", 0)), ut)["train"]
     return [(e, *render(e, ctx)) for e in train]
 
 

@@ -21,11 +21,19 @@ receives about B/K items and items sharing a prefix are pushed apart.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .collisions import collision_rate, level_stats
+from .config import IndexConfig
+from .errors import DataError
 
 
 def sinkhorn(cost: torch.Tensor, epsilon: float = 0.003, iters: int = 50) -> torch.Tensor:
@@ -185,3 +193,113 @@ class RQVAE(nn.Module):
             "sk_epsilon": self.sk_epsilon,
             "sk_iters": self.sk_iters,
         }
+
+
+# -- residual codes of a trained model ----------------------------------------------------
+
+
+def residual_codes(z: torch.Tensor, codebooks: list[torch.Tensor]) -> np.ndarray:
+    """Nearest code at each level of the residual of ``z`` [N, e] -> [N, L]."""
+    r = z.clone()
+    out = []
+    for cb in codebooks:
+        idx = torch.cdist(r, cb).argmin(1)
+        out.append(idx)
+        r = r - cb[idx]
+    return torch.stack(out, 1).cpu().numpy().astype(np.int64)
+
+
+def residual_after(z: torch.Tensor, codebooks: list[torch.Tensor], codes: np.ndarray, depth: int) -> torch.Tensor:
+    """What is left of ``z`` [B, e] after its first ``depth`` codes ``codes`` [B, >=depth]."""
+    r = z.clone()
+    for l in range(depth):
+        r = r - codebooks[l][torch.as_tensor(codes[:, l])]
+    return r
+
+
+# -- training and checkpoints ----------------------------------------------------------------
+
+
+def _warmup_lambda(warmup_steps: int) -> Callable[[int], float]:
+    return lambda step: min(1.0, (step + 1) / max(1, warmup_steps))
+
+
+def train_rqvae(
+    x: np.ndarray,
+    ic: IndexConfig,
+    seed: int,
+    use_sk: bool,
+    device: str = "cpu",
+) -> tuple[RQVAE, list[dict[str, Any]]]:
+    """Train an RQ-VAE on ``x`` [N, d]; returns the model and a per-epoch history."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    model = RQVAE(
+        x.shape[1], list(ic.layers), ic.e_dim, ic.levels, ic.codebook_size, ic.beta,
+        ic.sk_epsilon if use_sk else 0.0, ic.sk_iters, ic.dropout,
+    )
+    model.init_codebooks(xt, ic.kmeans_iters, g)
+    model.to(device)
+    xd = xt.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=ic.lr, weight_decay=ic.weight_decay)
+    steps_per_epoch = math.ceil(len(x) / ic.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_lambda(ic.warmup_epochs * steps_per_epoch))
+    history: list[dict[str, Any]] = []
+    bar = tqdm(range(ic.epochs), desc="RQ-VAE", unit="epoch", mininterval=1.0)
+    for epoch in bar:
+        t_epoch = time.perf_counter()
+        model.train()
+        perm = torch.randperm(len(x), generator=g).to(device)
+        tot = rec = qua = 0.0
+        for s in range(0, len(x), ic.batch_size):
+            out = model(xd[perm[s : s + ic.batch_size]], use_sk=use_sk)
+            loss = out.recon_loss + ic.quant_weight * out.quant_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            b = len(perm[s : s + ic.batch_size])
+            tot, rec, qua = tot + loss.item() * b, rec + out.recon_loss.item() * b, qua + out.quant_loss.item() * b
+        rec_e = {
+            "epoch": epoch + 1,
+            "loss": tot / len(x),
+            "recon": rec / len(x),
+            "quant": qua / len(x),
+            "seconds": time.perf_counter() - t_epoch,
+        }
+        if (epoch + 1) % ic.eval_every == 0 or epoch + 1 == ic.epochs:
+            model.eval()
+            codes = residual_codes(model.latents(xd), [cb.detach() for cb in model.codebooks])
+            rec_e["collision_rate"] = collision_rate(codes)
+            rec_e["used"] = [s["used"] for s in level_stats(codes, ic.codebook_size)]
+            bar.set_postfix(loss=f"{rec_e['loss']:.4f}", coll=f"{rec_e['collision_rate']:.3f}", refresh=False)
+        history.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec_e.items()})
+    return model.cpu().eval(), history
+
+
+def save_rqvae(model: RQVAE, path: Path) -> None:
+    torch.save({"config": model.config(), "state_dict": model.state_dict()}, path)
+
+
+def load_rqvae(path: str | Path) -> RQVAE:
+    """Load ``index/rqvae.pt`` safely (``weights_only=True``); a clear error if corrupt."""
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        cfg = blob["config"]
+        model = RQVAE(
+            cfg["in_dim"], cfg["layers"], cfg["e_dim"], cfg["levels"], cfg["codebook_size"],
+            cfg["beta"], cfg["sk_epsilon"], cfg["sk_iters"],
+        )
+        model.load_state_dict(blob["state_dict"])
+    except FileNotFoundError:
+        raise DataError(f"{path}: checkpoint not found") from None
+    except Exception as e:  # torch raises many types for a damaged file
+        raise DataError(
+            f"{path}: not a valid RQ-VAE checkpoint ({type(e).__name__}: {str(e)[:200]}); "
+            f"delete it and rerun `lcrec-mini index --force`"
+        ) from None
+    return model.eval()

@@ -72,7 +72,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "index": ("embed",),
     "tasks": ("data", "index"),
     "tune": ("tasks",),
-    "eval": ("tune",),
+    "eval": ("tasks", "tune"),
     "baselines": ("data",),
 }
 

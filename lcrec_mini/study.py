@@ -21,7 +21,6 @@ whose result is there is skipped when the study is started again.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +30,10 @@ import numpy as np
 
 from .config import Config, make_config
 from .metrics import METRIC_KEYS
+from .prompts import TASKS
 from .stage import read_json, write_json
 
-ALL_TASKS = ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"]
+ALL_TASKS = list(TASKS)
 
 #: per-run budgets: tune steps (same for every run), test users evaluated, and seconds
 #: per tune step / per evaluated user measured on this project's 2-core CPU (cpu preset:
@@ -129,9 +129,10 @@ def _copy_shared_stage(study_dir: Path, target: Path, stage: str, cfg: Config) -
 
 
 def _metrics_row(run_dir: Path) -> dict[str, Any]:
-    m = read_json(run_dir / "eval" / "metrics.json")
-    ist = read_json(run_dir / "index" / "stats.json")
-    ts = read_json(run_dir / "tune" / "train_stats.json")
+    from .run import Run
+
+    run = Run(run_dir)
+    m, ist, ts = run.metrics, run.index_stats, run.json("tune", "train_stats.json")
     return {
         **{k: m[k] for k in (*METRIC_KEYS, "n_users", "invalid_rate")},
         "collision_rate_before_fixup": ist["collision_rate_before_fixup"],
@@ -157,7 +158,9 @@ def _intention(run_dir: Path, cfg: Config, users: int) -> dict[str, Any]:
         ranked = rk.rank(texts, cfg.eval.beams, cfg.eval.batch_size, desc=f"intention ({variant})")
         out[variant] = {**rank_metrics([rank_of(e["item"], r.items) for e, r in zip(ex, ranked)]), "n_users": len(ex)}
     # the same users' seqrec prompts (history alone) from the run's own evaluation
-    preds = [json.loads(l) for l in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if l.strip()]
+    from .run import Run
+
+    preds = list(Run(run_dir).predictions.values())
     out["history"] = {**rank_metrics([p["rank"] for p in preds[: users or None]]), "n_users": len(preds[: users or None])}
     del rk
     return out
@@ -167,14 +170,14 @@ def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path) -> dict[str, Any]:
     import matplotlib.pyplot as plt  # no backend switch: inside a notebook that would hide later figures
 
     from .analysis import load_embedding_weights, plot_token_pca, token_embedding_pca, word_token_ids
-    from .llm import index_vocabulary
+    from .run import Run
 
-    st = read_json(run_dir / "index" / "stats.json")
+    run = Run(run_dir)
     weights, tok, _ = load_embedding_weights(run_dir, cfg.data.cache_dir)
-    index_ids = tok.convert_tokens_to_ids(index_vocabulary(st["levels"], st["codebook_size"]))
+    index_ids = tok.convert_tokens_to_ids(run.vocabulary)
     word_ids = word_token_ids(tok, 2000, seed=cfg.seed, vocab_limit=min(index_ids))
     res = token_embedding_pca(weights, word_ids, index_ids)
-    fig = plot_token_pca(res, st["levels"], st["codebook_size"])
+    fig = plot_token_pca(res, run.levels, run.codebook_size)
     fig.savefig(fig_dir / "token_pca.png", dpi=110)
     plt.close(fig)
     return {k: {"centroid_gap": v["centroid_gap"], "index_spread": v["index_spread"]} for k, v in res.items()}
@@ -216,19 +219,16 @@ def co_interaction(users_of: dict[int, set[str]], item: int, others: list[int]) 
 
 def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
     from .analysis import prefix_titles, related_items
-    from .data import load_dataset
-    from .runtime import pick_device
-    from .indexing import load_codes
     from .baselines import popular_items
-    from .tuning import load_tuned
-
-    ds = load_dataset(run_dir)
-    codes = load_codes(run_dir, ds.n_items)
     from .embed import text_embeddings
+    from .run import Run
+    from .runtime import pick_device
 
+    run = Run(run_dir)
+    ds, codes = run.dataset, run.codes
     emb = text_embeddings(run_dir, ds.n_items)
-    meta = read_json(run_dir / "tune" / "tune_meta.json")
-    tok, model = load_tuned(run_dir, cfg.data.cache_dir, pick_device(cfg.eval.device))
+    meta = run.json("tune", "tune_meta.json")
+    tok, model = run.tuned(cfg.data.cache_dir, pick_device(cfg.eval.device))
     items = popular_items(ds, n_items)
     gen = []
     for it in items:

@@ -27,27 +27,67 @@ from typing import Any, Callable
 import numpy as np
 
 from .config import Config
+from .data import splits
 from .errors import ConfigError, DataError
 from .prompts import TASKS, TEMPLATES
 from .stage import StageResult, read_json, run_stage, write_json
 
-OUTPUTS = ("train.jsonl", "valid.jsonl", "test.jsonl", "stats.json")
+CONTEXT = "context.json"  # what tune and evaluate need to render prompts (TaskContext)
+OUTPUTS = ("train.jsonl", "valid.jsonl", "test.jsonl", "stats.json", CONTEXT)
 
 
 @dataclass
 class TaskContext:
-    """What rendering needs: item text and each item's index as one string."""
+    """What rendering a prompt needs: item text, each item's index as one string, the
+    text cap; written by the tasks stage (``tasks/context.json``), so tune and evaluate
+    render exactly what the tasks stage rendered and read nothing of data/ or index/."""
 
     items: dict[str, dict[str, Any]]
     index: list[str]  # item id -> "<a_1><b_2><c_3>"
     max_text_chars: int = 200
+    codebook_size: int = 0  # codes per level (the index vocabulary is levels x codebook_size)
+    max_history: int = 0  # history cap the examples were built with
 
     @classmethod
-    def from_codes(cls, items: dict[str, dict[str, Any]], codes: np.ndarray, max_text_chars: int = 200) -> "TaskContext":
+    def from_codes(cls, items: dict[str, dict[str, Any]], codes: np.ndarray, max_text_chars: int = 200,
+                   codebook_size: int = 0, max_history: int = 0) -> "TaskContext":
         """From an index array [N, L] (as :func:`lcrec_mini.indexing.load_codes` returns it)."""
         from .tokens import index_str
 
-        return cls(items, [index_str(row) for row in codes], max_text_chars)
+        return cls(items, [index_str(row) for row in codes], max_text_chars, codebook_size, max_history)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.index)
+
+    def codes(self) -> np.ndarray:
+        """The index as an array [N, L] of code numbers, parsed back from the strings."""
+        from .indexing import parse_tokens
+        from .tokens import split_index
+
+        return parse_tokens({str(i): split_index(s) for i, s in enumerate(self.index)}, CONTEXT)
+
+    @property
+    def levels(self) -> int:
+        from .tokens import split_index
+
+        return len(split_index(self.index[0])) if self.index else 0
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, {"max_text_chars": self.max_text_chars, "codebook_size": self.codebook_size,
+                          "max_history": self.max_history, "index": self.index, "items": self.items}, indent=None)
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "TaskContext":
+        """The context the tasks stage of ``run_dir`` wrote."""
+        path = Path(run_dir) / "tasks" / CONTEXT
+        if not path.exists():
+            raise DataError(f"{path}: not found; run `lcrec-mini tasks --run-dir {run_dir}` first")
+        d = read_json(path)
+        missing = [k for k in ("max_text_chars", "codebook_size", "max_history", "index", "items") if k not in d]
+        if missing:
+            raise DataError(f"{path}: keys {missing} missing; rebuild it with `lcrec-mini tasks --force`")
+        return cls(d["items"], d["index"], d["max_text_chars"], d["codebook_size"], d["max_history"])
 
     def text(self, item: int, field: str) -> str:
         t = str(self.items[str(item)].get(field) or "").strip()
@@ -138,8 +178,8 @@ def build_examples(
     train_part: dict[int, list[int]] = {}
     for uid, seq in sequences.items():
         u = int(uid)
-        train_part[u] = seq[:-2]
-        positions += [(u, t) for t in range(1, len(seq) - 2)]
+        train_part[u] = splits.train_part(seq)
+        positions += [(u, t) for t in splits.train_positions(seq)]
 
     def seq_of(u: int) -> list[int]:
         return sequences[str(u)]
@@ -149,7 +189,7 @@ def build_examples(
     n_search = tc.itemsearch_samples if tc.itemsearch_samples > 0 else len(positions)
     search_pos = [positions[i] for i in np.sort(rng.choice(len(positions), min(n_search, len(positions)), replace=False))] if "itemsearch" in tc.tasks and positions else []
     query_keys = [(u, seq_of(u)[t]) for u, t in search_pos]
-    query_keys += [(int(u), s[-1]) for u, s in sequences.items()]
+    query_keys += [(int(u), splits.test_case(s)[1]) for u, s in sequences.items()]
     prefs, queries = user_text(train_part if "preferenceobtain" in tc.tasks else {}, sorted(set(query_keys)))
 
     out: dict[str, list[dict[str, Any]]] = {"train": [], "valid": [], "test": []}
@@ -207,13 +247,15 @@ def build_examples(
 
     for uid, seq in sequences.items():
         u = int(uid)
-        add("valid", "seqrec", user=u, item=seq[-2], history=cap(seq[:-2]))
-        add("test", "seqrec", user=u, item=seq[-1], history=cap(seq[:-1]))
+        (vh, vt), (th, tt) = splits.valid_case(seq), splits.test_case(seq)
+        add("valid", "seqrec", user=u, item=vt, history=cap(vh))
+        add("test", "seqrec", user=u, item=tt, history=cap(th))
     for uid, seq in sequences.items():  # intention-based prediction of the test item
         u = int(uid)
-        q = queries[(u, seq[-1])]
-        add("test", "itemsearch", "query", user=u, item=seq[-1], history=[], query=q)
-        add("test", "itemsearch", "query+history", user=u, item=seq[-1], history=cap(seq[:-1]), query=q)
+        th, tt = splits.test_case(seq)
+        q = queries[(u, tt)]
+        add("test", "itemsearch", "query", user=u, item=tt, history=[], query=q)
+        add("test", "itemsearch", "query+history", user=u, item=tt, history=cap(th), query=q)
     return out
 
 
@@ -241,7 +283,10 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
         codes_path = run_dir / "index" / "codes.json"
         codes = read_json(codes_path)
         check_codes_match(codes, ds.items, str(codes_path))
-        ctx = TaskContext.from_codes(ds.items, parse_tokens(codes, str(codes_path)), tc.max_text_chars)
+        max_history = tc.max_history or ds.stats["split"]["max_history"]
+        istats = read_json(run_dir / "index" / "stats.json")
+        ctx = TaskContext.from_codes(ds.items, parse_tokens(codes, str(codes_path)), tc.max_text_chars,
+                                     istats["codebook_size"], max_history)
 
         def ut(histories, query_items):
             return user_texts(
@@ -249,7 +294,6 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
                 tc.user_text_model, cfg.data.cache_dir, log=log,
             )
 
-        max_history = tc.max_history or ds.stats["split"]["max_history"]
         examples = build_examples(ds.items, ds.sequences, tc, max_history, cfg.seed, ut)
         counts: dict[str, Any] = {}
         for split, rows in examples.items():
@@ -264,6 +308,7 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
              "seqrec_format": tc.seqrec_format,
              "seqrec_targets": seqrec_targets(examples["train"])},
         )
+        ctx.save(out / CONTEXT)
         log(format_task_summary(counts))
 
     res = run_stage("tasks", cfg, run_dir, build, OUTPUTS, force=force, log=log)

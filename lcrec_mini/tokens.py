@@ -37,3 +37,8 @@ def index_str(row) -> str:
 def index_vocabulary(levels: int, codebook_size: int) -> list[str]:
     """Every index token, level-major: ``<a_0> .. <a_{K-1}>, <b_0>, ...``."""
     return [code_token(l, k) for l in range(levels) for k in range(codebook_size)]
+
+
+def split_index(text: str) -> list[str]:
+    """``"<a_12><b_3>"`` -> ``["<a_12>", "<b_3>"]`` (the tokens of an index string, in order)."""
+    return [m.group(0) for m in _TOKEN.finditer(text)]

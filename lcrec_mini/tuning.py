@@ -116,9 +116,11 @@ class TaskDataset(torch.utils.data.Dataset):
         return seqrec_targets(self.examples)
 
     def lengths(self) -> list[int]:
-        """Token counts of pass 0 (the other passes differ only in template wording)."""
-        n = [len(self[i]["input_ids"]) for i in range(len(self.examples))]
-        return n * self.epochs
+        """Token counts of pass 0 (the other passes differ only in template wording),
+        repeated for each pass; counted once (it tokenizes every example)."""
+        if getattr(self, "_pass_lengths", None) is None:
+            self._pass_lengths = [len(self[i]["input_ids"]) for i in range(len(self.examples))]
+        return self._pass_lengths * self.epochs
 
 
 def collate(pad_id: int):
@@ -183,9 +185,11 @@ def make_trainer_class():
             loss = lm_loss(model, inputs, num_items_in_batch, self.index_range)
             return (loss, {"loss": loss}) if return_outputs else loss
 
+        rows_apart: bool = False  # tuning.rows_apart(tune config)
+
         def _rows_apart(self) -> bool:
             """Whether the index rows get their own optimizer group and schedule."""
-            return bool(self.row_params) and bool(self.index_lr or self.warmup_rows_steps)
+            return bool(self.row_params) and self.rows_apart
 
         def create_optimizer(self, model=None):
             if self.optimizer is None and self._rows_apart():
@@ -342,11 +346,11 @@ def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", mo
     tune_dir = Path(run_dir) / "tune"
     model_dir = Path(model_dir) if model_dir else tune_dir / "model"
     meta = read_json(tune_dir / "tune_meta.json")
-    istats = read_json(Path(run_dir) / "index" / "stats.json")
+    ctx = TaskContext.load(run_dir)
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(tune_dir / "model"))
-    check_index_tokens(tok, index_vocabulary(istats["levels"], istats["codebook_size"]), str(tune_dir / "model"))
+    check_index_tokens(tok, index_vocabulary(ctx.levels, ctx.codebook_size), str(tune_dir / "model"))
     if meta["method"] == "full":
         from transformers import AutoModelForCausalLM
 
@@ -411,6 +415,146 @@ def _loss_plot(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def rows_apart(tc) -> bool:
+    """Whether the index-token rows get their own optimizer group and schedule: when
+    ``tune.index_lr`` or ``tune.embed_warmup_steps`` is set (LoRA: peft's token deltas;
+    full tuning: the embedding matrix with word rows frozen, see :func:`index_row_params`)."""
+    return bool(tc.index_lr or tc.embed_warmup_steps)
+
+
+def training_arguments(tc, work: Path, device: str, world_size: int, seed: int, n_train: int):
+    """The Trainer's arguments from ``tune.*``: cosine schedule, warm-up as a share of the
+    steps, checkpoints in ``work`` (resumable), bf16 on a GPU that has it."""
+    from transformers import TrainingArguments
+
+    use_cuda = device == "cuda"
+    args = TrainingArguments(
+        output_dir=str(work),
+        per_device_train_batch_size=tc.batch_size,
+        per_device_eval_batch_size=tc.batch_size,
+        gradient_accumulation_steps=tc.grad_accum,
+        learning_rate=tc.lr,
+        weight_decay=tc.weight_decay,
+        warmup_steps=0,
+        lr_scheduler_type="cosine",
+        num_train_epochs=1,  # the dataset already holds `epochs` passes
+        max_steps=tc.max_steps if tc.max_steps > 0 else -1,
+        logging_steps=tc.logging_steps,
+        eval_strategy="steps",
+        eval_steps=tc.eval_steps,
+        save_strategy="steps",
+        save_steps=tc.save_steps,
+        save_total_limit=2,
+        prediction_loss_only=True,
+        bf16=bool(use_cuda and tc.bf16 and torch.cuda.is_bf16_supported()),
+        use_cpu=not use_cuda,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
+        ddp_backend=None if use_cuda else ("gloo" if world_size > 1 else None),
+        ddp_find_unused_parameters=False if world_size > 1 else None,
+        disable_tqdm=False,
+        deepspeed=tc.deepspeed or None,
+    )
+    steps_per_pass = math.ceil(n_train / (tc.batch_size * tc.grad_accum * world_size))
+    total_steps = tc.max_steps if tc.max_steps > 0 else steps_per_pass
+    args.warmup_steps = int(tc.warmup_ratio * total_steps)
+    return args, total_steps
+
+
+def trainer_class(tc, lengths: list[int], token_ids: list[int], model):
+    """The Trainer subclass, configured from ``tune.*`` for this run's index tokens."""
+    Trainer = make_trainer_class()
+    Trainer.response_only_logits = tc.response_only_logits or tc.index_softmax
+    Trainer.lengths = lengths
+    Trainer.index_range = (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None
+    Trainer.index_lr = tc.index_lr or None
+    Trainer.warmup_rows_steps = tc.embed_warmup_steps
+    Trainer.rows_apart = rows_apart(tc)
+    Trainer.row_params = index_row_params(model, token_ids, tc.method == "full" and rows_apart(tc))
+    return Trainer
+
+
+def _datasets(cfg: Config, run_dir: Path, ctx: TaskContext, tok, token_ids: list[int], eor: str, system: str | None):
+    """(training examples, training dataset, validation dataset): the validation set is a
+    seeded sample of ``tune.eval_samples`` validation users."""
+    tc = cfg.tune
+    train_ex = read_examples(run_dir, "train")
+    valid_ex = read_examples(run_dir, "valid")
+    if not train_ex:
+        raise DataError(f"{run_dir / 'tasks' / 'train.jsonl'}: no training examples")
+    K = ctx.codebook_size
+    item_tokens = [[token_ids[lvl * K + int(c)] for lvl, c in enumerate(row)] for row in ctx.codes()]
+    train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system, item_tokens)
+    rng = np.random.default_rng(cfg.seed)
+    vsel = sorted(rng.choice(len(valid_ex), min(tc.eval_samples, len(valid_ex)), replace=False).tolist())
+    windowed = any(ex.get("targets") == "all" for ex in train_ex)
+    valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system, item_tokens,
+                        index_only_responses=windowed)
+    return train_ex, train, valid
+
+
+def _write_outputs(out: Path, work: Path, cfg: Config, trainer, metrics: dict, tok, train, train_ex: list,
+                   token_ids: list[int],
+                   last: str | None, train_s: float, t0: float, device: str, world_size: int,
+                   system: str | None, eor: str, log: Callable[[str], None]) -> None:
+    """Everything but the model (saved by the caller): history, snapshots, statistics
+    (throughput counted over the steps this process ran), the metadata that reloads the
+    model, and the loss plot."""
+    tc = cfg.tune
+    history = trainer.state.log_history
+    lengths = train.lengths()
+    resumed_at = int(Path(last).name.split("-")[-1]) if last else 0
+    steps_run = trainer.state.global_step - resumed_at
+    seen = steps_run * tc.batch_size * tc.grad_accum * world_size
+    tokens = int(np.mean(lengths) * min(seen, len(lengths)))
+    targets = train.targets() * tc.epochs * min(seen, len(lengths)) / max(1, len(lengths))
+    tok.save_pretrained(str(out / "model"))
+    # a pickle of the arguments: never needed, and never to be unpickled
+    (out / "model" / "training_args.bin").unlink(missing_ok=True)
+    write_json(out / "history.json", history, indent=None)
+    if (work / "snapshots").is_dir():
+        shutil.copytree(work / "snapshots", out / "snapshots",
+                        ignore=shutil.ignore_patterns("*.tmp", "training_args.bin"))
+    stats = {
+        "model": tc.model,
+        "method": tc.method,
+        "steps": trainer.state.global_step,
+        "resumed_from_step": resumed_at,
+        "examples": len(train_ex),
+        "epochs": tc.epochs,
+        "train_seconds": round(train_s, 1),
+        "tokens_per_second": round(tokens / max(train_s, 1e-9), 1),
+        "next_item_targets": int(targets),
+        "targets_per_second": round(targets / max(train_s, 1e-9), 2),
+        "mean_example_tokens": round(float(np.mean(lengths)), 1),
+        "first_loss": next((h["loss"] for h in history if "loss" in h), None),
+        "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
+        "final_eval_loss": metrics.get("eval_loss"),
+        "parameters": count_parameters(trainer.model),
+        "device": device,
+        "world_size": world_size,
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+    }
+    write_json(out / "train_stats.json", stats)
+    write_json(out / "tune_meta.json", {
+        "base_model": tc.model,
+        "method": tc.method,
+        "index_token_ids": [int(token_ids[0]), int(token_ids[-1])],
+        "n_index_tokens": len(token_ids),
+        "system": system,
+        "end_of_response": eor,
+        "seed": cfg.seed,
+        "index_init": tc.index_init,
+        "num_layers": tc.num_layers,
+    })
+    _loss_plot(history, out / "loss.png")
+    log(format_tune_summary(stats))
+
+
 def run_tune(
     cfg: Config,
     run_dir: str | Path,
@@ -418,11 +562,13 @@ def run_tune(
     log: Callable[[str], None] = print,
     callbacks: list | None = None,
 ) -> StageResult:
-    from transformers import TrainingArguments
+    """The ``tune`` stage: the LLM with the index tokens added, tuned on ``tasks/train.jsonl``;
+    resumes from its last checkpoint when interrupted (checkpoints in a work folder named
+    by the stage's fingerprint, so another config never resumes them)."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    from .runtime import pick_device
     from .llm import end_of_response
+    from .runtime import pick_device
 
     tc = cfg.tune
     run_dir = Path(run_dir)
@@ -431,87 +577,22 @@ def run_tune(
     work = work_dir_for(run_dir, fp)
 
     def build(out: Path) -> None:
-        from .data import load_dataset
-        from .indexing import load_codes
-
         t0 = time.perf_counter()
-        ds = load_dataset(run_dir)
-        codes = load_codes(run_dir, ds.n_items)
-        ctx = TaskContext.from_codes(ds.items, codes, cfg.tasks.max_text_chars)
-        train_ex = read_examples(run_dir, "train")
-        valid_ex = read_examples(run_dir, "valid")
-        if not train_ex:
-            raise DataError(f"{run_dir / 'tasks' / 'train.jsonl'}: no training examples")
+        ctx = TaskContext.load(run_dir)  # item text and index strings, as the tasks stage rendered them
         torch.manual_seed(cfg.seed)
         device = pick_device(tc.device)
-        istats = read_json(run_dir / "index" / "stats.json")
-        titles = [ds.items[str(i)].get("title") or "" for i in range(ds.n_items)]
-        tok, model, token_ids = prepare_model(cfg, istats["levels"], istats["codebook_size"], device, codes, titles)
+        titles = [ctx.items[str(i)].get("title") or "" for i in range(ctx.n_items)]
+        tok, model, token_ids = prepare_model(cfg, ctx.levels, ctx.codebook_size, device, ctx.codes(), titles)
         eor = end_of_response(tok)
         system = SYSTEM if tc.system_prompt else None
-        K = istats["codebook_size"]
-        item_tokens = [[token_ids[lvl * K + int(c)] for lvl, c in enumerate(row)] for row in codes]
-        train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system, item_tokens)
-        rng = np.random.default_rng(cfg.seed)
-        vsel = sorted(rng.choice(len(valid_ex), min(tc.eval_samples, len(valid_ex)), replace=False).tolist())
-        windowed = any(ex.get("targets") == "all" for ex in train_ex)
-        valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system, item_tokens,
-                            index_only_responses=windowed)
-        lengths = train.lengths()
-
-        use_cuda = device == "cuda"
+        train_ex, train, valid = _datasets(cfg, run_dir, ctx, tok, token_ids, eor, system)
         work.mkdir(parents=True, exist_ok=True)
         (work / "lcrec_fingerprint.json").write_text(json.dumps({"fingerprint": fp, "config": cfg.to_dict()}))
-        args = TrainingArguments(
-            output_dir=str(work),
-            per_device_train_batch_size=tc.batch_size,
-            per_device_eval_batch_size=tc.batch_size,
-            gradient_accumulation_steps=tc.grad_accum,
-            learning_rate=tc.lr,
-            weight_decay=tc.weight_decay,
-            warmup_steps=0,
-            lr_scheduler_type="cosine",
-            num_train_epochs=1,  # the dataset already holds `epochs` passes
-            max_steps=tc.max_steps if tc.max_steps > 0 else -1,
-            logging_steps=tc.logging_steps,
-            eval_strategy="steps",
-            eval_steps=tc.eval_steps,
-            save_strategy="steps",
-            save_steps=tc.save_steps,
-            save_total_limit=2,
-            prediction_loss_only=True,
-            bf16=bool(use_cuda and tc.bf16 and torch.cuda.is_bf16_supported()),
-            use_cpu=not use_cuda,
-            seed=cfg.seed,
-            data_seed=cfg.seed,
-            report_to="none",
-            remove_unused_columns=False,
-            dataloader_num_workers=0,
-            train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
-            ddp_backend=None if use_cuda else ("gloo" if world_size > 1 else None),
-            ddp_find_unused_parameters=False if world_size > 1 else None,
-            disable_tqdm=False,
-            deepspeed=tc.deepspeed or None,
-        )
-        steps_per_pass = math.ceil(len(train) / (tc.batch_size * tc.grad_accum * world_size))
-        total_steps = tc.max_steps if tc.max_steps > 0 else steps_per_pass
-        args.warmup_steps = int(tc.warmup_ratio * total_steps)
-        Trainer = make_trainer_class()
-        Trainer.response_only_logits = tc.response_only_logits or tc.index_softmax
-        Trainer.lengths = lengths
-        Trainer.index_range = (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None
-        Trainer.index_lr = tc.index_lr or None
-        Trainer.warmup_rows_steps = tc.embed_warmup_steps
-        Trainer.row_params = index_row_params(model, token_ids, tc.method == "full" and bool(tc.index_lr or tc.embed_warmup_steps))
-        trainer = Trainer(
-            model=model,
-            args=args,
-            train_dataset=train,
-            eval_dataset=valid,
-            data_collator=collate(tok.pad_token_id),
-            callbacks=(callbacks or []) + ([snapshot_callback(tc.snapshot_steps, work / "snapshots")]
-                                           if tc.snapshot_steps else []),
-        )
+        args, total_steps = training_arguments(tc, work, device, world_size, cfg.seed, len(train))
+        Trainer = trainer_class(tc, train.lengths(), token_ids, model)
+        snapshots = [snapshot_callback(tc.snapshot_steps, work / "snapshots")] if tc.snapshot_steps else []
+        trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=valid,
+                          data_collator=collate(tok.pad_token_id), callbacks=(callbacks or []) + snapshots)
         last = check_resume(tc.resume_from, fp) if tc.resume_from else (get_last_checkpoint(str(work)) if work.exists() else None)
         if last:
             log(f"[tune] resuming from {last}")
@@ -523,59 +604,11 @@ def run_tune(
         t_train = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=last)
         train_s = time.perf_counter() - t_train
-        metrics = trainer.evaluate()
-        history = trainer.state.log_history
+        metrics = trainer.evaluate()  # every process takes part in the evaluation and the save
         trainer.save_model(str(out / "model"))  # every process calls it; the main one writes
         if trainer.is_world_process_zero():
-            resumed_at = int(Path(last).name.split("-")[-1]) if last else 0
-            steps_run = trainer.state.global_step - resumed_at
-            seen = steps_run * tc.batch_size * tc.grad_accum * world_size
-            tokens = int(np.mean(lengths) * min(seen, len(lengths)))
-            targets = train.targets() * tc.epochs * min(seen, len(lengths)) / max(1, len(lengths))
-            tok.save_pretrained(str(out / "model"))
-            # a pickle of the arguments: never needed, and never to be unpickled
-            (out / "model" / "training_args.bin").unlink(missing_ok=True)
-            write_json(out / "history.json", history, indent=None)
-            if (work / "snapshots").is_dir():
-                shutil.copytree(work / "snapshots", out / "snapshots",
-                                ignore=shutil.ignore_patterns("*.tmp", "training_args.bin"))
-            stats = {
-                "model": tc.model,
-                "method": tc.method,
-                "steps": trainer.state.global_step,
-                "resumed_from_step": resumed_at,
-                "examples": len(train_ex),
-                "epochs": tc.epochs,
-                "train_seconds": round(train_s, 1),
-                "tokens_per_second": round(tokens / max(train_s, 1e-9), 1),
-                "next_item_targets": int(targets),
-                "targets_per_second": round(targets / max(train_s, 1e-9), 2),
-                "mean_example_tokens": round(float(np.mean(lengths)), 1),
-                "first_loss": next((h["loss"] for h in history if "loss" in h), None),
-                "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
-                "final_eval_loss": metrics.get("eval_loss"),
-                "parameters": count_parameters(model),
-                "device": device,
-                "world_size": world_size,
-                "wall_seconds": round(time.perf_counter() - t0, 1),
-            }
-            write_json(out / "train_stats.json", stats)
-            write_json(
-                out / "tune_meta.json",
-                {
-                    "base_model": tc.model,
-                    "method": tc.method,
-                    "index_token_ids": [int(token_ids[0]), int(token_ids[-1])],
-                    "n_index_tokens": len(token_ids),
-                    "system": system,
-                    "end_of_response": eor,
-                    "seed": cfg.seed,
-                    "index_init": tc.index_init,
-                    "num_layers": tc.num_layers,
-                },
-            )
-            _loss_plot(history, out / "loss.png")
-            log(format_tune_summary(stats))
+            _write_outputs(out, work, cfg, trainer, metrics, tok, train, train_ex, token_ids, last, train_s, t0,
+                           device, world_size, system, eor, log)
         trainer.accelerator.wait_for_everyone()  # no process leaves before the files are written
         del result
 

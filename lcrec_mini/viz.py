@@ -106,14 +106,14 @@ def plot_long_tail(sequences: Sequence[Sequence[int]], n_items: int):
 
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """[N, D] -> ([N, 2] coordinates on the first two principal axes, explained variance ratios)."""
+    from sklearn.decomposition import PCA
+
     x = np.asarray(x, dtype=np.float64)
-    x = x - x.mean(0, keepdims=True)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    pca = PCA(n_components=2, svd_solver="full").fit(x)
+    vt = pca.components_
     # a deterministic sign per axis: the largest loading is positive
-    signs = np.sign(vt[np.arange(2), np.abs(vt[:2]).argmax(1)])
-    coords = x @ (vt[:2].T * signs)
-    var = s**2 / (s**2).sum()
-    return coords, var[:2]
+    signs = np.sign(vt[np.arange(2), np.abs(vt).argmax(1)])
+    return pca.transform(x) * signs, pca.explained_variance_ratio_
 
 
 def plot_embedding_map(emb: np.ndarray, labels: Sequence[str] | None = None, title: str = "item embeddings", top: int = 8):

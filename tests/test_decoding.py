@@ -82,13 +82,17 @@ def test_beam_search_matches_generate_with_the_trie(tiny):
     for u in range(2):
         ours = {tuple(c): float(s) for c, s in zip(res.codes[u].tolist(), res.scores[u])}
         theirs = {tuple(c): float(s) for c, s in zip(gen[u].tolist(), ref_scores[u])}
-        # same items; the scores agree, so any difference can only be a tie at the cut
+        # the same beams with the same scores; an item found by one search only must be a
+        # tie with the other search's last beam (equal scores at the cut), nothing else
         common = set(ours) & set(theirs)
-        assert len(common) >= beams - 2
         for c in common:
             assert ours[c] == pytest.approx(theirs[c], abs=1e-3)
-        top = sorted(ours, key=ours.get, reverse=True)[:5]
-        assert top == sorted(theirs, key=theirs.get, reverse=True)[:5]
+        for mine, other in ((ours, theirs), (theirs, ours)):
+            for c in set(mine) - common:
+                assert mine[c] == pytest.approx(min(other.values()), abs=1e-3), f"{c} is not a tie at the cut"
+        by_score = lambda d: sorted((c for c in common), key=lambda c: -d[c])  # noqa: E731
+        assert by_score(ours)[:5] == by_score(theirs)[:5]
+        assert len(common) >= beams // 2  # most beams are shared at all (ties are rare)
 
 
 def test_beam_search_with_fewer_items_than_beams(tiny):

@@ -10,7 +10,8 @@ from lcrec_mini.config import make_config
 from lcrec_mini.data import run_data
 from lcrec_mini.embed import embed_items, load_embeddings, mean_pool, run_embed
 from lcrec_mini.errors import ConfigError, DataError
-from lcrec_mini.indexing import collision_rate, load_codes, run_index
+from lcrec_mini.collisions import collision_rate
+from lcrec_mini.indexing import load_codes, run_index
 from lcrec_mini.stage import run_stage
 
 

@@ -7,19 +7,10 @@ import torch
 
 from lcrec_mini.config import make_config
 from lcrec_mini.errors import ConfigError, DataError
-from lcrec_mini.indexing import (
-    build_index,
-    code_tokens,
-    collision_groups,
-    collision_rate,
-    final_fixup,
-    level_stats,
-    load_rqvae,
-    parse_tokens,
-    residual_codes,
-    sinkhorn_fixup,
-)
-from lcrec_mini.rqvae import RQVAE, kmeans, sinkhorn
+from lcrec_mini.collisions import collision_groups, collision_rate, level_stats
+from lcrec_mini.fixup import final_fixup, sinkhorn_fixup
+from lcrec_mini.indexing import build_index, code_tokens, parse_tokens
+from lcrec_mini.rqvae import RQVAE, kmeans, load_rqvae, residual_codes, sinkhorn
 
 
 def clustered(n=400, d=24, clusters=8, seed=0):
@@ -206,7 +197,7 @@ def test_codebook_too_small_is_an_error():
 
 
 def test_checkpoint_round_trip_and_corrupt_checkpoint(tmp_path):
-    from lcrec_mini.indexing import save_rqvae
+    from lcrec_mini.rqvae import save_rqvae
 
     x, _ = clustered(n=200)
     cfg = small_cfg()

@@ -66,6 +66,34 @@ def test_every_notebook_has_badge_setup_and_parameters():
         assert "torch==" not in setup and "\"torch\"" not in setup, f"{path.name}: the setup cell must not reinstall torch"
 
 
+def test_committed_notebooks_take_the_readers_parameters(tmp_path):
+    """A reader (Jupyter, Colab) edits the parameters cell and runs the notebook from the
+    top: the values they typed must be the ones the notebook uses. Each committed notebook
+    is opened as committed, its parameters cell rewritten, its cells run up to the one
+    that builds the config, then a probe reads what the kernel holds."""
+    from nbclient import NotebookClient
+
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        tags = [t for c in nb.cells for t in c.metadata.get("tags", [])]
+        assert "injected-parameters" not in tags, f"{path.name} keeps papermill's injected cell"
+        p = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+        setup_at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "setup(" in c.source)
+        assert setup_at == p + 1, f"{path.name}: the cell after the parameters must build the config"
+        rd = tmp_path / path.stem
+        nb.cells[p].source = f'preset = "smoke"\nrun_dir = {str(rd)!r}\noverrides = {{"eval.beams": 3}}\n'
+        probe = nbformat.v4.new_code_cell('print("PROBE", env.cfg.preset, env.run_dir, env.cfg.eval.beams)')
+        nb.cells = nb.cells[: setup_at + 1] + [probe]
+        for c in nb.cells:
+            if c.cell_type == "code":
+                c.outputs = []
+        NotebookClient(nb, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+        assert f"PROBE smoke {rd} 3" in text, f"{path.name}: the kernel holds {text!r}, not the reader's parameters"
+        assert rd.is_dir(), f"{path.name}: the reader's run folder was not created"
+
+
 def test_notebooks_ran_without_errors(executed):
     _, nbs = executed
     assert set(nbs) == {p.stem for p in NOTEBOOKS}
@@ -166,3 +194,34 @@ def test_results_notebook_runs_the_study(executed):
     assert "paper&#x27;s claim" in html or "paper's claim" in html
     assert html.count("<tr>") >= 9 and "intention + history" in html
     assert "estimated" in stream_text(nb)
+
+
+def _make_notebooks():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "tools" / "make_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_notebooks_are_the_source_and_the_shared_cells_agree(tmp_path):
+    """The committed notebooks' shared cells equal the refresher's; refreshing a notebook
+    whose setup cell drifted and whose config cell is missing restores both and leaves
+    every other cell, outputs included, as it was."""
+    mk = _make_notebooks()
+    stale = [p.name for p in NOTEBOOKS if mk.refresh(p, write=False)]
+    assert not stale, f"shared cells differ in {stale}: run python tools/make_notebooks.py"
+    src = ROOT / "notebooks" / "06_evaluate.ipynb"
+    before = nbformat.read(src, as_version=4)
+    broken = nbformat.read(src, as_version=4)
+    broken.cells[1].source = broken.cells[1].source.replace("check=True", "check=False")
+    del broken.cells[3]
+    path = tmp_path / "06_evaluate.ipynb"
+    nbformat.write(broken, path)
+    assert mk.refresh(path) is True
+    fixed = nbformat.read(path, as_version=4)
+    assert [c.source for c in fixed.cells] == [c.source for c in before.cells]
+    rest = slice(4, None)
+    assert [c.get("outputs") for c in fixed.cells[rest]] == [c.get("outputs") for c in before.cells[rest]]
+    assert mk.refresh(path) is False

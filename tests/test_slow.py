@@ -8,7 +8,8 @@ import pytest
 from lcrec_mini.config import make_config
 from lcrec_mini.data import run_data
 from lcrec_mini.embed import load_encoder, encode_texts, run_embed
-from lcrec_mini.indexing import collision_rate, load_codes, run_index
+from lcrec_mini.collisions import collision_rate
+from lcrec_mini.indexing import load_codes, run_index
 
 pytestmark = pytest.mark.slow
 

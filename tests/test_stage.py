@@ -98,8 +98,27 @@ def test_cli_config_lists_keys(capsys):
 
 
 def test_cli_run_chains_stages(tmp_path, capsys):
+    """`run` runs every stage once, in pipeline order, each reading the one before; the
+    second `run` skips them all and prints the same results table."""
+    from lcrec_mini.stage import STAGES, read_stage_config
+
+    folders = ["eval" if s == "evaluate" else s for s in STAGES]
     assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
-    assert (tmp_path / "data" / "sequences.json").exists()
+    first = capsys.readouterr().out
+    log = [json.loads(line)["stage"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert log == folders
+    for f in folders:
+        meta = read_stage_config(tmp_path / f)
+        assert meta is not None and meta["preset"] == "smoke", f
+    tasks_fp = read_stage_config(tmp_path / "tasks")["fingerprint"]
+    assert read_stage_config(tmp_path / "tune")["upstream"] == {"tasks": tasks_fp}
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert 0 <= metrics["hr@10"] <= 1 and metrics["invalid_rate"] == 0.0
+    assert "most popular" in first and "SASRec" in first
+    assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
+    second = capsys.readouterr()
+    assert (second.out + second.err).count("up to date") == len(STAGES)
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == len(STAGES)
 
 
 def test_out_of_order_stage_names_the_one_command_with_the_preset(tmp_path, capsys):

@@ -97,3 +97,24 @@ def test_the_index_token_is_formatted_in_one_function():
     assert index_str([12, 3, 7]) == "<a_12><b_3><c_7>"
     assert index_vocabulary(2, 2) == ["<a_0>", "<a_1>", "<b_0>", "<b_1>"]
     assert parse_code_token(code_token(2, 31)) == (2, 31) and parse_code_token("<a_x>") is None
+
+
+def test_the_leave_one_out_split_is_written_in_one_module():
+    """Only data/splits.py slices a sequence into train / valid / test; the stages, the
+    explorer and the benchmarks call its functions. A new slice elsewhere fails here."""
+    import re
+
+    from lcrec_mini.data.splits import test_case, train_part, train_positions, valid_case
+
+    pattern = re.compile(r"\b(seq|s|sequence)\[\s*:?\s*-[12]\s*\]|len\((seq|s|sequence)\)\s*-\s*2")
+    root = PKG.parent
+    slicers = []
+    for p in list(PKG.rglob("*.py")) + list((root / "benchmarks").glob("*.py")):
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if pattern.search(code):
+                slicers.append(f"{p.relative_to(root)}:{i}")
+    assert all(s.startswith("lcrec_mini/data/splits.py") for s in slicers), slicers
+    seq = [5, 6, 7, 8, 9]
+    assert train_part(seq) == [5, 6, 7] and list(train_positions(seq)) == [1, 2]
+    assert valid_case(seq) == ([5, 6, 7], 8) and test_case(seq) == ([5, 6, 7, 8], 9)

@@ -145,11 +145,11 @@ def test_model_without_the_index_tokens_is_refused(prepared, tmp_path):
     if not (src / "tune").exists():
         run_tune(cfg, src, log=quiet)
     run_dir = tmp_path / "run"
-    for d in ("data", "index", "tune"):
+    for d in ("tasks", "tune"):
         shutil.copytree(src / d, run_dir / d)
-    st = json.loads((run_dir / "index" / "stats.json").read_text())
-    st["levels"] = 4  # the index now names <d_*> tokens the tuned model never saw
-    write_json(run_dir / "index" / "stats.json", st)
+    ctx = json.loads((run_dir / "tasks" / "context.json").read_text())
+    ctx["index"] = [s + "<d_0>" for s in ctx["index"]]  # a 4th level: <d_*> tokens the tuned model never saw
+    write_json(run_dir / "tasks" / "context.json", ctx)
     with pytest.raises(DataError, match=r"tokenizer lacks 16 index tokens \(first: <d_0>\)"):
         load_tuned(run_dir)
 

@@ -26,6 +26,21 @@ def train_part(seq: list[int]) -> list[int]:
     return list(seq[:-2])
 
 
+def train_positions(seq: list[int]) -> range:
+    """Positions t of the training targets ``seq[t]`` (history ``seq[:t]``) of one sequence."""
+    return range(1, len(seq) - 2)
+
+
+def valid_case(seq: list[int]) -> tuple[list[int], int]:
+    """The validation case of one sequence: (its training part, the item after it)."""
+    return list(seq[:-2]), seq[-2]
+
+
+def test_case(seq: list[int]) -> tuple[list[int], int]:
+    """The test case of one sequence: (every item but the last, the last item)."""
+    return list(seq[:-1]), seq[-1]
+
+
 def cap(history: list[int] | tuple[int, ...], max_history: int) -> tuple[int, ...]:
     return tuple(history[-max_history:]) if max_history > 0 else tuple(history)
 
@@ -45,9 +60,8 @@ def leave_one_out(
                 f"sequences.json key {uid!r}: {len(seq)} interactions; leave-one-out needs at least 3"
             )
         u = int(uid)
-        n = len(seq)
-        for t in range(1, n - 2):
+        for t in train_positions(seq):
             out["train"].append(Example(u, cap(seq[:t], max_history), seq[t]))
-        out["valid"].append(Example(u, cap(seq[: n - 2], max_history), seq[n - 2]))
-        out["test"].append(Example(u, cap(seq[: n - 1], max_history), seq[n - 1]))
+        for split, (history, target) in (("valid", valid_case(seq)), ("test", test_case(seq))):
+            out[split].append(Example(u, cap(history, max_history), target))
     return out

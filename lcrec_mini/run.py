@@ -1,0 +1,109 @@
+"""One reader of a run folder: ``Run(run_dir)`` gives each stage's output, loaded on
+first use and kept.
+
+The stages themselves read only their declared upstream folders (``stage.UPSTREAM``);
+this reader is for what looks at a finished run: the study's analyses, the explorer, the
+notebooks and the benchmarks, so none of them re-assembles dataset, codes, vocabulary or
+tuned model by hand.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .stage import read_json
+
+
+class Run:
+    def __init__(self, run_dir: str | Path):
+        self.dir = Path(run_dir)
+        self._tuned: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r})"
+
+    def json(self, stage: str, name: str) -> Any:
+        """``<run_dir>/<stage>/<name>`` parsed (an error naming the file when it is missing)."""
+        return read_json(self.dir / stage / name)
+
+    def has(self, stage: str, name: str = "config.json") -> bool:
+        return (self.dir / stage / name).exists()
+
+    # -- data and index ------------------------------------------------------------
+
+    @cached_property
+    def dataset(self):
+        """``data.Dataset``: items, sequences, stats."""
+        from .data import load_dataset
+
+        return load_dataset(self.dir)
+
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """The index [N items, L levels], checked: one row per item, no two alike."""
+        from .indexing import load_codes
+
+        return load_codes(self.dir, self.dataset.n_items)
+
+    @cached_property
+    def index_stats(self) -> dict[str, Any]:
+        return self.json("index", "stats.json")
+
+    @property
+    def levels(self) -> int:
+        return int(self.index_stats["levels"])
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.index_stats["codebook_size"])
+
+    @cached_property
+    def vocabulary(self) -> list[str]:
+        """Every index token, level-major (``<a_0>`` .. the last level's last code)."""
+        from .tokens import index_vocabulary
+
+        return index_vocabulary(self.levels, self.codebook_size)
+
+    # -- tasks, tuning, evaluation ---------------------------------------------------
+
+    @cached_property
+    def context(self):
+        """``tasks.TaskContext``: item text and index strings as the prompts show them."""
+        from .tasks import TaskContext
+
+        return TaskContext.load(self.dir)
+
+    @cached_property
+    def max_history(self) -> int:
+        """The history cap the prompts were built with (the tasks stage's)."""
+        return int(self.json("tasks", "stats.json")["max_history"])
+
+    def tuned(self, cache_dir: str = "", device: str = "cpu") -> tuple[Any, Any]:
+        """(tokenizer, model) of the tune stage, LoRA merged; loaded once per device."""
+        from .tuning import load_tuned
+
+        key = (cache_dir, device)
+        if key not in self._tuned:
+            self._tuned[key] = load_tuned(self.dir, cache_dir, device)
+        return self._tuned[key]
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        return self.json("eval", "metrics.json")
+
+    @cached_property
+    def predictions(self) -> dict[int, dict[str, Any]]:
+        """Test user -> their prediction (target, rank, top items and scores)."""
+        import json
+
+        from .errors import DataError
+
+        path = self.dir / "eval" / "predictions.jsonl"
+        if not path.exists():
+            raise DataError(f"{path}: missing; run `lcrec-mini evaluate --run-dir {self.dir}` first")
+        rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        return {p["user"]: p for p in rows}
