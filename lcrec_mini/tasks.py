@@ -156,6 +156,94 @@ def _sample(rng: np.random.Generator, rows: list[dict], n: int) -> list[dict]:
     return [rows[i] for i in keep]
 
 
+@dataclass
+class _Sequences:
+    """What every task's builder reads: item text, the sequences, their training parts and
+    training positions, and the history cap."""
+
+    items: dict[str, dict]
+    sequences: dict[str, list[int]]
+    H: int  # history cap (0: none)
+
+    def __post_init__(self) -> None:
+        self.positions: list[tuple[int, int]] = []  # (user, t): target seq[t], history seq[:t]
+        self.train_part: dict[int, list[int]] = {}
+        for uid, seq in self.sequences.items():
+            u = int(uid)
+            self.train_part[u] = splits.train_part(seq)
+            self.positions += [(u, t) for t in splits.train_positions(seq)]
+
+    def cap(self, h: list[int]) -> list[int]:
+        return list(h[-self.H:]) if self.H > 0 else list(h)
+
+    def seq_of(self, u: int) -> list[int]:
+        return self.sequences[str(u)]
+
+    def has(self, item: int, field: str) -> bool:
+        return bool(str(self.items[str(item)].get(field) or "").strip())
+
+
+def _seqrec(d: _Sequences, tc) -> list[dict]:
+    if tc.seqrec_format == "window":  # whole windows of the training part, every item a target
+        return [{"task": "seqrec", "variant": "", "user": u, "item": w[-1], "history": w[:-1], "targets": "all"}
+                for u, part in d.train_part.items() for w in windows(part, d.H + 1 if d.H > 0 else len(part))]
+    if tc.seqrec_format == "prefix":  # LC-Rec's: one example per training position
+        return [{"task": "seqrec", "variant": "", "user": u, "item": d.seq_of(u)[t], "history": d.cap(d.seq_of(u)[:t])}
+                for u, t in d.positions]
+    raise ConfigError(f"tasks.seqrec_format: {tc.seqrec_format!r}; expected prefix or window")
+
+
+def _item_index(d: _Sequences, task: str) -> list[dict]:
+    """item2index / index2item: one row per item and text variant it has."""
+    return [{"task": task, "variant": v, "item": int(i)} for i in d.items for v in ("title", "description", "both")
+            if d.has(int(i), "title") and (v == "title" or d.has(int(i), "description"))]
+
+
+def _fusionseqrec(d: _Sequences, n: int, rng: np.random.Generator) -> list[dict]:
+    out = []
+    n = n if n > 0 else len(d.positions)
+    for k in np.sort(rng.choice(len(d.positions), min(n, len(d.positions)), replace=False)):
+        u, t = d.positions[k]
+        target = d.seq_of(u)[t]
+        variants = ["index2title", "title2index"] + (["index2description"] if d.has(target, "description") else [])
+        v = variants[int(rng.integers(len(variants)))]
+        out.append({"task": "fusionseqrec", "variant": v, "user": u, "item": target, "history": d.cap(d.seq_of(u)[:t])})
+    return out
+
+
+def _itemsearch(d: _Sequences, search_pos: list[tuple[int, int]], queries: dict, rng: np.random.Generator) -> list[dict]:
+    out = []
+    for u, t in search_pos:
+        target = d.seq_of(u)[t]
+        v = ("query", "query+history")[int(rng.integers(2))]
+        out.append({"task": "itemsearch", "variant": v, "user": u, "item": target, "history": d.cap(d.seq_of(u)[:t]),
+                    "query": queries[(u, target)]})
+    return out
+
+
+def _evaluation(d: _Sequences, queries: dict, rng: np.random.Generator) -> dict[str, list[dict]]:
+    """Validation and test examples: seqrec for every user (LC-Rec's prompts), then the
+    intention-based prediction of the test item (itemsearch, intention alone / with history)."""
+    out: dict[str, list[dict]] = {"valid": [], "test": []}
+
+    def add(split: str, task: str, variant: str = "", **kw: Any) -> None:
+        pool = TEMPLATES[task][variant]
+        out[split].append({"task": task, "variant": variant, **kw, "template": int(rng.integers(len(pool)))})
+
+    for uid, seq in d.sequences.items():
+        u = int(uid)
+        (vh, vt), (th, tt) = splits.valid_case(seq), splits.test_case(seq)
+        add("valid", "seqrec", user=u, item=vt, history=d.cap(vh))
+        add("test", "seqrec", user=u, item=tt, history=d.cap(th))
+    for uid, seq in d.sequences.items():
+        u = int(uid)
+        th, tt = splits.test_case(seq)
+        q = queries[(u, tt)]
+        add("test", "itemsearch", "query", user=u, item=tt, history=[], query=q)
+        add("test", "itemsearch", "query+history", user=u, item=tt, history=d.cap(th), query=q)
+    return out
+
+
 def build_examples(
     items: dict[str, dict],
     sequences: dict[str, list[int]],
@@ -164,99 +252,41 @@ def build_examples(
     seed: int,
     user_text: Callable[[dict[int, list[int]], list[tuple[int, int]]], tuple[dict, dict]],
 ) -> dict[str, list[dict[str, Any]]]:
-    """Structured examples per split (templates drawn, not yet rendered)."""
+    """Structured examples per split (templates drawn, not yet rendered). Training
+    examples come from the training part of each sequence only; one seeded generator
+    draws every sample, variant and template, in a fixed order."""
     unknown = [t for t in tc.tasks if t not in TASKS]
     if unknown:
         raise ConfigError(f"tasks.tasks: unknown tasks {unknown}; tasks are {', '.join(TASKS)}")
     rng = np.random.default_rng(seed)
-    H = max_history
-
-    def cap(h: list[int]) -> list[int]:
-        return list(h[-H:]) if H > 0 else list(h)
-
-    positions = []  # (user, t): a training target seq[t] with history seq[:t]
-    train_part: dict[int, list[int]] = {}
-    for uid, seq in sequences.items():
-        u = int(uid)
-        train_part[u] = splits.train_part(seq)
-        positions += [(u, t) for t in splits.train_positions(seq)]
-
-    def seq_of(u: int) -> list[int]:
-        return sequences[str(u)]
+    d = _Sequences(items, sequences, max_history)
+    positions = d.positions
 
     # user texts: preferences from the training part; queries for sampled train targets
     # and for every test target
     n_search = tc.itemsearch_samples if tc.itemsearch_samples > 0 else len(positions)
     search_pos = [positions[i] for i in np.sort(rng.choice(len(positions), min(n_search, len(positions)), replace=False))] if "itemsearch" in tc.tasks and positions else []
-    query_keys = [(u, seq_of(u)[t]) for u, t in search_pos]
+    query_keys = [(u, d.seq_of(u)[t]) for u, t in search_pos]
     query_keys += [(int(u), splits.test_case(s)[1]) for u, s in sequences.items()]
-    prefs, queries = user_text(train_part if "preferenceobtain" in tc.tasks else {}, sorted(set(query_keys)))
-
-    out: dict[str, list[dict[str, Any]]] = {"train": [], "valid": [], "test": []}
-
-    def add(split: str, task: str, variant: str = "", **kw: Any) -> dict:
-        pool = TEMPLATES[task][variant]
-        ex = {"task": task, "variant": variant, **kw, "template": int(rng.integers(len(pool)))}
-        out[split].append(ex)
-        return ex
-
-    def has(item: int, field: str) -> bool:
-        return bool(str(items[str(item)].get(field) or "").strip())
+    prefs, queries = user_text(d.train_part if "preferenceobtain" in tc.tasks else {}, sorted(set(query_keys)))
 
     train: list[dict] = []
     if "seqrec" in tc.tasks:
-        if tc.seqrec_format == "window":
-            rows = [
-                {"task": "seqrec", "variant": "", "user": u, "item": w[-1], "history": w[:-1], "targets": "all"}
-                for u, part in train_part.items()
-                for w in windows(part, H + 1 if H > 0 else len(part))
-            ]
-        elif tc.seqrec_format == "prefix":
-            rows = [{"task": "seqrec", "variant": "", "user": u, "item": seq_of(u)[t], "history": cap(seq_of(u)[:t])} for u, t in positions]
-        else:
-            raise ConfigError(f"tasks.seqrec_format: {tc.seqrec_format!r}; expected prefix or window")
-        train += _sample(rng, rows, tc.seqrec_samples)
+        train += _sample(rng, _seqrec(d, tc), tc.seqrec_samples)
     for task, n in (("item2index", tc.item2index_samples), ("index2item", tc.index2item_samples)):
         if task in tc.tasks:
-            rows = [
-                {"task": task, "variant": v, "item": int(i)}
-                for i in items
-                for v in ("title", "description", "both")
-                if has(int(i), "title") and (v == "title" or has(int(i), "description"))
-            ]
-            train += _sample(rng, rows, n)
+            train += _sample(rng, _item_index(d, task), n)
     if "fusionseqrec" in tc.tasks and positions:
-        n = tc.fusionseqrec_samples if tc.fusionseqrec_samples > 0 else len(positions)
-        for k in np.sort(rng.choice(len(positions), min(n, len(positions)), replace=False)):
-            u, t = positions[k]
-            target = seq_of(u)[t]
-            variants = ["index2title", "title2index"] + (["index2description"] if has(target, "description") else [])
-            v = variants[int(rng.integers(len(variants)))]
-            train.append({"task": "fusionseqrec", "variant": v, "user": u, "item": target, "history": cap(seq_of(u)[:t])})
+        train += _fusionseqrec(d, tc.fusionseqrec_samples, rng)
     if "itemsearch" in tc.tasks:
-        for u, t in search_pos:
-            target = seq_of(u)[t]
-            v = ("query", "query+history")[int(rng.integers(2))]
-            train.append({"task": "itemsearch", "variant": v, "user": u, "item": target, "history": cap(seq_of(u)[:t]), "query": queries[(u, target)]})
+        train += _itemsearch(d, search_pos, queries, rng)
     if "preferenceobtain" in tc.tasks:
-        rows = [{"task": "preferenceobtain", "variant": "", "user": u, "history": cap(h), "text": prefs[u]} for u, h in train_part.items() if h]
+        rows = [{"task": "preferenceobtain", "variant": "", "user": u, "history": d.cap(h), "text": prefs[u]}
+                for u, h in d.train_part.items() if h]
         train += _sample(rng, rows, tc.preferenceobtain_samples)
     for ex in train:
         ex["template"] = int(rng.integers(len(TEMPLATES[ex["task"]][ex["variant"]])))
-    out["train"] = train
-
-    for uid, seq in sequences.items():
-        u = int(uid)
-        (vh, vt), (th, tt) = splits.valid_case(seq), splits.test_case(seq)
-        add("valid", "seqrec", user=u, item=vt, history=cap(vh))
-        add("test", "seqrec", user=u, item=tt, history=cap(th))
-    for uid, seq in sequences.items():  # intention-based prediction of the test item
-        u = int(uid)
-        th, tt = splits.test_case(seq)
-        q = queries[(u, tt)]
-        add("test", "itemsearch", "query", user=u, item=tt, history=[], query=q)
-        add("test", "itemsearch", "query+history", user=u, item=tt, history=cap(th), query=q)
-    return out
+    return {"train": train, **_evaluation(d, queries, rng)}
 
 
 def check_codes_match(codes: dict[str, list[str]], items: dict[str, Any], where: str) -> None:
