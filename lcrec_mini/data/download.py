@@ -46,6 +46,59 @@ def _offline_help(url: str, dest: Path) -> str:
     )
 
 
+def _open(url: str, dest: Path, have: int, timeout: float):
+    """The server's response, asking for the bytes after ``have`` when a ``.part`` file
+    holds some; None when that file is already complete (HTTP 416)."""
+    headers = {"User-Agent": "lcrec-mini"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        return urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # the .part file is already complete
+            return None
+        raise DownloadError(
+            f"{url}: the server answered HTTP {e.code} {e.reason}. "
+            f"Check the name (category, file) in the URL. " + _offline_help(url, dest)
+        ) from None
+    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DownloadError(
+            f"cannot download {url}: {reason}. This machine seems to have no network access "
+            f"to that host. " + _offline_help(url, dest)
+        ) from None
+
+
+def _stream(resp, url: str, dest: Path, part: Path, have: int, progress: bool) -> None:
+    """Write the response body to ``part`` (appending when the server resumed), with a
+    progress bar; an interrupted or short download leaves ``part`` to resume from."""
+    resumed = resp.status == 206
+    if not resumed:
+        have = 0
+    length = resp.headers.get("Content-Length")
+    total = have + int(length) if length and length.isdigit() else None
+    with open(part, "ab" if resumed else "wb") as f, tqdm(
+        total=total, initial=have, unit="B", unit_scale=True, desc=dest.name, disable=not progress,
+    ) as bar:
+        while True:
+            try:
+                block = resp.read(CHUNK)
+            except (socket.timeout, ConnectionError, OSError) as e:
+                raise DownloadError(
+                    f"download of {url} stopped after {f.tell()} bytes: {e}. Run again to resume from {part}."
+                ) from None
+            if not block:
+                break
+            f.write(block)
+            bar.update(len(block))
+    if total is not None and part.stat().st_size < total:
+        raise DownloadError(
+            f"download of {url} ended early ({part.stat().st_size} of {total} bytes). "
+            f"Run again to resume from {part}."
+        )
+
+
 def fetch(
     url: str,
     dest: str | Path,
@@ -71,67 +124,14 @@ def fetch(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": "lcrec-mini"}
-    if have:
-        headers["Range"] = f"bytes={have}-"
-    req = urllib.request.Request(url, headers=headers)
-    try:
-        resp = urllib.request.urlopen(req, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have:  # the .part file is already complete
-            resp = None
-        else:
-            raise DownloadError(
-                f"{url}: the server answered HTTP {e.code} {e.reason}. "
-                f"Check the name (category, file) in the URL. " + _offline_help(url, dest)
-            ) from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise DownloadError(
-            f"cannot download {url}: {reason}. This machine seems to have no network access "
-            f"to that host. " + _offline_help(url, dest)
-        ) from None
-
+    resp = _open(url, dest, have, timeout)
     expected = sha256
     if resp is not None:
         with resp:
             etag = (resp.headers.get("X-Linked-ETag") or "").strip('"')
             if not expected and re.fullmatch(r"[0-9a-f]{64}", etag):
                 expected = etag
-            resumed = resp.status == 206
-            if not resumed:
-                have = 0
-            length = resp.headers.get("Content-Length")
-            total = have + int(length) if length and length.isdigit() else None
-            mode = "ab" if resumed else "wb"
-            try:
-                with open(part, mode) as f, tqdm(
-                    total=total,
-                    initial=have,
-                    unit="B",
-                    unit_scale=True,
-                    desc=dest.name,
-                    disable=not progress,
-                ) as bar:
-                    while True:
-                        try:
-                            block = resp.read(CHUNK)
-                        except (socket.timeout, ConnectionError, OSError) as e:
-                            raise DownloadError(
-                                f"download of {url} stopped after {f.tell()} bytes: {e}. "
-                                f"Run again to resume from {part}."
-                            ) from None
-                        if not block:
-                            break
-                        f.write(block)
-                        bar.update(len(block))
-            except KeyboardInterrupt:
-                raise
-            if total is not None and part.stat().st_size < total:
-                raise DownloadError(
-                    f"download of {url} ended early ({part.stat().st_size} of {total} bytes). "
-                    f"Run again to resume from {part}."
-                )
+            _stream(resp, url, dest, part, have, progress)
     if expected:
         got = sha256_file(part)
         if got != expected.lower():
