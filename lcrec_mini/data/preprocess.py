@@ -61,6 +61,33 @@ def _tied_last_two(users: np.ndarray, times: np.ndarray) -> int:
     return int((ok & (times[last] == times[np.maximum(prev, 0)])).sum())
 
 
+def _dense_ids(raw: RawData, U: np.ndarray, I: np.ndarray, i_order: list[str]):
+    """Items and users renumbered 0..N-1 in raw-id order: (items, sequences, user codes kept).
+    ``U``, ``I`` are sorted by user, then time."""
+    if raw.preprocessed:
+        # LC-Rec's ids are already dense; keep every item so that its index file still fits
+        ids = [int(i) if i.isdigit() else -1 for i in i_order]
+        if ids != list(range(len(ids))):
+            raise DataError(f"{raw.name}: item ids must be 0..N-1 as in LC-Rec's files, got {i_order[:5]}...")
+        item_codes = np.arange(len(i_order))
+    else:
+        item_codes = np.unique(I)
+    user_codes = np.unique(U)
+    item_new = np.full(len(i_order), -1, dtype=np.int64)
+    item_new[item_codes] = np.arange(len(item_codes))
+
+    items = {}
+    for new, code in enumerate(item_codes):
+        src = i_order[code]
+        items[str(new)] = {**raw.items[src], "source_id": src}
+    sequences: dict[str, list[int]] = {}
+    starts = np.flatnonzero(np.r_[True, U[1:] != U[:-1]])
+    ends = np.r_[starts[1:], len(U)]
+    for new, (s, e) in enumerate(zip(starts, ends)):
+        sequences[str(new)] = item_new[I[s:e]].tolist()
+    return items, sequences, user_codes
+
+
 def preprocess(
     raw: RawData,
     min_user: int = 5,
@@ -128,27 +155,7 @@ def preprocess(
             f"(read {notes['raw_interactions']}); lower data.min_user_interactions / data.min_item_interactions"
         )
 
-    if raw.preprocessed:
-        # LC-Rec's ids are already dense; keep every item so that its index file still fits
-        ids = [int(i) if i.isdigit() else -1 for i in i_order]
-        if ids != list(range(len(ids))):
-            raise DataError(f"{raw.name}: item ids must be 0..N-1 as in LC-Rec's files, got {i_order[:5]}...")
-        item_codes = np.arange(len(i_order))
-    else:
-        item_codes = np.unique(I)
-    user_codes = np.unique(U)
-    item_new = np.full(len(i_order), -1, dtype=np.int64)
-    item_new[item_codes] = np.arange(len(item_codes))
-
-    items = {}
-    for new, code in enumerate(item_codes):
-        src = i_order[code]
-        items[str(new)] = {**raw.items[src], "source_id": src}
-    sequences: dict[str, list[int]] = {}
-    starts = np.flatnonzero(np.r_[True, U[1:] != U[:-1]])
-    ends = np.r_[starts[1:], len(U)]
-    for new, (s, e) in enumerate(zip(starts, ends)):
-        sequences[str(new)] = item_new[I[s:e]].tolist()
+    items, sequences, user_codes = _dense_ids(raw, U, I, i_order)
     # users whose last two interactions share a time stamp: their test item is decided
     # by the tie order (meaningless for preprocessed sources, which carry no times)
     notes["users_with_tied_last_two"] = 0 if raw.preprocessed else _tied_last_two(U, times)
