@@ -135,10 +135,31 @@ def _metrics_row(run_dir: Path) -> dict[str, Any]:
     m, ist, ts = run.metrics, run.index_stats, run.json("tune", "train_stats.json")
     return {
         **{k: m[k] for k in (*METRIC_KEYS, "n_users", "invalid_rate")},
+        "ranks": _ranks(run),
         "collision_rate_before_fixup": ist["collision_rate_before_fixup"],
         "collision_rate_final": ist["collision_rate_after_fixup"],
         "tune_steps": ts["steps"], "tune_examples": ts["examples"], "final_eval_loss": ts.get("final_eval_loss"),
     }
+
+
+def _ranks(run) -> list[int | None]:
+    """Each test user's rank of the held-out item (None: not in the top 20), in the order
+    of the test users: every run of a study evaluates the same users in the same order,
+    so two runs' lists give paired differences."""
+    return [p["rank"] for p in run.predictions.values()]
+
+
+def _add_missing_ranks(study_dir: Path, results: dict[str, Any]) -> bool:
+    """Per-user ranks for runs recorded before results kept them (read from each run's
+    predictions); True when something was added."""
+    from .run import Run
+
+    added = False
+    for name, row in results.get("runs", {}).items():
+        if "ranks" not in row and (study_dir / name / "eval" / "predictions.jsonl").exists():
+            row["ranks"] = _ranks(Run(study_dir / name))
+            added = True
+    return added
 
 
 def _intention(run_dir: Path, cfg: Config, users: int) -> dict[str, Any]:
@@ -156,12 +177,13 @@ def _intention(run_dir: Path, cfg: Config, users: int) -> dict[str, Any]:
         ex = ex[:users] if users else ex
         texts = [format_prompt(rk.tok, render(e, rk.ctx)[0], rk.meta.get("system")) for e in ex]
         ranked = rk.rank(texts, cfg.eval.beams, cfg.eval.batch_size, desc=f"intention ({variant})")
-        out[variant] = {**rank_metrics([rank_of(e["item"], r.items) for e, r in zip(ex, ranked)]), "n_users": len(ex)}
+        ranks = [rank_of(e["item"], r.items) for e, r in zip(ex, ranked)]
+        out[variant] = {**rank_metrics(ranks), "n_users": len(ex), "ranks": ranks}
     # the same users' seqrec prompts (history alone) from the run's own evaluation
     from .run import Run
 
-    preds = list(Run(run_dir).predictions.values())
-    out["history"] = {**rank_metrics([p["rank"] for p in preds[: users or None]]), "n_users": len(preds[: users or None])}
+    preds = list(Run(run_dir).predictions.values())[: users or None]
+    out["history"] = {**rank_metrics([p["rank"] for p in preds]), "n_users": len(preds), "ranks": [p["rank"] for p in preds]}
     del rk
     return out
 
@@ -277,6 +299,8 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
                     "budget": budget})
     results.setdefault("runs", {})
     results.setdefault("wall_seconds", {})
+    if _add_missing_ranks(study_dir, results):
+        write_json(res_path, results)
     est = estimate_seconds(preset)
     todo = [n for n in est if (not only or n in only) and n not in results["wall_seconds"]]
     log(f"Study {preset}: {len(est)} parts, {len(todo)} to run; estimated {sum(est[n] for n in todo) / 60:.0f} min "
@@ -326,54 +350,87 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
 # -- reading the results ----------------------------------------------------------------
 
 
+def _per_user(ranks: list[int | None], key: str) -> list[float]:
+    """One user's value of ``key`` (``hr@k`` or ``ndcg@k``) from their rank."""
+    from .metrics import ndcg_of
+
+    k = int(key.split("@")[1])
+    if key.startswith("hr@"):
+        return [1.0 if r is not None and r <= k else 0.0 for r in ranks]
+    return [ndcg_of(r, k) for r in ranks]
+
+
+def difference(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float | None]:
+    """(a - b in ``key``, its standard error). Paired over the same test users when both
+    rows hold per-user ranks; otherwise the unpaired bound sqrt(2 p (1 - p) / n), which
+    holds for any per-user value in [0, 1] (its variance is at most p (1 - p)); a mean of
+    0 on n users is counted as 3/n (the "rule of three")."""
+    from .metrics import paired_se
+
+    d = a[key] - b[key]
+    ra, rb = a.get("ranks"), b.get("ranks")
+    if ra is not None and rb is not None and len(ra) == len(rb) and len(ra) > 1:
+        return d, paired_se(_per_user(ra, key), _per_user(rb, key))
+    if not a.get("n_users") or not b.get("n_users"):
+        return d, None
+    n = min(a["n_users"], b["n_users"])
+    p = max((a[key] + b[key]) / 2, 3 / n)
+    return d, float(np.sqrt(2 * p * (1 - p) / n))
+
+
+def _fmt(d: float, se: float | None) -> str:
+    return f"{d:+.4f} (SE {se:.4f})" if se is not None else f"{d:+.4f} (SE n/a)"
+
+
 def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each claim of the paper we test, our evidence (numbers from ``results``), and whether it held."""
+    """Each claim of the paper we test, our evidence (numbers from ``results``, every
+    difference with its standard error), and whether it held: "yes" / "no", and "(within
+    noise)" when the deciding difference is smaller than two standard errors."""
     runs = results.get("runs", {})
     out: list[dict[str, Any]] = []
 
-    def add(claim: str, source: str, evidence: str, held: bool | None, margin: float | None = None,
-            noise: float | None = None) -> None:
+    def add(claim: str, source: str, evidence: str, held: bool | None,
+            deciding: tuple[float, float | None] | None = None) -> None:
         verdict = "n/a" if held is None else ("yes" if held else "no")
-        if held is not None and margin is not None and noise and abs(margin) < noise:
+        if held is not None and deciding is not None and deciding[1] and abs(deciding[0]) < 2 * deciding[1]:
             verdict += " (within noise)"
         out.append({"paper's claim": claim, "paper": source, "our evidence": evidence, "held here": verdict})
 
-    def noise(*names: str, key: str = "hr@5") -> float | None:
-        """Two standard errors of a difference between two hit rates measured on n users."""
-        ps = [runs[n][key] for n in names if n in runs]
-        ns = [runs[n].get("n_users") for n in names if n in runs]
-        if not ps or not all(ns):
-            return None
-        # a hit rate of 0 on n users is still uncertain: at least 3/n (the "rule of three")
-        p, n = max(float(np.mean(ps)), 3 / min(ns)), min(ns)
-        return 2 * float(np.sqrt(2 * p * (1 - p) / n))
-
-    def m(name: str, key: str = "hr@5") -> float | None:
-        return runs.get(name, {}).get(key)
-
     methods = ("lcrec", "rqvae", "random")
     if all(f"index-{x}-{t}" in runs for x in methods for t in ("seq", "all")):
-        ev = "; ".join(f"{t}: " + ", ".join(f"{x} {m(f'index-{x}-{t}'):.4f}" for x in methods) for t in ("seq", "all"))
-        margin = min(m(f"index-lcrec-{t}") - max(m(f"index-rqvae-{t}"), m(f"index-random-{t}")) for t in ("seq", "all"))
-        nz = noise(*[f"index-{x}-{t}" for x in methods for t in ("seq", "all")])
+        diffs = {(t, o): difference(runs[f"index-lcrec-{t}"], runs[f"index-{o}-{t}"], "hr@5")
+                 for t in ("seq", "all") for o in ("rqvae", "random")}
+        worst = min(diffs.values(), key=lambda v: v[0])
+        ev = "; ".join(f"{t}: " + ", ".join(f"{x} {runs[f'index-{x}-{t}']['hr@5']:.4f}" for x in methods)
+                       for t in ("seq", "all"))
+        ev += "; LC-Rec minus " + ", ".join(f"{o} ({t}) {_fmt(*v)}" for (t, o), v in diffs.items())
         add("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
-            f"HR@5 {ev}" + (f"; two standard errors of a difference: {nz:.4f}" if nz else ""), margin > 0, margin, nz)
-        ev2 = ", ".join(f"{x} {m(f'index-{x}-seq'):.4f} -> {m(f'index-{x}-all'):.4f}" for x in methods)
-        margin2 = min(m(f"index-{x}-all") - m(f"index-{x}-seq") for x in methods)
+            f"HR@5 {ev}", worst[0] > 0, worst)
+        align = {x: difference(runs[f"index-{x}-all"], runs[f"index-{x}-seq"], "hr@5") for x in methods}
+        worst = min(align.values(), key=lambda v: v[0])
+        ev2 = ", ".join(f"{x} {runs[f'index-{x}-seq']['hr@5']:.4f} -> {runs[f'index-{x}-all']['hr@5']:.4f} "
+                        f"{_fmt(*align[x])}" for x in methods)
         add("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
-            f"HR@5 seqrec only -> all tasks: {ev2}", margin2 > 0, margin2, nz)
+            f"HR@5 seqrec only -> all tasks: {ev2}", worst[0] > 0, worst)
     if all(r in runs for r, _ in ABLATION_ROWS):
-        vals = [m(r, "ndcg@10") for r, _ in ABLATION_ROWS]
-        ups = sum(b > a for a, b in zip(vals, vals[1:]))
+        rows = [runs[r] for r, _ in ABLATION_ROWS]
+        steps = [difference(b, a, "ndcg@10") for a, b in zip(rows, rows[1:])]
+        total = difference(rows[-1], rows[0], "ndcg@10")
+        ups = sum(d > 0 for d, _ in steps)
         add("Each group of alignment tasks adds to the performance", "ablation table",
-            "NDCG@10 " + " -> ".join(f"{v:.4f}" for v in vals) + f" ({ups} of {len(vals) - 1} steps up)",
-            vals[-1] > vals[0] and ups == len(vals) - 1, vals[-1] - vals[0], noise(ABLATION_ROWS[0][0], ABLATION_ROWS[-1][0], key="hr@10"))
+            "NDCG@10 " + " -> ".join(f"{r['ndcg@10']:.4f}" for r in rows)
+            + f" ({ups} of {len(steps)} steps up; steps " + ", ".join(_fmt(*d) for d in steps)
+            + f"; all tasks minus seqrec only {_fmt(*total)})",
+            total[0] > 0 and ups == len(steps), min(steps, key=lambda v: v[0]))
     it = results.get("intention")
     if it:
+        both = difference(it["query+history"], it["query"], "hr@10")
+        alone = difference(it["query"], it["history"], "hr@10")
         add("The tuned model recommends from a user's intention; with the history it does better", "Fig. 3",
             f"HR@10 intention alone {it['query']['hr@10']:.4f}, intention + history {it['query+history']['hr@10']:.4f}, "
-            f"history alone {it['history']['hr@10']:.4f}",
-            it["query+history"]["hr@10"] > it["query"]["hr@10"] and it["query"]["hr@10"] > 0)
+            f"history alone {it['history']['hr@10']:.4f}; intention + history minus intention alone {_fmt(*both)}, "
+            f"intention alone minus history alone {_fmt(*alone)}",
+            both[0] > 0 and it["query"]["hr@10"] > 0, both)
     pca = results.get("token_pca")
     if pca:
         b, a = pca["before tuning"], pca["after tuning"]
@@ -381,20 +438,29 @@ def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
         # (gap ~ 0). "Among the words" then means spreading out, to at least half the words' radius.
         add("After tuning, index tokens spread among the word tokens instead of forming their own cluster", "Fig. 4",
             f"spread (words = 1) {b['index_spread']:.2f} -> {a['index_spread']:.2f}; centroid gap "
-            f"{b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f} (index rows start at the words' mean)",
+            f"{b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f} (every index token and 2,000 word tokens of one "
+            "model: a measurement, not a sample, so no standard error)",
             a["index_spread"] > b["index_spread"] and a["index_spread"] >= 0.5)
     cs = results.get("case_studies")
     if cs:
         ov = cs["mean_title_overlap_by_prefix_length"]
+        per_item = [[g["rows"][d]["overlap_with_title"] for d in range(len(ov))] for g in cs.get("prefix_generation", [])]
+        se = None
+        if len(per_item) > 1:
+            from .metrics import paired_se
+
+            se = paired_se([p[-1] for p in per_item], [p[0] for p in per_item])
         add("Longer index prefixes generate text closer to the item's title (coarse to fine)", "Fig. 5a",
-            "word F1 with the true title by prefix length: " + ", ".join(f"{v:.2f}" for v in ov), ov[-1] > ov[0])
+            "word F1 with the true title by prefix length: " + ", ".join(f"{v:.2f}" for v in ov)
+            + f"; full index minus first code {_fmt(ov[-1] - ov[0], se)} over {len(per_item)} items",
+            ov[-1] > ov[0], (ov[-1] - ov[0], se))
         rel = cs["related_items"]
+        d = rel["co_interaction_by_index"] - rel["co_interaction_by_text"]
         add("Items related by index are more useful for recommendation than text-only neighbours", "Fig. 5b",
             f"overlap (Jaccard) of the users of an item and of its 5 related items: by index "
-            f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f} ({rel['items']} random items"
-            + (f"; two standard errors of the paired difference: {2 * rel['difference_se']:.4f})" if "difference_se" in rel else ")"),
-            rel["co_interaction_by_index"] > rel["co_interaction_by_text"],
-            rel["co_interaction_by_index"] - rel["co_interaction_by_text"], 2 * rel.get("difference_se", 0.0))
+            f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f}; by index minus by text "
+            f"{_fmt(d, rel.get('difference_se'))} over {rel['items']} random items",
+            d > 0, (d, rel.get("difference_se")))
     return out
 
 

@@ -124,3 +124,24 @@ def test_empty_generations_are_named_in_the_case_study_tables():
     t = prefix_generation_tables(res)[0]
     assert [r["generated title"] for r in t.rows] == [EMPTY_AT_ONCE, "Star Trek"]
     assert t.columns == ["prefix length", "prefix", "generated title"]
+
+
+def test_differences_are_paired_over_the_same_users_when_ranks_are_kept():
+    from lcrec_mini.study import difference
+
+    n = 400
+    base = [1 if u % 10 == 0 else None for u in range(n)]  # HR@5 0.10
+    better = list(base)
+    for u in range(1, 13):  # 12 more users hit: +0.03
+        better[u * 10 + 1] = 2
+    a = {"hr@5": 0.13, "n_users": n, "ranks": better}
+    b = {"hr@5": 0.10, "n_users": n, "ranks": base}
+    d, se = difference(a, b, "hr@5")
+    assert d == pytest.approx(0.03) and se == pytest.approx((0.03 * 0.97 / (n - 1)) ** 0.5, rel=1e-6)
+    d2, se2 = difference({k: v for k, v in a.items() if k != "ranks"}, b, "hr@5")
+    assert se2 > 2 * se  # unpaired: the shared hits count as noise
+    rows = {"runs": {**_runs()}}
+    for name, r in rows["runs"].items():
+        r.update({"n_users": n, "ranks": base if name != "index-lcrec-seq" else better})
+    ev = claims(rows)[0]["our evidence"]
+    assert "SE" in ev and "LC-Rec minus rqvae (seq)" in ev
