@@ -218,11 +218,10 @@ def comparison_rows(run_dir: str | Path) -> list[dict[str, Any]]:
         m = read_json(ev)
         rows.append({"model": f"LC-Rec ({m['model']}, {m['method']})", **{k: m[k] for k in METRIC_KEYS},
                      "test users": m["n_users"]})
-        pred = run_dir / "eval" / "predictions.jsonl"
-        if pred.exists():
-            import json
+        if (run_dir / "eval" / "predictions.jsonl").exists():
+            from .run import Run
 
-            users = [json.loads(line)["user"] for line in pred.read_text(encoding="utf-8").splitlines() if line.strip()]
+            users = list(Run(run_dir).predictions)
     if bl.exists():
         b = read_json(bl)
         ranks_path = run_dir / "baselines" / "ranks.json"

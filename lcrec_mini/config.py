@@ -27,6 +27,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .prompts import TASKS
 
 
 def _nofp(default: Any, help: str = "") -> Any:
@@ -555,7 +556,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 # -- validation: every value checked when the config is built, before any stage runs ------
 
-TASK_NAMES = ("seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain")
+TASK_NAMES = TASKS  # prompts.TEMPLATES' keys: a task with templates is a task tasks.tasks accepts
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
 
 

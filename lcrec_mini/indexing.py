@@ -263,16 +263,21 @@ def load_codes(run_dir: str | Path, n_items: int | None = None) -> np.ndarray:
     codes = parse_tokens(read_json(path), str(path))
     if n_items is not None and len(codes) != n_items:
         raise DataError(f"{path}: {len(codes)} items, but data/items.json has {n_items}; rerun index")
+    check_unique(codes, str(path))
+    return codes
+
+
+def check_unique(codes: np.ndarray, where: str) -> None:
+    """Every item has its own index (what the trie and the item lookup rely on)."""
     uniq, counts = np.unique(codes, axis=0, return_counts=True)
     if len(uniq) != len(codes):
         row = int(np.flatnonzero(counts > 1)[0])
         same = np.flatnonzero((codes == uniq[row]).all(1)).tolist()
         raise DataError(
-            f"{path}: {len(codes) - len(uniq)} items share an index with another item, e.g. items "
+            f"{where}: {len(codes) - len(uniq)} items share an index with another item, e.g. items "
             f"{same[:5]} all have {index_str(uniq[row])}; every item needs its own index "
-            "(rebuild it with `lcrec-mini index --force`)"
+            "(rebuild it with `lcrec-mini index --force`, then `lcrec-mini tasks --force`)"
         )
-    return codes
 
 
 def format_index_summary(stats: dict[str, Any]) -> str:

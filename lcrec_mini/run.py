@@ -2,9 +2,9 @@
 first use and kept.
 
 The stages themselves read only their declared upstream folders (``stage.UPSTREAM``);
-this reader is for what looks at a finished run: the study's analyses, the explorer, the
-notebooks and the benchmarks, so none of them re-assembles dataset, codes, vocabulary or
-tuned model by hand.
+this reader is for what looks at a finished run (the study and its analyses, the explorer,
+the results tables, the notebooks on tokens and case studies), so those do not re-assemble
+dataset, codes, vocabulary or tuned model by hand.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Run:
         """The index [N items, L levels], checked: one row per item, no two alike."""
         from .indexing import load_codes
 
-        return load_codes(self.dir, self.dataset.n_items)
+        return load_codes(self.dir, int(self.index_stats["items"]))
 
     @cached_property
     def index_stats(self) -> dict[str, Any]:
@@ -79,8 +79,11 @@ class Run:
 
     @cached_property
     def max_history(self) -> int:
-        """The history cap the prompts were built with (the tasks stage's)."""
-        return int(self.json("tasks", "stats.json")["max_history"])
+        """The history cap the prompts were built with: the tasks stage's (the data stage's
+        split setting when the tasks stage has not run, else LC-Rec's 20)."""
+        if self.has("tasks", "stats.json"):
+            return int(self.json("tasks", "stats.json")["max_history"])
+        return int(self.dataset.stats.get("split", {}).get("max_history", 20))
 
     def tuned(self, cache_dir: str = "", device: str = "cpu") -> tuple[Any, Any]:
         """(tokenizer, model) of the tune stage, LoRA merged; loaded once per device."""

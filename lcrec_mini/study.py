@@ -135,7 +135,9 @@ def _metrics_row(run_dir: Path) -> dict[str, Any]:
     m, ist, ts = run.metrics, run.index_stats, run.json("tune", "train_stats.json")
     return {
         **{k: m[k] for k in (*METRIC_KEYS, "n_users", "invalid_rate")},
-        "ranks": _ranks(run),
+        # per-user ranks pair two runs' differences; with all templates the metrics are a
+        # mean over templates and the predictions hold the first one only, so none then
+        "ranks": _ranks(run) if m.get("templates", 1) == 1 else None,
         "collision_rate_before_fixup": ist["collision_rate_before_fixup"],
         "collision_rate_final": ist["collision_rate_after_fixup"],
         "tune_steps": ts["steps"], "tune_examples": ts["examples"], "final_eval_loss": ts.get("final_eval_loss"),
@@ -156,7 +158,8 @@ def _add_missing_ranks(study_dir: Path, results: dict[str, Any]) -> bool:
 
     added = False
     for name, row in results.get("runs", {}).items():
-        if "ranks" not in row and (study_dir / name / "eval" / "predictions.jsonl").exists():
+        if "ranks" not in row and (study_dir / name / "eval" / "predictions.jsonl").exists() \
+                and Run(study_dir / name).metrics.get("templates", 1) == 1:
             row["ranks"] = _ranks(Run(study_dir / name))
             added = True
     return added

@@ -2,7 +2,10 @@
 
 Writes ``tasks/{train,valid,test}.jsonl``: one example per line with the task, its
 variant, the user and item ids, the history (item ids, oldest first), the drawn
-template and the rendered ``prompt`` and ``response``. The tune stage re-renders each
+template and the rendered ``prompt`` and ``response``; ``tasks/stats.json`` (counts per
+task and split, the history cap); and ``tasks/context.json`` (:class:`TaskContext`: item
+text, index strings, the text and history caps), from which the tune and evaluate stages
+render prompts without reading ``data/`` or ``index/``. The tune stage re-renders each
 training example with a fresh template every epoch (:func:`render`).
 
 Leakage: every training example is built from a user's sequence without its last two
@@ -62,10 +65,12 @@ class TaskContext:
 
     def codes(self) -> np.ndarray:
         """The index as an array [N, L] of code numbers, parsed back from the strings."""
-        from .indexing import parse_tokens
+        from .indexing import check_unique, parse_tokens
         from .tokens import split_index
 
-        return parse_tokens({str(i): split_index(s) for i, s in enumerate(self.index)}, CONTEXT)
+        codes = parse_tokens({str(i): split_index(s) for i, s in enumerate(self.index)}, CONTEXT)
+        check_unique(codes, CONTEXT)
+        return codes
 
     @property
     def levels(self) -> int:
@@ -308,15 +313,16 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
 
     def build(out: Path) -> None:
         ds = load_dataset(run_dir)
-        from .indexing import parse_tokens
+        from .indexing import check_unique, parse_tokens
 
         codes_path = run_dir / "index" / "codes.json"
         codes = read_json(codes_path)
         check_codes_match(codes, ds.items, str(codes_path))
+        arr = parse_tokens(codes, str(codes_path))
+        check_unique(arr, str(codes_path))
         max_history = tc.max_history or ds.stats["split"]["max_history"]
         istats = read_json(run_dir / "index" / "stats.json")
-        ctx = TaskContext.from_codes(ds.items, parse_tokens(codes, str(codes_path)), tc.max_text_chars,
-                                     istats["codebook_size"], max_history)
+        ctx = TaskContext.from_codes(ds.items, arr, tc.max_text_chars, istats["codebook_size"], max_history)
 
         def ut(histories, query_items):
             return user_texts(

@@ -478,14 +478,11 @@ def trainer_class(tc, lengths: list[int], token_ids: list[int], model):
     return Trainer
 
 
-def _datasets(cfg: Config, run_dir: Path, ctx: TaskContext, tok, token_ids: list[int], eor: str, system: str | None):
-    """(training examples, training dataset, validation dataset): the validation set is a
-    seeded sample of ``tune.eval_samples`` validation users."""
+def _datasets(cfg: Config, train_ex: list[dict], valid_ex: list[dict], ctx: TaskContext, tok, token_ids: list[int],
+              eor: str, system: str | None):
+    """(training dataset, validation dataset): the validation set is a seeded sample of
+    ``tune.eval_samples`` validation users."""
     tc = cfg.tune
-    train_ex = read_examples(run_dir, "train")
-    valid_ex = read_examples(run_dir, "valid")
-    if not train_ex:
-        raise DataError(f"{run_dir / 'tasks' / 'train.jsonl'}: no training examples")
     K = ctx.codebook_size
     item_tokens = [[token_ids[lvl * K + int(c)] for lvl, c in enumerate(row)] for row in ctx.codes()]
     train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system, item_tokens)
@@ -494,10 +491,10 @@ def _datasets(cfg: Config, run_dir: Path, ctx: TaskContext, tok, token_ids: list
     windowed = any(ex.get("targets") == "all" for ex in train_ex)
     valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system, item_tokens,
                         index_only_responses=windowed)
-    return train_ex, train, valid
+    return train, valid
 
 
-def _write_outputs(out: Path, work: Path, cfg: Config, trainer, metrics: dict, tok, train, train_ex: list,
+def _write_outputs(out: Path, work: Path, cfg: Config, trainer, model, metrics: dict, tok, train, train_ex: list,
                    token_ids: list[int],
                    last: str | None, train_s: float, t0: float, device: str, world_size: int,
                    system: str | None, eor: str, log: Callable[[str], None]) -> None:
@@ -534,7 +531,7 @@ def _write_outputs(out: Path, work: Path, cfg: Config, trainer, metrics: dict, t
         "first_loss": next((h["loss"] for h in history if "loss" in h), None),
         "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
         "final_eval_loss": metrics.get("eval_loss"),
-        "parameters": count_parameters(trainer.model),
+        "parameters": count_parameters(model),
         "device": device,
         "world_size": world_size,
         "wall_seconds": round(time.perf_counter() - t0, 1),
@@ -579,13 +576,17 @@ def run_tune(
     def build(out: Path) -> None:
         t0 = time.perf_counter()
         ctx = TaskContext.load(run_dir)  # item text and index strings, as the tasks stage rendered them
+        train_ex = read_examples(run_dir, "train")
+        valid_ex = read_examples(run_dir, "valid")
+        if not train_ex:
+            raise DataError(f"{run_dir / 'tasks' / 'train.jsonl'}: no training examples")
         torch.manual_seed(cfg.seed)
         device = pick_device(tc.device)
         titles = [ctx.items[str(i)].get("title") or "" for i in range(ctx.n_items)]
         tok, model, token_ids = prepare_model(cfg, ctx.levels, ctx.codebook_size, device, ctx.codes(), titles)
         eor = end_of_response(tok)
         system = SYSTEM if tc.system_prompt else None
-        train_ex, train, valid = _datasets(cfg, run_dir, ctx, tok, token_ids, eor, system)
+        train, valid = _datasets(cfg, train_ex, valid_ex, ctx, tok, token_ids, eor, system)
         work.mkdir(parents=True, exist_ok=True)
         (work / "lcrec_fingerprint.json").write_text(json.dumps({"fingerprint": fp, "config": cfg.to_dict()}))
         args, total_steps = training_arguments(tc, work, device, world_size, cfg.seed, len(train))
@@ -607,7 +608,7 @@ def run_tune(
         metrics = trainer.evaluate()  # every process takes part in the evaluation and the save
         trainer.save_model(str(out / "model"))  # every process calls it; the main one writes
         if trainer.is_world_process_zero():
-            _write_outputs(out, work, cfg, trainer, metrics, tok, train, train_ex, token_ids, last, train_s, t0,
+            _write_outputs(out, work, cfg, trainer, model, metrics, tok, train, train_ex, token_ids, last, train_s, t0,
                            device, world_size, system, eor, log)
         trainer.accelerator.wait_for_everyone()  # no process leaves before the files are written
         del result

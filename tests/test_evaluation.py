@@ -139,12 +139,20 @@ def test_model_vocabulary_without_index_tokens_is_a_clear_error(smoke_run, tmp_p
 
 
 def test_duplicated_index_is_a_clear_error(smoke_run, tmp_path):
+    """Two items with one index are refused where the index is read: by the tasks stage
+    (index/codes.json) and by evaluate (the tasks stage's context), before any work."""
     from lcrec_mini.evaluation import run_evaluate
+    from lcrec_mini.tasks import run_tasks
 
     run_dir = copy_run(smoke_run[0], tmp_path / "run")
     codes = json.loads((run_dir / "index" / "codes.json").read_text())
     codes["3"] = codes["1"]
     (run_dir / "index" / "codes.json").write_text(json.dumps(codes))
     with pytest.raises(DataError, match=r"codes\.json: 1 items share an index with another item, e\.g\. items \[1, 3\]"):
+        run_tasks(make_config("smoke"), run_dir, force=True, log=lambda m: None)
+    ctx = json.loads((run_dir / "tasks" / "context.json").read_text())  # the tasks stage kept its previous output
+    ctx["index"][3] = ctx["index"][1]
+    (run_dir / "tasks" / "context.json").write_text(json.dumps(ctx))
+    with pytest.raises(DataError, match=r"context\.json: 1 items share an index with another item, e\.g\. items \[1, 3\]"):
         run_evaluate(make_config("smoke"), run_dir, log=lambda m: None)
     assert_no_eval_output(run_dir)
