@@ -62,7 +62,7 @@ NB_RUN_DIR = $(shell python3 -c "import os; print(os.path.relpath('$(abspath $(R
 # None = runs/cpu in the checkout); another preset or folder is passed to papermill
 NB_PARAMS = $(if $(filter cpu,$(PRESET)),,-p preset $(PRESET)) $(if $(filter runs/$(PRESET),$(RUN_DIR)),,-p run_dir "$(NB_RUN_DIR)")
 
-# 09_results runs `lcrec-mini study` (about an hour on the cpu preset) unless its results exist
+# 09_results runs `lcrec-mini study` (about two hours on the cpu preset, resumable) unless its results exist
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; \
