@@ -145,3 +145,12 @@ def test_differences_are_paired_over_the_same_users_when_ranks_are_kept():
         r.update({"n_users": n, "ranks": base if name != "index-lcrec-seq" else better})
     ev = claims(rows)[0]["our evidence"]
     assert "SE" in ev and "LC-Rec minus rqvae (seq)" in ev
+
+
+def test_token_pca_claim_is_not_tested_when_the_rows_start_among_the_words():
+    pca = {"before tuning": {"centroid_gap": 0.02, "index_spread": 1.0},
+           "after tuning": {"centroid_gap": 0.09, "index_spread": 1.03}}
+    (c,) = claims({"runs": {}, "token_pca": pca})
+    assert c["held here"] == "n/a" and "cannot test the claim" in c["our evidence"]
+    pca["before tuning"]["index_spread"] = 0.05
+    assert claims({"runs": {}, "token_pca": pca})[0]["held here"] == "yes"
