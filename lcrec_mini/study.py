@@ -21,6 +21,7 @@ whose result is there is skipped when the study is started again.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,7 +308,7 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     est = estimate_seconds(preset)
     todo = [n for n in est if (not only or n in only) and n not in results["wall_seconds"]]
     log(f"Study {preset}: {len(est)} parts, {len(todo)} to run; estimated {sum(est[n] for n in todo) / 60:.0f} min "
-        f"(of {sum(est.values()) / 60:.0f} min for the whole study) -> {study_dir}")
+        f"(of {sum(est.values()) / 60:.0f} min for the whole study) -> {os.path.relpath(study_dir)}")
 
     def save() -> None:
         write_json(res_path, results)
@@ -346,7 +347,7 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
         results[part] = fn()
         results["wall_seconds"][part] = round(time.perf_counter() - t0, 1)
         save()
-    log(f"Study {preset} done: {res_path}")
+    log(f"Study {preset} done: {os.path.relpath(res_path)}")  # relative: no machine path in a page
     return results
 
 
