@@ -235,7 +235,7 @@ def check_embeddings(x: np.ndarray, where: str, n_items: int | None = None) -> N
     if x.ndim != 2:
         raise DataError(f"{where}: expected a 2-D array [items, dim], got shape {x.shape}")
     if n_items is not None and x.shape[0] != n_items:
-        raise DataError(f"{where}: {x.shape[0]} rows, but data/items.json has {n_items} items; rerun embed")
+        raise DataError(f"{where}: {x.shape[0]} rows, but the catalogue (data/items.json) has {n_items} items; rerun embed")
     bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
     if len(bad):
         raise DataError(f"{where}: {len(bad)} rows hold NaN or infinity (first: row {bad[0]}); rerun embed")

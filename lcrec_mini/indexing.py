@@ -241,7 +241,9 @@ def run_index(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
     ic = cfg.index
 
     def build(out: Path) -> None:
-        x = load_embeddings(run_dir)  # one row per item: the embed stage checked it against data/
+        # one row per item: embed/meta.json records the catalogue size the embed stage read
+        n_items = read_json(Path(run_dir) / "embed" / "meta.json").get("n_items")
+        x = load_embeddings(run_dir, n_items)
         device = pick_device(ic.device)
         log(f"[index] {ic.method}: {len(x)} items, {ic.levels} levels x {ic.codebook_size} codes")
         codes, stats, history, model = build_index(x, ic, cfg.seed, device=device, log=log)

@@ -113,12 +113,13 @@ def missing_stages(run_dir: Path, stage: str) -> list[str]:
     return [s for s in order if s in seen and read_stage_config(Path(run_dir) / s) is None]
 
 
-def upstream_fingerprint(run_dir: Path, stage: str, preset: str | None = None) -> str:
+def upstream_fingerprint(run_dir: Path, stage: str, preset: str | None = None, needed_by: str | None = None) -> str:
     """The fingerprint of an earlier stage's output; if it is missing, an error naming the
-    one command that builds it (and whatever it needs in turn)."""
+    one command that builds it and every stage ``needed_by`` lacks (or ``stage`` needs)."""
     meta = read_stage_config(Path(run_dir) / stage)
     if meta is None:
-        missing = missing_stages(run_dir, stage)
+        missing = ([s for s in missing_stages(run_dir, needed_by) if s != needed_by] if needed_by
+                   else missing_stages(run_dir, stage))
         p = f" --preset {preset}" if preset else ""
         if missing == [stage]:
             fix = f"`lcrec-mini {COMMAND.get(stage, stage)}{p} --run-dir {run_dir}`"
@@ -153,7 +154,7 @@ def run_stage(
     run_dir = Path(run_dir)
     out_dir = run_dir / name
     upstream = UPSTREAM.get(name, ()) if upstream is None else upstream
-    ups = {u: upstream_fingerprint(run_dir, u, cfg.preset) for u in upstream}
+    ups = {u: upstream_fingerprint(run_dir, u, cfg.preset, needed_by=name) for u in upstream}
     run_dir.mkdir(parents=True, exist_ok=True)
     fp = stage_fingerprint(cfg, name, ups)
     outputs = list(outputs)

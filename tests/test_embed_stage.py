@@ -94,9 +94,11 @@ def test_index_reruns_byte_identical(smoke_run, tmp_path):
 
 
 def fake_embed(run_dir, cfg, array):
+    n_items = json.loads((run_dir / "data" / "stats.json").read_text())["items"]
+
     def build(out):
         np.save(out / "items.npy", array)
-        (out / "meta.json").write_text("{}")
+        (out / "meta.json").write_text(json.dumps({"n_items": n_items}))
 
     run_stage("embed", cfg, run_dir, build, ["items.npy", "meta.json"], upstream=["data"], force=True, log=quiet)
 
@@ -122,7 +124,7 @@ def test_wrong_row_count_is_refused(tmp_path):
     cfg = make_config("smoke")
     run_data(cfg, tmp_path, log=quiet)
     fake_embed(tmp_path, cfg, np.ones((3, 8), dtype=np.float32))
-    assert_index_refused(tmp_path, cfg, r"items.npy: 3 rows, but data/items.json has \d+ items")
+    assert_index_refused(tmp_path, cfg, r"items.npy: 3 rows, but the catalogue \(data/items.json\) has \d+ items")
 
 
 def test_too_small_codebook_is_refused(tmp_path):

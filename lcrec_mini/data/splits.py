@@ -1,9 +1,11 @@
 """Leave-one-out splits, as LC-Rec (and most sequential recommenders) use them.
 
 For a user's chronological sequence ``s`` of length n >= 3:
-  train: ``s[:n-2]`` (every prefix of it gives a training target),
-  valid: history ``s[:n-2]`` -> target ``s[n-2]``,
-  test:  history ``s[:n-1]`` -> target ``s[n-1]``.
+
+- train: ``s[:n-2]`` (every prefix of it gives a training target);
+- valid: history ``s[:n-2]`` -> target ``s[n-2]``;
+- test: history ``s[:n-1]`` -> target ``s[n-1]``.
+
 A history shown to a model keeps only its last ``max_history`` items (LC-Rec: 20).
 """
 
