@@ -287,20 +287,28 @@ def related_table(ds, codes, emb, item: int, k: int = 5):
 
 
 def study_runs_table(results: dict[str, Any]):
+    """One row per run and analysis: its metrics and minutes; the tune steps and test users
+    every run shares go to the caption (per row only where they differ)."""
     from .viz import Table
 
+    runs = results.get("runs", {})
+    steps = {r["tune_steps"] for r in runs.values()}
+    users = {r["n_users"] for r in runs.values()}
     rows = []
-    for name, r in results.get("runs", {}).items():
-        rows.append({"run": name, "what": r["label"], "HR@5": r["hr@5"], "NDCG@5": r["ndcg@5"], "HR@10": r["hr@10"],
-                     "NDCG@10": r["ndcg@10"], "collisions before fix-up": r["collision_rate_before_fixup"],
-                     "tune steps": r["tune_steps"], "test users": r["n_users"],
-                     "wall s": f"{results['wall_seconds'].get(name, 0):,.1f}"})
+    for name, r in runs.items():
+        row = {"run": name, "what": r["label"], "HR@5": r["hr@5"], "HR@10": r["hr@10"], "NDCG@10": r["ndcg@10"],
+               "collisions before fix-up": r["collision_rate_before_fixup"]}
+        if len(steps) > 1 or len(users) > 1:
+            row.update({"tune steps": r["tune_steps"], "test users": r["n_users"]})
+        rows.append({**row, "minutes": f"{results['wall_seconds'].get(name, 0) / 60:.1f}"})
     for part in ("intention", "token_pca", "case_studies"):
         if part in results["wall_seconds"]:
-            rows.append({"run": part, "what": "analysis of index-lcrec-all", "wall s": f"{results['wall_seconds'][part]:,.1f}"})
+            rows.append({"run": part, "what": "analysis of index-lcrec-all",
+                         "minutes": f"{results['wall_seconds'][part] / 60:.1f}"})
     total = sum(results["wall_seconds"].values())
+    same = f"; every run {steps.pop()} tune steps, {users.pop()} test users" if len(steps) == len(users) == 1 else ""
     return Table(rows, caption=f"preset {results['preset']}, model {results['model']}, data {results['data']}, "
-                               f"seed {results['seed']}; total {total / 60:.1f} min")
+                               f"seed {results['seed']}{same}; total {total / 60:.1f} min")
 
 
 def intention_table(results: dict[str, Any]):

@@ -160,6 +160,9 @@ def test_evaluate_notebook(executed):
     assert figures(nb) == 1
     html = html_text(nb)
     assert "SASRec" in html and "most popular" in html and "preset smoke" in html
+    # this run's rows beside the published ones, each published row with its source
+    assert html.count("this run") >= 3 and "LETTER (arXiv 2405.07314)" in html and "MiniOneRec README" in html
+    assert html.count("Amazon 2018 Instruments") >= 3
     # the explorer: a widget in Jupyter, and fixed HTML for the book in the same output
     bundles = [o["data"] for o in outputs(nb) if "lcrec-explorer" in str(o.get("data", {}).get("text/html", ""))]
     assert bundles and "application/vnd.jupyter.widget-view+json" in bundles[0]
@@ -194,6 +197,8 @@ def test_results_notebook_runs_the_study(executed):
     assert "paper&#x27;s claim" in html or "paper's claim" in html
     assert html.count("<tr>") >= 9 and "intention + history" in html
     assert "estimated" in stream_text(nb)
+    assert "LETTER (arXiv 2405.07314)" in html and "this run" in html  # published numbers beside the main run
+    assert "(SE " in html  # verdicts carry their standard errors
 
 
 def _make_notebooks():
