@@ -30,9 +30,9 @@ PUBLISHED: list[dict[str, Any]] = [
     {"system": "SASRec", "data": "Amazon 2018 Industrial_and_Scientific",
      "model": "as run by MiniOneRec", "hr@5": None, "hr@10": None, "ndcg@5": None, "ndcg@10": .0806,
      "source": "MiniOneRec README, results figure"},
-    {"system": "TIGER", "data": "Amazon Beauty", "model": "as reported there", "hr@5": None,
+    {"system": "TIGER", "data": "Amazon Beauty", "model": "", "hr@5": None,
      "hr@10": .0648, "ndcg@5": None, "ndcg@10": .0384, "source": "COBRA (arXiv 2503.02453), Table 2"},
-    {"system": "SASRec, tuned", "data": "Amazon Beauty", "model": "SASRec", "hr@5": None, "hr@10": .0740,
+    {"system": "SASRec, tuned", "data": "Amazon Beauty", "model": "", "hr@5": None, "hr@10": .0740,
      "ndcg@5": None, "ndcg@10": .0423, "source": "cornac's TIGER README (via COBRA)"},
     {"system": "SASRec, RecBole 1.2.1 defaults (stopped at epoch 10, still rising)",
      "data": "MovieLens-100K, this book's split", "model": "SASRec, max length 50", "hr@5": None, "hr@10": .1273,
@@ -50,7 +50,8 @@ KEYS = ("hr@10", "ndcg@10")
 def published_rows() -> list[dict[str, Any]]:
     """The published rows, as table rows: system and model in one column, then data,
     HR@10, NDCG@10 and the source."""
-    return [{"system (model)": f"{r['system']} ({r['model']})", "data": r["data"], **{k: r[k] for k in KEYS},
+    return [{"system (model)": f"{r['system']} ({r['model']})" if r["model"] else r["system"], "data": r["data"],
+             **{k: r[k] for k in KEYS},
              "source": r["source"]} for r in PUBLISHED]
 
 
