@@ -225,10 +225,11 @@ def comparison_rows(run_dir: str | Path) -> list[dict[str, Any]]:
     if bl.exists():
         b = read_json(bl)
         ranks_path = run_dir / "baselines" / "ranks.json"
+        rescore = users is not None and len(users) != b["n_users"] and ranks_path.exists()
+        r = read_json(ranks_path) if rescore else None
         for name, label in (("sasrec", "SASRec"), ("most_popular", "most popular")):
             metrics, n = {k: b[name][k] for k in METRIC_KEYS}, b["n_users"]
-            if users is not None and len(users) != n and ranks_path.exists():
-                r = read_json(ranks_path)
+            if r is not None:
                 by_user = dict(zip(r["users"], r[name]))
                 metrics = {k: v for k, v in rank_metrics([by_user[u] for u in users]).items() if k in METRIC_KEYS}
                 n = len(users)

@@ -65,8 +65,9 @@ def beside_published(run_dir: str | Path) -> list[dict[str, Any]]:
     ev, bl = run_dir / "eval" / "metrics.json", run_dir / "baselines" / "metrics.json"
     rows: list[dict[str, Any]] = []
     ds = read_json(run_dir / "data" / "stats.json") if (run_dir / "data" / "stats.json").exists() else {}
+    metas = {p: read_json(p) for p in (ev, bl) if p.exists()}  # each read once, not once per row
     for r in comparison_rows(run_dir):
-        meta = read_json(ev) if r["model"].startswith("LC-Rec") else read_json(bl)
+        meta = metas[ev] if r["model"].startswith("LC-Rec") else metas[bl]
         rows.append({"system (model)": f"{r['model']} (preset {meta['preset']}, seed {meta['seed']})",
                      "data": f"{ds.get('source', '?')}, {r['test users']} test users", **{k: r[k] for k in KEYS},
                      "source": "this run"})

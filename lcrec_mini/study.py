@@ -159,9 +159,9 @@ def _add_missing_ranks(study_dir: Path, results: dict[str, Any]) -> bool:
 
     added = False
     for name, row in results.get("runs", {}).items():
-        if "ranks" not in row and (study_dir / name / "eval" / "predictions.jsonl").exists() \
-                and Run(study_dir / name).metrics.get("templates", 1) == 1:
-            row["ranks"] = _ranks(Run(study_dir / name))
+        run = Run(study_dir / name)
+        if "ranks" not in row and run.has("eval", "predictions.jsonl") and run.metrics.get("templates", 1) == 1:
+            row["ranks"] = _ranks(run)
             added = True
     return added
 
@@ -186,8 +186,8 @@ def _intention(run_dir: Path, cfg: Config, users: int) -> dict[str, Any]:
     # the same users' seqrec prompts (history alone) from the run's own evaluation
     from .run import Run
 
-    preds = list(Run(run_dir).predictions.values())[: users or None]
-    out["history"] = {**rank_metrics([p["rank"] for p in preds]), "n_users": len(preds), "ranks": [p["rank"] for p in preds]}
+    ranks = _ranks(Run(run_dir))[: users or None]
+    out["history"] = {**rank_metrics(ranks), "n_users": len(ranks), "ranks": ranks}
     del rk
     return out
 

@@ -478,13 +478,14 @@ def trainer_class(tc, lengths: list[int], token_ids: list[int], model):
     return Trainer
 
 
-def _datasets(cfg: Config, train_ex: list[dict], valid_ex: list[dict], ctx: TaskContext, tok, token_ids: list[int],
+def _datasets(cfg: Config, train_ex: list[dict], valid_ex: list[dict], ctx: TaskContext, codes: np.ndarray, tok,
+              token_ids: list[int],
               eor: str, system: str | None):
     """(training dataset, validation dataset): the validation set is a seeded sample of
     ``tune.eval_samples`` validation users."""
     tc = cfg.tune
     K = ctx.codebook_size
-    item_tokens = [[token_ids[lvl * K + int(c)] for lvl, c in enumerate(row)] for row in ctx.codes()]
+    item_tokens = [[token_ids[lvl * K + int(c)] for lvl, c in enumerate(row)] for row in codes]
     train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system, item_tokens)
     rng = np.random.default_rng(cfg.seed)
     vsel = sorted(rng.choice(len(valid_ex), min(tc.eval_samples, len(valid_ex)), replace=False).tolist())
@@ -583,10 +584,11 @@ def run_tune(
         torch.manual_seed(cfg.seed)
         device = pick_device(tc.device)
         titles = [ctx.items[str(i)].get("title") or "" for i in range(ctx.n_items)]
-        tok, model, token_ids = prepare_model(cfg, ctx.levels, ctx.codebook_size, device, ctx.codes(), titles)
+        codes = ctx.codes()  # parsed and checked once: the model's init and the datasets use it
+        tok, model, token_ids = prepare_model(cfg, ctx.levels, ctx.codebook_size, device, codes, titles)
         eor = end_of_response(tok)
         system = SYSTEM if tc.system_prompt else None
-        train, valid = _datasets(cfg, train_ex, valid_ex, ctx, tok, token_ids, eor, system)
+        train, valid = _datasets(cfg, train_ex, valid_ex, ctx, codes, tok, token_ids, eor, system)
         work.mkdir(parents=True, exist_ok=True)
         (work / "lcrec_fingerprint.json").write_text(json.dumps({"fingerprint": fp, "config": cfg.to_dict()}))
         args, total_steps = training_arguments(tc, work, device, world_size, cfg.seed, len(train))

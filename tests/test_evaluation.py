@@ -156,3 +156,24 @@ def test_duplicated_index_is_a_clear_error(smoke_run, tmp_path):
     with pytest.raises(DataError, match=r"context\.json: 1 items share an index with another item, e\.g\. items \[1, 3\]"):
         run_evaluate(make_config("smoke"), run_dir, log=lambda m: None)
     assert_no_eval_output(run_dir)
+
+
+def test_results_table_scores_every_row_on_the_users_lc_rec_was_evaluated_on(smoke_run):
+    """The smoke preset evaluates LC-Rec on its first 20 test users and the baselines on
+    all 100: the table re-scores the baselines on those 20 from their per-user ranks."""
+    from lcrec_mini.baselines import comparison_rows, comparison_table
+    from lcrec_mini.metrics import METRIC_KEYS, rank_metrics
+
+    run_dir, printed = smoke_run
+    users = [json.loads(line)["user"] for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()]
+    everyone = json.loads((run_dir / "baselines" / "metrics.json").read_text())["n_users"]
+    assert len(users) == 20 and everyone == 100
+    ranks = json.loads((run_dir / "baselines" / "ranks.json").read_text())
+    rows = {r["model"]: r for r in comparison_rows(run_dir)}
+    for name, label in (("sasrec", "SASRec"), ("most_popular", "most popular")):
+        by_user = dict(zip(ranks["users"], ranks[name]))
+        want = rank_metrics([by_user[u] for u in users])
+        assert rows[label]["test users"] == 20
+        assert all(rows[label][k] == pytest.approx(want[k]) for k in METRIC_KEYS)
+    assert "20 test users, the same for every row" in comparison_table(run_dir)
+    assert "20 test users, the same for every row" in printed
