@@ -103,6 +103,7 @@ class IndexConfig:
     #: Sinkhorn-Knopp at the last level: entropic regularisation and iterations
     sk_epsilon: float = 0.003
     sk_iters: int = 50
+    #: at most this many Lloyd iterations of the codebooks' k-means initialisation (scikit-learn)
     kmeans_iters: int = 50
     #: rounds of Sinkhorn over colliding groups before the final deterministic step
     fix_rounds: int = 20

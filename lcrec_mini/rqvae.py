@@ -59,38 +59,33 @@ def sinkhorn(cost: torch.Tensor, epsilon: float = 0.003, iters: int = 50) -> tor
 
 
 def kmeans(x: torch.Tensor, k: int, iters: int = 50, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Lloyd's k-means with k-means++ seeding; returns centroids [k, d].
+    """k-means centroids [k, d] of ``x`` [N, d]: scikit-learn's ``KMeans`` (k-means++ seeding,
+    Lloyd's iterations, one initialisation), on the CPU whatever ``x``'s device.
 
-    With fewer distinct points than k, the spare centroids are copies of random points
-    (they stay unused until training moves them).
+    Its seed is drawn from ``generator``, so one seeded generator makes every call of a run
+    reproducible. With fewer points than k, the spare centroids are copies of points drawn
+    at random (they stay unused until training moves them); with fewer *distinct* points
+    than k, scikit-learn's duplicate centroids play the same part.
     """
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
     n = x.shape[0]
     if n == 0:
         raise ValueError("k-means on an empty set")
-    idx = torch.randint(n, (1,), generator=generator, device="cpu").item()
-    centroids = [x[idx]]
-    d2 = ((x - x[idx]) ** 2).sum(1)
-    for _ in range(1, k):
-        total = d2.sum()
-        if total <= 0:
-            j = torch.randint(n, (1,), generator=generator, device="cpu").item()
-        else:
-            j = torch.multinomial((d2 / total).cpu(), 1, generator=generator).item()
-        centroids.append(x[j])
-        d2 = torch.minimum(d2, ((x - x[j]) ** 2).sum(1))
-    c = torch.stack(centroids).clone()
-    for _ in range(iters):
-        assign = torch.cdist(x, c).argmin(1)
-        new = torch.zeros_like(c).index_add_(0, assign, x)
-        counts = torch.bincount(assign, minlength=k).to(x.dtype)
-        filled = counts > 0
-        new[filled] /= counts[filled, None]
-        new[~filled] = c[~filled]
-        if torch.allclose(new, c):
-            c = new
-            break
-        c = new
-    return c
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator).item())
+    data = x.detach().cpu().float().numpy()
+    fit_k = min(k, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than k
+        km = KMeans(n_clusters=fit_k, init="k-means++", n_init=1, max_iter=iters, random_state=seed).fit(data)
+    c = km.cluster_centers_.astype(np.float32)
+    if fit_k < k:
+        spare = np.random.default_rng(seed).integers(n, size=k - fit_k)
+        c = np.concatenate([c, data[spare]])
+    return torch.as_tensor(c, device=x.device)
 
 
 def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:

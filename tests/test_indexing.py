@@ -167,6 +167,19 @@ def test_kmeans_finds_separated_centers():
         assert len(set(assign[labels == k].tolist())) == 1
 
 
+def test_kmeans_is_seeded_by_the_generator_and_fills_spare_centroids():
+    x, _ = clustered(n=200, clusters=4)
+    xt = torch.as_tensor(x)
+    a = kmeans(xt, 6, 50, torch.Generator().manual_seed(1))
+    b = kmeans(xt, 6, 50, torch.Generator().manual_seed(1))
+    c = kmeans(xt, 6, 50, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    few = kmeans(xt[:3], 5, 10, torch.Generator().manual_seed(0))
+    assert few.shape == (5, x.shape[1]) and few.dtype == torch.float32
+    # every centroid is one of the three points: three fitted, two spare copies
+    assert all(min(float((row - p).norm()) for p in xt[:3]) < 1e-5 for row in few)
+
+
 def test_lcrec_index_is_unique_deterministic_and_logs_history():
     x, _ = clustered(n=300)
     cfg = small_cfg()
