@@ -131,6 +131,24 @@ def upstream_fingerprint(run_dir: Path, stage: str, preset: str | None = None, n
     return meta["fingerprint"]
 
 
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by the finished ``tmp`` folder; the old one is removed only after."""
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    if out_dir.exists():
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _append_log(run_dir: Path, name: str, fp: str, seconds: float) -> None:
+    """One line per finished stage in ``run_dir/log.jsonl``."""
+    row = {"stage": name, "fingerprint": fp, "seconds": round(seconds, 3),
+           "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": __version__}
+    with open(run_dir / "log.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+
+
 def run_stage(
     name: str,
     cfg: Config,
@@ -191,29 +209,12 @@ def run_stage(
             "upstream": ups,
         }
         write_json(tmp / "config.json", stage_meta)
-        old = run_dir / f".{name}.old-{os.getpid()}"
-        if out_dir.exists():
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        if old.exists():
-            shutil.rmtree(old)
+        _swap_in(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     seconds = time.perf_counter() - t0
-    with open(run_dir / "log.jsonl", "a", encoding="utf-8") as f:
-        f.write(
-            json.dumps(
-                {
-                    "stage": name,
-                    "fingerprint": fp,
-                    "seconds": round(seconds, 3),
-                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                    "version": __version__,
-                }
-            )
-            + "\n"
-        )
+    _append_log(run_dir, name, fp, seconds)
     log(f"[{name}] wrote {out_dir} in {seconds:.1f} s")
     return StageResult(name, out_dir, False, fp, seconds)
 

@@ -386,90 +386,112 @@ def _fmt(d: float, se: float | None) -> str:
     return f"{d:+.4f} (SE {se:.4f})" if se is not None else f"{d:+.4f} (SE n/a)"
 
 
+def _row(claim: str, source: str, evidence: str, held: bool | None,
+         deciding: tuple[float, float | None] | None = None) -> dict[str, Any]:
+    """One claim's row: "yes" / "no" / "n/a", and "(within noise)" when the deciding
+    difference is smaller than two standard errors."""
+    verdict = "n/a" if held is None else ("yes" if held else "no")
+    if held is not None and deciding is not None and deciding[1] and abs(deciding[0]) < 2 * deciding[1]:
+        verdict += " (within noise)"
+    return {"paper's claim": claim, "paper": source, "our evidence": evidence, "held here": verdict}
+
+
+def _indexing_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
+    methods = ("lcrec", "rqvae", "random")
+    if not all(f"index-{x}-{t}" in runs for x in methods for t in ("seq", "all")):
+        return []
+    diffs = {(t, o): difference(runs[f"index-lcrec-{t}"], runs[f"index-{o}-{t}"], "hr@5")
+             for t in ("seq", "all") for o in ("rqvae", "random")}
+    worst = min(diffs.values(), key=lambda v: v[0])
+    ev = "; ".join(f"{t}: " + ", ".join(f"{x} {runs[f'index-{x}-{t}']['hr@5']:.4f}" for x in methods)
+                   for t in ("seq", "all"))
+    ev += "; LC-Rec minus " + ", ".join(f"{o} ({t}) {_fmt(*v)}" for (t, o), v in diffs.items())
+    out = [_row("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
+                f"HR@5 {ev}", worst[0] > 0, worst)]
+    align = {x: difference(runs[f"index-{x}-all"], runs[f"index-{x}-seq"], "hr@5") for x in methods}
+    worst = min(align.values(), key=lambda v: v[0])
+    ev2 = ", ".join(f"{x} {runs[f'index-{x}-seq']['hr@5']:.4f} -> {runs[f'index-{x}-all']['hr@5']:.4f} "
+                    f"{_fmt(*align[x])}" for x in methods)
+    out.append(_row("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
+                    f"HR@5 seqrec only -> all tasks: {ev2}", worst[0] > 0, worst))
+    return out
+
+
+def _ablation_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
+    if not all(r in runs for r, _ in ABLATION_ROWS):
+        return []
+    rows = [runs[r] for r, _ in ABLATION_ROWS]
+    steps = [difference(b, a, "ndcg@10") for a, b in zip(rows, rows[1:])]
+    total = difference(rows[-1], rows[0], "ndcg@10")
+    ups = sum(d > 0 for d, _ in steps)
+    return [_row("Each group of alignment tasks adds to the performance", "ablation table",
+                 "NDCG@10 " + " -> ".join(f"{r['ndcg@10']:.4f}" for r in rows)
+                 + f" ({ups} of {len(steps)} steps up; steps " + ", ".join(_fmt(*d) for d in steps)
+                 + f"; all tasks minus seqrec only {_fmt(*total)})",
+                 total[0] > 0 and ups == len(steps), min(steps, key=lambda v: v[0]))]
+
+
+def _intention_claims(it: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not it:
+        return []
+    both = difference(it["query+history"], it["query"], "hr@10")
+    alone = difference(it["query"], it["history"], "hr@10")
+    return [_row("The tuned model recommends from a user's intention; with the history it does better", "Fig. 3",
+                 f"HR@10 intention alone {it['query']['hr@10']:.4f}, intention + history {it['query+history']['hr@10']:.4f}, "
+                 f"history alone {it['history']['hr@10']:.4f}; intention + history minus intention alone {_fmt(*both)}, "
+                 f"intention alone minus history alone {_fmt(*alone)}",
+                 both[0] > 0 and it["query"]["hr@10"] > 0, both)]
+
+
+def _pca_claims(pca: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not pca:
+        return []
+    b, a = pca["before tuning"], pca["after tuning"]
+    # the claim is about what tuning does to rows that start apart from the words (the
+    # reference starts them at random). Rows that already start spread among the words
+    # (tune.index_init=semantic scales them to the words' spread) cannot show that move.
+    started_among = b["index_spread"] >= 0.5
+    return [_row("After tuning, index tokens spread among the word tokens instead of forming their own cluster", "Fig. 4",
+                 f"spread (words = 1) {b['index_spread']:.2f} -> {a['index_spread']:.2f}; centroid gap "
+                 f"{b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f} (every index token and 2,000 word tokens of one "
+                 "model: a measurement, not a sample, so no standard error)"
+                 + ("; the rows start among the words (semantic init), so this run cannot test the claim"
+                    if started_among else ""),
+                 None if started_among else (a["index_spread"] > b["index_spread"] and a["index_spread"] >= 0.5))]
+
+
+def _case_study_claims(cs: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not cs:
+        return []
+    ov = cs["mean_title_overlap_by_prefix_length"]
+    per_item = [[g["rows"][d]["overlap_with_title"] for d in range(len(ov))] for g in cs.get("prefix_generation", [])]
+    se = None
+    if len(per_item) > 1:
+        from .metrics import paired_se
+
+        se = paired_se([p[-1] for p in per_item], [p[0] for p in per_item])
+    rel = cs["related_items"]
+    d = rel["co_interaction_by_index"] - rel["co_interaction_by_text"]
+    return [
+        _row("Longer index prefixes generate text closer to the item's title (coarse to fine)", "Fig. 5a",
+             "word F1 with the true title by prefix length: " + ", ".join(f"{v:.2f}" for v in ov)
+             + f"; full index minus first code {_fmt(ov[-1] - ov[0], se)} over {len(per_item)} items",
+             ov[-1] > ov[0], (ov[-1] - ov[0], se)),
+        _row("Items related by index are more useful for recommendation than text-only neighbours", "Fig. 5b",
+             f"overlap (Jaccard) of the users of an item and of its 5 related items: by index "
+             f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f}; by index minus by text "
+             f"{_fmt(d, rel.get('difference_se'))} over {rel['items']} random items",
+             d > 0, (d, rel.get("difference_se"))),
+    ]
+
+
 def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each claim of the paper we test, our evidence (numbers from ``results``, every
     difference with its standard error), and whether it held: "yes" / "no", and "(within
     noise)" when the deciding difference is smaller than two standard errors."""
     runs = results.get("runs", {})
-    out: list[dict[str, Any]] = []
-
-    def add(claim: str, source: str, evidence: str, held: bool | None,
-            deciding: tuple[float, float | None] | None = None) -> None:
-        verdict = "n/a" if held is None else ("yes" if held else "no")
-        if held is not None and deciding is not None and deciding[1] and abs(deciding[0]) < 2 * deciding[1]:
-            verdict += " (within noise)"
-        out.append({"paper's claim": claim, "paper": source, "our evidence": evidence, "held here": verdict})
-
-    methods = ("lcrec", "rqvae", "random")
-    if all(f"index-{x}-{t}" in runs for x in methods for t in ("seq", "all")):
-        diffs = {(t, o): difference(runs[f"index-lcrec-{t}"], runs[f"index-{o}-{t}"], "hr@5")
-                 for t in ("seq", "all") for o in ("rqvae", "random")}
-        worst = min(diffs.values(), key=lambda v: v[0])
-        ev = "; ".join(f"{t}: " + ", ".join(f"{x} {runs[f'index-{x}-{t}']['hr@5']:.4f}" for x in methods)
-                       for t in ("seq", "all"))
-        ev += "; LC-Rec minus " + ", ".join(f"{o} ({t}) {_fmt(*v)}" for (t, o), v in diffs.items())
-        add("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
-            f"HR@5 {ev}", worst[0] > 0, worst)
-        align = {x: difference(runs[f"index-{x}-all"], runs[f"index-{x}-seq"], "hr@5") for x in methods}
-        worst = min(align.values(), key=lambda v: v[0])
-        ev2 = ", ".join(f"{x} {runs[f'index-{x}-seq']['hr@5']:.4f} -> {runs[f'index-{x}-all']['hr@5']:.4f} "
-                        f"{_fmt(*align[x])}" for x in methods)
-        add("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
-            f"HR@5 seqrec only -> all tasks: {ev2}", worst[0] > 0, worst)
-    if all(r in runs for r, _ in ABLATION_ROWS):
-        rows = [runs[r] for r, _ in ABLATION_ROWS]
-        steps = [difference(b, a, "ndcg@10") for a, b in zip(rows, rows[1:])]
-        total = difference(rows[-1], rows[0], "ndcg@10")
-        ups = sum(d > 0 for d, _ in steps)
-        add("Each group of alignment tasks adds to the performance", "ablation table",
-            "NDCG@10 " + " -> ".join(f"{r['ndcg@10']:.4f}" for r in rows)
-            + f" ({ups} of {len(steps)} steps up; steps " + ", ".join(_fmt(*d) for d in steps)
-            + f"; all tasks minus seqrec only {_fmt(*total)})",
-            total[0] > 0 and ups == len(steps), min(steps, key=lambda v: v[0]))
-    it = results.get("intention")
-    if it:
-        both = difference(it["query+history"], it["query"], "hr@10")
-        alone = difference(it["query"], it["history"], "hr@10")
-        add("The tuned model recommends from a user's intention; with the history it does better", "Fig. 3",
-            f"HR@10 intention alone {it['query']['hr@10']:.4f}, intention + history {it['query+history']['hr@10']:.4f}, "
-            f"history alone {it['history']['hr@10']:.4f}; intention + history minus intention alone {_fmt(*both)}, "
-            f"intention alone minus history alone {_fmt(*alone)}",
-            both[0] > 0 and it["query"]["hr@10"] > 0, both)
-    pca = results.get("token_pca")
-    if pca:
-        b, a = pca["before tuning"], pca["after tuning"]
-        # the claim is about what tuning does to rows that start apart from the words (the
-        # reference starts them at random). Rows that already start spread among the words
-        # (tune.index_init=semantic scales them to the words' spread) cannot show that move.
-        started_among = b["index_spread"] >= 0.5
-        add("After tuning, index tokens spread among the word tokens instead of forming their own cluster", "Fig. 4",
-            f"spread (words = 1) {b['index_spread']:.2f} -> {a['index_spread']:.2f}; centroid gap "
-            f"{b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f} (every index token and 2,000 word tokens of one "
-            "model: a measurement, not a sample, so no standard error)"
-            + ("; the rows start among the words (semantic init), so this run cannot test the claim"
-               if started_among else ""),
-            None if started_among else (a["index_spread"] > b["index_spread"] and a["index_spread"] >= 0.5))
-    cs = results.get("case_studies")
-    if cs:
-        ov = cs["mean_title_overlap_by_prefix_length"]
-        per_item = [[g["rows"][d]["overlap_with_title"] for d in range(len(ov))] for g in cs.get("prefix_generation", [])]
-        se = None
-        if len(per_item) > 1:
-            from .metrics import paired_se
-
-            se = paired_se([p[-1] for p in per_item], [p[0] for p in per_item])
-        add("Longer index prefixes generate text closer to the item's title (coarse to fine)", "Fig. 5a",
-            "word F1 with the true title by prefix length: " + ", ".join(f"{v:.2f}" for v in ov)
-            + f"; full index minus first code {_fmt(ov[-1] - ov[0], se)} over {len(per_item)} items",
-            ov[-1] > ov[0], (ov[-1] - ov[0], se))
-        rel = cs["related_items"]
-        d = rel["co_interaction_by_index"] - rel["co_interaction_by_text"]
-        add("Items related by index are more useful for recommendation than text-only neighbours", "Fig. 5b",
-            f"overlap (Jaccard) of the users of an item and of its 5 related items: by index "
-            f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f}; by index minus by text "
-            f"{_fmt(d, rel.get('difference_se'))} over {rel['items']} random items",
-            d > 0, (d, rel.get("difference_se")))
-    return out
+    return (_indexing_claims(runs) + _ablation_claims(runs) + _intention_claims(results.get("intention"))
+            + _pca_claims(results.get("token_pca")) + _case_study_claims(results.get("case_studies")))
 
 
 def plot_indexing(results: dict[str, Any], keys: tuple[str, ...] = ("hr@5", "ndcg@5")):
