@@ -2,7 +2,7 @@
 
 Stages, each a ``run_<stage>(config, run_dir)`` function writing under the run folder:
 ``data`` (interactions and item text in LC-Rec's formats) and, as they are built,
-``embed``, ``index``, ``tasks``, ``tune``, ``evaluate``, ``baselines``.
+``embed``, ``index``, ``tasks``, ``tune``, ``eval``, ``baselines``.
 """
 
 __version__ = "0.1.0"

@@ -9,7 +9,7 @@ from pathlib import Path
 from . import __version__
 from .config import PRESETS, make_config, valid_keys
 from .errors import LcrecError
-from .stage import STAGES, run_named_stage
+from .stage import ALIASES, STAGES, run_named_stage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true", help="rerun even if the outputs are up to date")
 
     for name in STAGES:
-        common(sub.add_parser(name, help=f"run the {name} stage"))
+        old = [a for a, n in ALIASES.items() if n == name]
+        common(sub.add_parser(name, aliases=old, help=f"run the {name} stage"))
     common(sub.add_parser("run", help="run every stage in order (skipping those up to date)"))
     st = sub.add_parser("study", help="the paper's analyses: indexing methods, task ablation, intentions, "
                         "token PCA, case studies (resumable; prints a time estimate first)")
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(valid_keys(cfg)) if args.keys else yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
             return 0
         run_dir = Path(args.run_dir or f"runs/{args.preset}")
-        stages = list(STAGES) if args.command == "run" else [args.command]
+        stages = list(STAGES) if args.command == "run" else [ALIASES.get(args.command, args.command)]
         for name in stages:
             run_named_stage(name, cfg, run_dir, args.force)
         if args.command == "run":

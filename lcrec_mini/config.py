@@ -204,7 +204,7 @@ class TuneConfig:
 
 @dataclass
 class EvalConfig:
-    """Generation and full-ranking metrics (stage ``evaluate``, folder ``eval/``)."""
+    """Generation and full-ranking metrics (stage and folder ``eval``)."""
 
     beams: int = 20
     batch_size: int = 16

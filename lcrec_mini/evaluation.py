@@ -1,4 +1,4 @@
-"""Full-ranking metrics and the ``evaluate`` stage.
+"""Full-ranking metrics and the ``eval`` stage.
 
 For a user whose held-out item sits at rank r (1-based) of the generated list:
 

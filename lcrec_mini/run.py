@@ -107,6 +107,6 @@ class Run:
 
         path = self.dir / "eval" / "predictions.jsonl"
         if not path.exists():
-            raise DataError(f"{path}: missing; run `lcrec-mini evaluate --run-dir {self.dir}` first")
+            raise DataError(f"{path}: missing; run `lcrec-mini eval --run-dir {self.dir}` first")
         rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
         return {p["user"]: p for p in rows}

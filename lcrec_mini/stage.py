@@ -93,8 +93,9 @@ def read_stage_config(out_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-#: folder name -> CLI command, where they differ
-COMMAND = {"eval": "evaluate"}
+#: older names of a stage, still accepted by the CLI and ``run_named_stage``; a stage has one
+#: name, its folder's, everywhere else (CLI command, folder, config section, log)
+ALIASES = {"evaluate": "eval"}
 
 
 def missing_stages(run_dir: Path, stage: str) -> list[str]:
@@ -122,7 +123,7 @@ def upstream_fingerprint(run_dir: Path, stage: str, preset: str | None = None, n
                    else missing_stages(run_dir, stage))
         p = f" --preset {preset}" if preset else ""
         if missing == [stage]:
-            fix = f"`lcrec-mini {COMMAND.get(stage, stage)}{p} --run-dir {run_dir}`"
+            fix = f"`lcrec-mini {stage}{p} --run-dir {run_dir}`"
         else:
             fix = (f"`lcrec-mini run{p} --run-dir {run_dir}` (every stage in order; the run folder lacks "
                    f"{', '.join(missing)})")
@@ -229,7 +230,7 @@ STAGE_RUNNERS: dict[str, tuple[str, str]] = {
     "index": ("lcrec_mini.indexing", "run_index"),
     "tasks": ("lcrec_mini.tasks", "run_tasks"),
     "tune": ("lcrec_mini.tuning", "run_tune"),
-    "evaluate": ("lcrec_mini.evaluation", "run_evaluate"),
+    "eval": ("lcrec_mini.evaluation", "run_evaluate"),
     "baselines": ("lcrec_mini.baselines", "run_baselines"),
 }
 
@@ -238,6 +239,7 @@ def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool):
     """Run (or skip, when up to date) one stage; returns its ``StageResult``."""
     import importlib
 
+    name = ALIASES.get(name, name)
     if name not in STAGE_RUNNERS:
         raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_RUNNERS)}")
     module, func = STAGE_RUNNERS[name]

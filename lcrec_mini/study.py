@@ -106,7 +106,7 @@ def estimate_seconds(preset: str) -> dict[str, float]:
     return est
 
 
-SHARED_STAGES = ("data", "embed", "index", "tasks")  # tune and evaluate differ from run to run
+SHARED_STAGES = ("data", "embed", "index", "tasks")  # tune and eval differ from run to run
 
 
 def _copy_shared_stage(study_dir: Path, target: Path, stage: str, cfg: Config) -> None:

@@ -9,9 +9,7 @@ import pytest
 
 from lcrec_mini.config import make_config
 from lcrec_mini.errors import DataError
-from lcrec_mini.stage import COMMAND, STAGES, UPSTREAM, read_stage_config, run_named_stage
-
-FOLDER = {v: k for k, v in COMMAND.items()}  # CLI name -> folder name ("evaluate" -> "eval")
+from lcrec_mini.stage import STAGES, UPSTREAM, read_stage_config, run_named_stage
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +22,7 @@ def full_run(tmp_path_factory):
 
 
 def test_every_stage_is_declared():
-    assert {FOLDER.get(s, s) for s in STAGES} == set(UPSTREAM)
+    assert set(STAGES) == set(UPSTREAM)
 
 
 #: the output files that are a function of the stage's inputs alone (no timings inside)
@@ -34,7 +32,7 @@ DETERMINISTIC = {"data": None, "embed": None, "index": ("codes.json", "rqvae.pt"
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_runs_on_its_declared_upstreams_alone(full_run, tmp_path, stage):
     cfg, src = full_run
-    folder = FOLDER.get(stage, stage)
+    folder = stage  # one name: CLI command, folder and config section
     for up in UPSTREAM[folder]:
         shutil.copytree(src / up, tmp_path / up)
     res = run_named_stage(stage, cfg, tmp_path, False)
@@ -47,19 +45,18 @@ def test_stage_runs_on_its_declared_upstreams_alone(full_run, tmp_path, stage):
         assert not differ, f"{folder}: {differ} differ from the complete run's"
 
 
-MISSING = [(s, up) for s in STAGES for up in UPSTREAM[FOLDER.get(s, s)]]
+MISSING = [(s, up) for s in STAGES for up in UPSTREAM[s]]
 
 
 @pytest.mark.parametrize("stage,missing", MISSING, ids=[f"{s}-without-{u}" for s, u in MISSING])
 def test_stage_without_a_declared_upstream_names_the_command(full_run, tmp_path, stage, missing):
     cfg, src = full_run
-    for up in UPSTREAM[FOLDER.get(stage, stage)]:
+    for up in UPSTREAM[stage]:
         if up != missing:
             shutil.copytree(src / up, tmp_path / up)
-    command = COMMAND.get(missing, missing)
-    with pytest.raises(DataError, match=rf"stage '{missing}' has not been run.*lcrec-mini (run|{command}) --preset smoke"):
+    with pytest.raises(DataError, match=rf"stage '{missing}' has not been run.*lcrec-mini (run|{missing}) --preset smoke"):
         run_named_stage(stage, cfg, tmp_path, False)
-    assert not (tmp_path / FOLDER.get(stage, stage)).exists()
+    assert not (tmp_path / stage).exists()
 
 
 def test_the_code_page_states_each_stages_reads_and_writes():
@@ -75,7 +72,7 @@ def test_the_code_page_states_each_stages_reads_and_writes():
             for m in re.finditer(r"^\| `(\w+)` \| `(\w+)/` \| ([^|]*) \| ([^|]*) \|$", page, re.M)}
     assert set(rows) == set(STAGES)
     for stage, (folder, reads, writes) in rows.items():
-        assert folder == FOLDER.get(stage, stage)
+        assert folder == stage  # one name per stage
         if UPSTREAM[folder]:
             assert re.findall(r"`(\w+)/`", reads) == list(UPSTREAM[folder]), stage
         outputs = importlib.import_module(STAGE_RUNNERS[stage][0]).OUTPUTS

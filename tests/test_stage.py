@@ -102,7 +102,7 @@ def test_cli_run_chains_stages(tmp_path, capsys):
     second `run` skips them all and prints the same results table."""
     from lcrec_mini.stage import STAGES, read_stage_config
 
-    folders = ["eval" if s == "evaluate" else s for s in STAGES]
+    folders = list(STAGES)  # one name per stage: the CLI command is the folder's name
     assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
     first = capsys.readouterr().out
     log = [json.loads(line)["stage"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
@@ -125,7 +125,7 @@ def test_out_of_order_stage_names_the_one_command_with_the_preset(tmp_path, caps
     from lcrec_mini.cli import main
 
     run_dir = tmp_path / "empty"
-    rc = main(["evaluate", "--preset", "smoke", "--run-dir", str(run_dir)])
+    rc = main(["eval", "--preset", "smoke", "--run-dir", str(run_dir)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
     assert f"run `lcrec-mini run --preset smoke --run-dir {run_dir}`" in err
@@ -139,3 +139,19 @@ def test_out_of_order_stage_names_the_one_command_with_the_preset(tmp_path, caps
     assert main(["tasks", "--preset", "smoke", "--run-dir", str(run_dir)]) == 2
     err = capsys.readouterr().err
     assert f"run `lcrec-mini index --preset smoke --run-dir {run_dir}` first" in err
+
+
+def test_the_old_stage_name_evaluate_still_runs_the_eval_stage(tmp_path, capsys):
+    """`eval` is the stage's one name (CLI, folder, config section); `evaluate`, its older
+    CLI name, is an alias of it: the same error, naming the `eval` command."""
+    from lcrec_mini.cli import main
+    from lcrec_mini.stage import ALIASES, STAGES
+
+    assert "eval" in STAGES and "evaluate" not in STAGES and ALIASES == {"evaluate": "eval"}
+    main(["data", "--preset", "smoke", "--run-dir", str(tmp_path)])
+    capsys.readouterr()
+    errs = []
+    for name in ("eval", "evaluate"):
+        assert main([name, "--preset", "smoke", "--run-dir", str(tmp_path)]) == 2
+        errs.append(capsys.readouterr().err)
+    assert errs[0] == errs[1] and "has not been run" in errs[0]

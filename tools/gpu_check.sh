@@ -62,7 +62,7 @@ for s in data embed index tasks; do
   step "cpu_$s" "${CLI[@]}" "$s" --preset cpu --run-dir "$OUT/runs/cpu"
 done
 step cpu_tune "${CLI[@]}" tune --preset cpu --run-dir "$OUT/runs/cpu" --set tune.max_steps="$STEPS" --set tune.snapshot_steps=[]
-step cpu_evaluate "${CLI[@]}" evaluate --preset cpu --run-dir "$OUT/runs/cpu" --set tune.max_steps="$STEPS" --set tune.snapshot_steps=[]
+step cpu_evaluate "${CLI[@]}" eval --preset cpu --run-dir "$OUT/runs/cpu" --set tune.max_steps="$STEPS" --set tune.snapshot_steps=[]
 
 times=""
 for k in "${!SECONDS_OF[@]}"; do times+="\"$k\": ${SECONDS_OF[$k]}, "; done
