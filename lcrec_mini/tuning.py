@@ -495,6 +495,16 @@ def _datasets(cfg: Config, train_ex: list[dict], valid_ex: list[dict], ctx: Task
     return train, valid
 
 
+def _sort_adapter_configs(out: Path) -> None:
+    """PEFT writes ``target_modules`` from a set, in an order that changes from process to
+    process (string hashing); sorted, two runs of the same config write the same bytes."""
+    for f in out.rglob("adapter_config.json"):
+        meta = json.loads(f.read_text())
+        if isinstance(meta.get("target_modules"), list):
+            meta["target_modules"] = sorted(meta["target_modules"])
+            f.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
 def _write_outputs(out: Path, work: Path, cfg: Config, trainer, model, metrics: dict, tok, train, train_ex: list,
                    token_ids: list[int],
                    last: str | None, train_s: float, t0: float, device: str, world_size: int,
@@ -517,6 +527,7 @@ def _write_outputs(out: Path, work: Path, cfg: Config, trainer, model, metrics: 
     if (work / "snapshots").is_dir():
         shutil.copytree(work / "snapshots", out / "snapshots",
                         ignore=shutil.ignore_patterns("*.tmp", "training_args.bin"))
+    _sort_adapter_configs(out)
     stats = {
         "model": tc.model,
         "method": tc.method,

@@ -62,6 +62,8 @@ def test_smoke_tune_writes_model_history_and_stats(prepared):
     assert (out / "loss.png").stat().st_size > 1000
     assert (out / "model" / "adapter_model.safetensors").exists()
     assert not (out / "model" / "training_args.bin").exists()
+    modules = json.loads((out / "model" / "adapter_config.json").read_text())["target_modules"]
+    assert len(modules) > 1 and modules == sorted(modules)  # the same bytes from run to run
     assert not list(run_dir.glob(".tune-work-*"))  # checkpoints removed once the stage is complete
     tok, model = load_tuned(run_dir)
     assert tok.convert_tokens_to_ids("<c_15>") < model.get_input_embeddings().weight.shape[0]
