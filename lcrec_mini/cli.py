@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(valid_keys(cfg)) if args.keys else yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
             return 0
         run_dir = Path(args.run_dir or f"runs/{args.preset}")
-        stages = list(STAGES) if args.command == "run" else [ALIASES.get(args.command, args.command)]
+        stages = list(STAGES) if args.command == "run" else [args.command]  # run_named_stage resolves aliases
         for name in stages:
             run_named_stage(name, cfg, run_dir, args.force)
         if args.command == "run":
