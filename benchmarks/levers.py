@@ -13,7 +13,7 @@ that budget over the variant's mean example length), then the evaluate stage ran
 whole catalogue for all test users with LC-Rec's seqrec prompts. Reported: HR@10,
 NDCG@10, and the paired standard error of each NDCG@10 difference from ``today``.
 
-    python benchmarks/levers.py --run-dir runs/cpu --tokens 120000
+    python benchmarks/levers.py --run-dir runs/cpu-text --tokens 120000
 """
 
 from __future__ import annotations
@@ -73,15 +73,51 @@ def per_user_ndcg(run_dir: Path) -> dict[int, float]:
     return out
 
 
+def source_cf_dims(src: Path) -> int:
+    return json.loads((src / "embed" / "config.json").read_text())["config"]["embed"].get("cf_dims", 0)
+
+
+def check_source(src: Path) -> None:
+    """Refuse, before any work, a run folder whose indices are not the ones the variants are configured for."""
+    for s in ("data", "embed", "index"):
+        if not (src / s).is_dir():
+            sys.exit(f"levers: {src / s} is missing; the variants reuse a finished run's data, embed and index stages")
+    want = make_config("cpu", set_items=TODAY).embed.cf_dims
+    have = source_cf_dims(src)
+    if have != want:
+        sys.exit(f"levers: {src / 'embed' / 'config.json'} has embed.cf_dims={have}, the variants are measured on "
+                 f"embed.cf_dims={want}; make such a run first (`lcrec-mini S --preset cpu --set embed.cf_dims={want} "
+                 f"--run-dir runs/cpu-text` for S in data, embed, index) and pass --run-dir runs/cpu-text")
+
+
+def provenance(src: Path) -> str:
+    """Which code and which indices produced the table (the indices are the source run's)."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=True, cwd=Path(__file__).parent).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=Path(__file__).parent).stdout.strip()
+        commit += "+" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown (not a git checkout)"
+    cf = source_cf_dims(src)
+    kind = "text-only indices (`embed.cf_dims=0`)" if not cf else f"indices with `embed.cf_dims={cf}`"
+    return f"Measured at commit {commit} on the data, embeddings and {kind} of `{src}`."
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run-dir", default="runs/cpu")
+    ap.add_argument("--run-dir", default="runs/cpu-text",
+                    help="a finished run with text-only indices (embed.cf_dims=0)")
     ap.add_argument("--work", default="runs/levers")
     ap.add_argument("--tokens", type=int, default=120_000, help="training tokens per variant")
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "levers.md"))
     args = ap.parse_args()
     src, work = Path(args.run_dir), Path(args.work)
+    check_source(src)
     names = args.only or list(LEVERS)
     for name in names:
         d = work / name.replace("+ ", "").replace(" ", "-")
@@ -118,6 +154,7 @@ def main() -> None:
             a, b = [mine[u] for u in base], [base[u] for u in base]
             diff, se = f"{(sum(a) - sum(b)) / len(a):+.4f}", f"{2 * paired_se(a, b):.4f}"
         lines.append(f"| {name} | {st['steps']} | {tokens:,} | {m['hr@10']:.4f} | {m['ndcg@10']:.4f} | {diff} | {se} |")
+    lines += ["", provenance(src)]
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.out).write_text(text)
