@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.data.splits import test_case  # noqa: E402
 from lcrec_mini.metrics import ndcg_of, paired_se  # noqa: E402
+from lcrec_mini.stage import stage_seconds  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -92,6 +93,7 @@ def main() -> None:
     pop = most_popular([test_case(s)[0] for s in seqs.values()], ds.n_items)
     pop_rank = {u: rank_of(test_case(s)[1], pop) for u, s in seqs.items()}
     bl = json.loads((run_dir / "baselines" / "metrics.json").read_text())
+    bl_seconds = stage_seconds(run_dir / "baselines") or 0.0
     rows = []
     for step, _, _ in points(run_dir):
         r = json.loads((store / f"step-{step}.json").read_text())
@@ -112,7 +114,7 @@ def main() -> None:
                      f"{r['minus_popular']:+.4f} | {r['se_minus_popular']:.4f} |")
     lines += ["", f"Same run: most popular HR@10 {bl['most_popular']['hr@10']:.4f} / NDCG@10 "
               f"{bl['most_popular']['ndcg@10']:.4f}; SASRec {bl['sasrec']['hr@10']:.4f} / {bl['sasrec']['ndcg@10']:.4f} "
-              f"(trained in {bl['wall_seconds'] / 60:.1f} min)."]
+              f"(trained in {bl_seconds / 60:.1f} min)."]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compute_curve.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "compute_curve.json").write_text(json.dumps({"rows": rows, "baselines": {

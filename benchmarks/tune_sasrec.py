@@ -28,6 +28,7 @@ from lcrec_mini.baselines import sasrec_cases, sasrec_rank, train_sasrec  # noqa
 from lcrec_mini.data.splits import train_part  # noqa: E402
 from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.evaluation import rank_metrics, rank_of  # noqa: E402
+from lcrec_mini.stage import stage_seconds  # noqa: E402
 
 BASE = ["baselines.sasrec_epochs=400"]
 E5 = ["baselines.sasrec_eval_every=5", "baselines.sasrec_patience=8"]  # patience: 40 epochs
@@ -127,6 +128,7 @@ def main() -> None:
     stage = None
     if a.stage_run and (Path(a.stage_run) / "baselines" / "metrics.json").exists():
         stage = json.loads((Path(a.stage_run) / "baselines" / "metrics.json").read_text())
+        stage["wall_seconds"] = stage_seconds(Path(a.stage_run) / "baselines") or 0.0
         hist = Path(a.stage_run) / "baselines" / "sasrec_history.json"
         if hist.exists():  # epochs trained, from the stage's own history (one row per validation)
             stage["sasrec"]["epochs"] = json.loads(hist.read_text())[-1]["epoch"]

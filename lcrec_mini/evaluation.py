@@ -23,9 +23,9 @@ import numpy as np
 from .config import Config, EvalConfig
 from .errors import DataError
 from .metrics import KS, METRIC_KEYS, rank_metrics, rank_of  # noqa: F401  (re-exported)
-from .stage import StageResult, read_json, run_stage, write_json
+from .stage import StageResult, read_json, run_stage, write_json, write_timing
 
-OUTPUTS = ("metrics.json", "predictions.jsonl")
+OUTPUTS = ("metrics.json", "predictions.jsonl")  # and timing.json (not required: older runs lack it)
 
 
 def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
@@ -53,13 +53,13 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
                 "model": meta["base_model"],
                 "method": meta["method"],
                 "seed": cfg.seed,
-                "wall_seconds": round(time.perf_counter() - t0, 1),
             }
         )
         with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:
             for p in preds:
                 f.write(json.dumps(p) + "\n")
         write_json(out / "metrics.json", metrics)
+        write_timing(out, time.perf_counter() - t0)
         log(format_metrics(metrics))
 
     res = run_stage("eval", cfg, run_dir, build, OUTPUTS, force=force, log=log)

@@ -45,6 +45,24 @@ def write_json_rows(path: str | Path, obj: dict[str, Any]) -> None:
         f.write("}\n")
 
 
+def write_timing(out_dir: str | Path, seconds: float) -> None:
+    """A stage's wall time, in ``timing.json`` beside its results: kept out of
+    ``metrics.json`` so that two runs of one seed write byte-identical metrics."""
+    write_json(Path(out_dir) / "timing.json", {"wall_seconds": round(seconds, 1)})
+
+
+def stage_seconds(out_dir: str | Path) -> float | None:
+    """The wall time a stage recorded (``timing.json``; runs before it kept
+    ``wall_seconds`` in ``metrics.json``), or None when it recorded none."""
+    out_dir = Path(out_dir)
+    for name in ("timing.json", "metrics.json"):
+        if (out_dir / name).exists():
+            sec = read_json(out_dir / name).get("wall_seconds")
+            if sec is not None:
+                return float(sec)
+    return None
+
+
 def read_json(path: str | Path) -> Any:
     path = Path(path)
     try:

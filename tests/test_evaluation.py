@@ -177,3 +177,29 @@ def test_results_table_scores_every_row_on_the_users_lc_rec_was_evaluated_on(smo
         assert all(rows[label][k] == pytest.approx(want[k]) for k in METRIC_KEYS)
     assert "20 test users, the same for every row" in comparison_table(run_dir)
     assert "20 test users, the same for every row" in printed
+
+
+def test_a_second_run_of_the_seed_writes_byte_identical_metrics(smoke_run, tmp_path):
+    """Determinism: the same seed and preset give the same metrics files, byte for byte;
+    the wall time (which differs run to run) is kept apart in timing.json."""
+    from lcrec_mini.cli import main
+    from lcrec_mini.stage import stage_seconds
+
+    first, _ = smoke_run
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
+    for stage in ("eval", "baselines"):
+        assert (tmp_path / stage / "metrics.json").read_bytes() == (first / stage / "metrics.json").read_bytes(), stage
+        assert "wall_seconds" not in json.loads((first / stage / "metrics.json").read_text())
+        assert stage_seconds(first / stage) > 0
+    assert (tmp_path / "eval" / "predictions.jsonl").read_bytes() == (first / "eval" / "predictions.jsonl").read_bytes()
+
+
+def test_stage_seconds_reads_older_runs_that_kept_it_in_metrics(tmp_path):
+    from lcrec_mini.stage import stage_seconds
+
+    assert stage_seconds(tmp_path) is None
+    (tmp_path / "metrics.json").write_text(json.dumps({"hr@10": 0.1, "wall_seconds": 12.5}))
+    assert stage_seconds(tmp_path) == 12.5
+    (tmp_path / "timing.json").write_text(json.dumps({"wall_seconds": 3.0}))
+    assert stage_seconds(tmp_path) == 3.0
