@@ -11,7 +11,8 @@ Cumulative variants on a cpu-preset run folder (data/, embed/, index/ are reused
 Every variant trains on the same number of tokens (``--tokens``; the step count is
 that budget over the variant's mean example length), then the evaluate stage ranks the
 whole catalogue for all test users with LC-Rec's seqrec prompts. Reported: HR@10,
-NDCG@10, and the paired standard error of each NDCG@10 difference from ``today``.
+NDCG@10, and each NDCG@10 difference from ``today`` and from the row above (that
+lever's own effect), with two paired standard errors over the same users.
 
     python benchmarks/levers.py --run-dir runs/cpu-text --tokens 120000
 """
@@ -90,8 +91,8 @@ def check_source(src: Path) -> None:
                  f"--run-dir runs/cpu-text` for S in data, embed, index) and pass --run-dir runs/cpu-text")
 
 
-def provenance(src: Path) -> str:
-    """Which code and which indices produced the table (the indices are the source run's)."""
+def git_commit() -> str:
+    """The short commit of this checkout, with "+" when tracked files are modified."""
     import subprocess
 
     try:
@@ -99,12 +100,62 @@ def provenance(src: Path) -> str:
                                 check=True, cwd=Path(__file__).parent).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                text=True, cwd=Path(__file__).parent).stdout.strip()
-        commit += "+" if dirty else ""
+        return commit + ("+" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        commit = "unknown (not a git checkout)"
+        return "unknown (not a git checkout)"
+
+
+def provenance(src: Path, trained: list[str] | None = None) -> str:
+    """Which code and which indices produced the table (the indices are the source run's).
+    ``trained``: the commits the variants were trained at (each variant's ``commit.txt``)."""
+    commit = git_commit()
     cf = source_cf_dims(src)
     kind = "text-only indices (`embed.cf_dims=0`)" if not cf else f"indices with `embed.cf_dims={cf}`"
-    return f"Measured at commit {commit} on the data, embeddings and {kind} of `{src}`."
+    at = sorted(set(trained or []))
+    if at and at != [commit]:
+        when = f"Variants trained at commit {', '.join(at)} (table written at {commit})"
+    else:
+        when = f"Measured at commit {commit}"
+    return f"{when} on the data, embeddings and {kind} of `{src}`."
+
+
+def table(work: Path, tokens: int, src: Path) -> str:
+    """The markdown table of the finished variants, in lever order: each row's NDCG@10
+    against ``today`` and against the row above (that lever's own effect), each with two
+    paired standard errors over the same test users."""
+    lines = [f"**Tuning levers** at a fixed budget of ~{tokens:,} training tokens (cpu preset, SmolLM2-135M LoRA, "
+             "seed 42, all test users; cumulative: each row adds its lever to the row above)", "",
+             "| variant | steps | tokens | HR@10 | NDCG@10 | NDCG@10 - today | 2 SE | this lever: NDCG@10 - row above | 2 SE |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    base = prev = None
+    trained = []
+    for name in LEVERS:
+        d = work / variant_dir(name)
+        if not (d / "eval" / "metrics.json").exists():
+            continue
+        m = json.loads((d / "eval" / "metrics.json").read_text())
+        st = json.loads((d / "tune" / "train_stats.json").read_text())
+        if (d / "commit.txt").exists():
+            trained.append((d / "commit.txt").read_text().strip())
+        n_tok = int(st["tokens_per_second"] * st["train_seconds"])
+        mine = per_user_ndcg(d)
+        base = mine if base is None and name == "today" else base
+        cells = []
+        for ref in (base, prev):
+            if ref is None or ref is mine:
+                cells += ["", ""]
+                continue
+            users = sorted(ref)
+            a, b = [mine[u] for u in users], [ref[u] for u in users]
+            cells += [f"{(sum(a) - sum(b)) / len(a):+.4f}", f"{2 * paired_se(a, b):.4f}"]
+        lines.append(f"| {name} | {st['steps']} | {n_tok:,} | {m['hr@10']:.4f} | {m['ndcg@10']:.4f} | " + " | ".join(cells) + " |")
+        prev = mine
+    lines += ["", provenance(src, trained)]
+    return "\n".join(lines) + "\n"
+
+
+def variant_dir(name: str) -> str:
+    return name.replace("+ ", "").replace(" ", "-")
 
 
 def main() -> None:
@@ -120,7 +171,7 @@ def main() -> None:
     check_source(src)
     names = args.only or list(LEVERS)
     for name in names:
-        d = work / name.replace("+ ", "").replace(" ", "-")
+        d = work / variant_dir(name)
         if (d / "eval" / "metrics.json").exists():
             continue  # resumable: a finished variant is kept
         for s in ("data", "embed", "index"):
@@ -137,25 +188,9 @@ def main() -> None:
         t0 = time.perf_counter()
         run_tune(cfg, d, log=print)
         run_evaluate(cfg, d, log=print)
+        (d / "commit.txt").write_text(git_commit() + "\n")  # the code this variant was trained at
         print(f"{name}: {steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
-    base = per_user_ndcg(work / "today") if (work / "today" / "eval").exists() else None
-    lines = [f"**Tuning levers** at a fixed budget of ~{args.tokens:,} training tokens (cpu preset, SmolLM2-135M LoRA, seed 42, all test users)",
-             "", "| variant | steps | tokens | HR@10 | NDCG@10 | NDCG@10 - today | 2 SE of the difference |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for name in LEVERS:
-        d = work / name.replace("+ ", "").replace(" ", "-")
-        if not (d / "eval" / "metrics.json").exists():
-            continue
-        m = json.loads((d / "eval" / "metrics.json").read_text())
-        st = json.loads((d / "tune" / "train_stats.json").read_text())
-        tokens = int(st["tokens_per_second"] * st["train_seconds"])
-        diff = se = ""
-        if base is not None:
-            mine = per_user_ndcg(d)
-            a, b = [mine[u] for u in base], [base[u] for u in base]
-            diff, se = f"{(sum(a) - sum(b)) / len(a):+.4f}", f"{2 * paired_se(a, b):.4f}"
-        lines.append(f"| {name} | {st['steps']} | {tokens:,} | {m['hr@10']:.4f} | {m['ndcg@10']:.4f} | {diff} | {se} |")
-    lines += ["", provenance(src)]
-    text = "\n".join(lines) + "\n"
+    text = table(work, args.tokens, src)
     print(text)
     Path(args.out).write_text(text)
 
