@@ -48,20 +48,25 @@ def smollm2_dir(cache_dir: str = "") -> Path:
 
     tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    # fork_rng: building the plain model draws a random init (overwritten at once) from the
+    # global generator. Without the fork, the run that happens to de-quantize the model
+    # (the first on a machine) starts LoRA from other random numbers than every later run
+    # of the same seed: the tune stage then differed between two runs of one config.
     try:
-        tok = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF)
-        loaded = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
-        # a model loaded from GGUF is flagged as quantized and refuses save_pretrained;
-        # copy its de-quantized weights into a plain model of the same config instead
-        config = loaded.config
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(loaded.state_dict())
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.rename(out)
+        with torch.random.fork_rng(devices=[]):
+            tok = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF)
+            loaded = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+            # a model loaded from GGUF is flagged as quantized and refuses save_pretrained;
+            # copy its de-quantized weights into a plain model of the same config instead
+            config = loaded.config
+            if hasattr(config, "quantization_config"):
+                del config.quantization_config
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+            model.load_state_dict(loaded.state_dict())
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -181,3 +181,29 @@ def test_response_only_loss_equals_the_full_loss():
             total += model(input_ids=ids, labels=labels).loss.item() * n
         count += n
     assert float(fast) == pytest.approx(total / count, rel=1e-4)
+
+
+def test_dequantizing_smollm2_leaves_the_global_rng_alone(tmp_path, monkeypatch):
+    """The run that de-quantizes SmolLM2 (the first on a machine) must draw the same LoRA
+    init as every later run: building the plain model's throwaway random init must not
+    advance the global generator (it did, and two cpu runs then tuned differently)."""
+    import transformers
+    from transformers import LlamaConfig
+
+    import lcrec_mini.models as models
+
+    def tiny_from_gguf(*_a, **_k):  # stands in for the GGUF load: a small model, quickly
+        cfg = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, num_key_value_heads=1)
+        return transformers.AutoModelForCausalLM.from_config(cfg)
+
+    tok = load_causal_lm("tiny")[0]
+    monkeypatch.setattr(models, "_package_dir", lambda *_a: tmp_path)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *_a, **_k: tok)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", tiny_from_gguf)
+    torch.manual_seed(7)
+    want = torch.rand(8)
+    torch.manual_seed(7)
+    out = models.smollm2_dir(str(tmp_path / "cache"))
+    assert (out / "config.json").exists()
+    assert torch.equal(torch.rand(8), want)
