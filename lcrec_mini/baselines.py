@@ -237,6 +237,35 @@ def comparison_rows(run_dir: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def paired_differences(run_dir: str | Path, keys: tuple[str, ...] = ("ndcg@10", "hr@10")) -> list[dict[str, Any]]:
+    """LC-Rec minus each baseline, per test user and paired (the users LC-Rec was
+    evaluated on): one row per baseline with ``baseline``, ``users`` and, per key, the
+    mean difference and the standard error of that mean. Empty when the per-user ranks
+    (``eval/predictions.jsonl``, ``baselines/ranks.json``) are not both there."""
+    from .metrics import paired_se, per_user
+
+    run_dir = Path(run_dir)
+    pred, ranks_path = run_dir / "eval" / "predictions.jsonl", run_dir / "baselines" / "ranks.json"
+    if not (pred.exists() and ranks_path.exists()):
+        return []
+    from .run import Run
+
+    ours = Run(run_dir).predictions
+    r = read_json(ranks_path)
+    rows = []
+    for name, label in (("sasrec", "SASRec"), ("most_popular", "most popular")):
+        by_user = dict(zip(r["users"], r.get(name, [])))
+        users = [u for u in ours if u in by_user]
+        if len(users) < 2:
+            continue
+        row: dict[str, Any] = {"baseline": label, "users": len(users)}
+        for k in keys:
+            a, b = per_user([ours[u]["rank"] for u in users], k), per_user([by_user[u] for u in users], k)
+            row[k] = (sum(a) / len(a) - sum(b) / len(b), paired_se(a, b))
+        rows.append(row)
+    return rows
+
+
 def comparison_table(run_dir: str | Path) -> str:
     """LC-Rec (eval/metrics.json) beside the baselines (baselines/metrics.json), each row
     with the number of test users it was measured on."""
@@ -252,6 +281,13 @@ def comparison_table(run_dir: str | Path) -> str:
     lines = [head, f"  {'model':<32}" + "".join(f"{k:>9}" for k in METRIC_KEYS) + f"{'users':>7}"]
     for r in rows:
         lines.append(f"  {r['model']:<32}" + "".join(f"{r[k]:>9.4f}" for k in METRIC_KEYS) + f"{r['test users']:>7}")
+    diffs = paired_differences(run_dir)
+    if diffs:
+        lines.append(f"LC-Rec minus each baseline, per user and paired ({diffs[0]['users']} users; SE: standard error of the difference)")
+        for d in diffs:
+            parts = [f"{k.upper()} {d[k][0]:+.4f} (SE {d[k][1]:.4f}"
+                     + (f", {d[k][0] / d[k][1]:+.1f} SE)" if d[k][1] > 0 else ")") for k in ("ndcg@10", "hr@10")]
+            lines.append(f"  - {d['baseline']:<14}" + "   ".join(parts))
     return "\n".join(lines)
 
 

@@ -40,6 +40,14 @@ def ndcg_of(rank: int | None, k: int = 10) -> float:
     return 1 / math.log2(rank + 1) if rank is not None and rank <= k else 0.0
 
 
+def per_user(ranks: Sequence[int | None], key: str) -> list[float]:
+    """Each user's value of ``key`` (``hr@k`` or ``ndcg@k``) from their rank."""
+    k = int(key.split("@")[1])
+    if key.startswith("hr@"):
+        return [1.0 if r is not None and r <= k else 0.0 for r in ranks]
+    return [ndcg_of(r, k) for r in ranks]
+
+
 def paired_se(a: Sequence[float], b: Sequence[float]) -> float:
     """Standard error of the mean of the per-user differences ``a - b`` (the same users)."""
     d = [x - y for x, y in zip(a, b)]

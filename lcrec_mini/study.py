@@ -356,12 +356,9 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
 
 def _per_user(ranks: list[int | None], key: str) -> list[float]:
     """One user's value of ``key`` (``hr@k`` or ``ndcg@k``) from their rank."""
-    from .metrics import ndcg_of
+    from .metrics import per_user
 
-    k = int(key.split("@")[1])
-    if key.startswith("hr@"):
-        return [1.0 if r is not None and r <= k else 0.0 for r in ranks]
-    return [ndcg_of(r, k) for r in ranks]
+    return per_user(ranks, key)
 
 
 def difference(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float | None]:

@@ -179,6 +179,34 @@ def test_results_table_scores_every_row_on_the_users_lc_rec_was_evaluated_on(smo
     assert "20 test users, the same for every row" in printed
 
 
+def test_the_table_states_lc_rec_minus_each_baseline_with_its_paired_standard_error(smoke_run):
+    """The differences are the table's own rows subtracted (same 20 users), and the SE is
+    that of the per-user differences' mean, printed by `lcrec-mini run`."""
+    import math
+
+    from lcrec_mini.baselines import comparison_rows, paired_differences
+
+    run_dir, printed = smoke_run
+    rows = {r["model"].split(" (")[0]: r for r in comparison_rows(run_dir)}
+    preds = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()]
+    ranks = json.loads((run_dir / "baselines" / "ranks.json").read_text())
+    diffs = {d["baseline"]: d for d in paired_differences(run_dir)}
+    assert set(diffs) == {"SASRec", "most popular"}
+    for label, name in (("SASRec", "sasrec"), ("most popular", "most_popular")):
+        d = diffs[label]
+        assert d["users"] == 20
+        for k in ("ndcg@10", "hr@10"):
+            assert d[k][0] == pytest.approx(rows["LC-Rec"][k] - rows[label][k])
+        by_user = dict(zip(ranks["users"], ranks[name]))
+        hit = [float(p["rank"] is not None and p["rank"] <= 10) - float(by_user[p["user"]] is not None
+                                                                        and by_user[p["user"]] <= 10) for p in preds]
+        mu = sum(hit) / len(hit)
+        want_se = math.sqrt(sum((x - mu) ** 2 for x in hit) / (len(hit) - 1) / len(hit))
+        assert d["hr@10"][1] == pytest.approx(want_se)
+        assert f"- {label:<14}NDCG@10 {d['ndcg@10'][0]:+.4f} (SE {d['ndcg@10'][1]:.4f}" in printed
+    assert "LC-Rec minus each baseline, per user and paired (20 users" in printed
+
+
 def test_a_second_run_of_the_seed_writes_byte_identical_metrics(smoke_run, tmp_path):
     """Determinism: the same seed and preset give the same metrics files, byte for byte;
     the wall time (which differs run to run) is kept apart in timing.json."""
