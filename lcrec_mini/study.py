@@ -354,24 +354,17 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
 # -- reading the results ----------------------------------------------------------------
 
 
-def _per_user(ranks: list[int | None], key: str) -> list[float]:
-    """One user's value of ``key`` (``hr@k`` or ``ndcg@k``) from their rank."""
-    from .metrics import per_user
-
-    return per_user(ranks, key)
-
-
 def difference(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float | None]:
     """(a - b in ``key``, its standard error). Paired over the same test users when both
     rows hold per-user ranks; otherwise the unpaired bound sqrt(2 p (1 - p) / n), which
     holds for any per-user value in [0, 1] (its variance is at most p (1 - p)); a mean of
     0 on n users is counted as 3/n (the "rule of three")."""
-    from .metrics import paired_se
+    from .metrics import paired_se, per_user
 
     d = a[key] - b[key]
     ra, rb = a.get("ranks"), b.get("ranks")
     if ra is not None and rb is not None and len(ra) == len(rb) and len(ra) > 1:
-        return d, paired_se(_per_user(ra, key), _per_user(rb, key))
+        return d, paired_se(per_user(ra, key), per_user(rb, key))
     if not a.get("n_users") or not b.get("n_users"):
         return d, None
     n = min(a["n_users"], b["n_users"])
