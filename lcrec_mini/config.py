@@ -77,6 +77,10 @@ class EmbedConfig:
     cf_weight: float = 1.0
     #: two items co-occur when at most this many positions apart in a training sequence
     cf_window: int = 5
+    #: where the collaborative vectors come from: ``cooccurrence`` (the top singular vectors
+    #: of the co-occurrence matrix) or ``sasrec`` (the item embeddings of a SASRec trained
+    #: on the training part of the sequences, projected to ``cf_dims`` by PCA; LETTER's idea)
+    cf_source: str = "cooccurrence"
     batch_size: int = _nofp(64, "texts per forward pass")
     device: str = _nofp("auto", "auto | cpu | cuda | mps")
 
@@ -198,7 +202,14 @@ class TuneConfig:
     deepspeed: str = _nofp("", "DeepSpeed JSON config")
     #: a checkpoint folder to resume from (it must come from the same config)
     resume_from: str = _nofp("", "checkpoint-N folder of an earlier tune run")
-    bf16: bool = _nofp(True, "bfloat16 on a GPU that supports it")
+    #: the training seed: LoRA's initial matrices, the index rows' noise, the order of the
+    #: examples and every template drawn for them (none: the run's ``seed``, which also
+    #: fixes the data, the index and the task examples). Retraining with other values
+    #: measures how much a verdict owes to one training run's luck.
+    seed: int | None = None
+    #: ``auto`` (bf16 autocast on a GPU that supports it and on a CPU with native bf16
+    #: instructions, AVX-512 BF16 or AMX; fp32 otherwise), ``bf16`` or ``fp32`` to force either
+    precision: str = "auto"
     device: str = _nofp("auto", "auto | cpu | cuda")
 
 
@@ -273,6 +284,9 @@ class Config:
             for f in dataclasses.fields(sec)
             if f.metadata.get("fingerprint", True)
         }
+        if section == "embed" and self.embed.cf_dims and self.embed.cf_source == "sasrec":
+            # the embed stage then trains the baselines' SASRec: its settings shape the output
+            out["sasrec"] = {k: v for k, v in dataclasses.asdict(self.baselines).items()}
         return {"seed": self.seed, section: out}
 
     def fingerprint(self, section: str) -> str:
@@ -628,6 +642,7 @@ RULES: dict[str, tuple[Any, str]] = {
     "embed.cf_dims": _int_at_least(0),
     "embed.cf_weight": _POS,
     "embed.cf_window": _int_at_least(1),
+    "embed.cf_source": _one_of("cooccurrence", "sasrec"),
     "tune.num_layers": _int_at_least(0),
     "tune.lora_r": _int_at_least(1),
     "tune.lora_alpha": _POS,
@@ -642,6 +657,8 @@ RULES: dict[str, tuple[Any, str]] = {
     "tune.warmup_ratio": ((lambda v: 0 <= v <= 1), "a number in [0, 1]"),
     "tune.max_length": _int_at_least(16),
     "tune.index_init": _one_of("mean", "semantic"),
+    "tune.seed": ((lambda v: v is None or v >= 0), "none or an integer >= 0"),
+    "tune.precision": _one_of("auto", "bf16", "fp32"),
     "tune.index_lr": _NONNEG,
     "tune.embed_warmup_steps": _int_at_least(0),
     "tune.eval_samples": _int_at_least(1),

@@ -145,6 +145,30 @@ def cooccurrence_vectors(train_seqs: list[list[int]], n_items: int, dims: int, w
     return (u * sign * np.sqrt(np.abs(sv))).astype(np.float32)
 
 
+def sasrec_vectors(train_seqs: list[list[int]], valid: list[tuple[list[int], int]], n_items: int, dims: int,
+                   bc, seed: int) -> np.ndarray:
+    """[n_items, dims] collaborative item vectors from a trained SASRec: its item embedding
+    table (trained on the training part of the sequences, early-stopped on the validation
+    items, as the baseline is), centred and projected on its top ``dims`` principal
+    directions (sign fixed as in :func:`cooccurrence_vectors`). The idea of giving the
+    tokenizer a sequential recommender's item embeddings is LETTER's (Wang et al., CIKM 2024)."""
+    import torch
+
+    from .baselines import train_sasrec
+
+    if dims > bc.sasrec_hidden:
+        raise ConfigError(f"embed.cf_dims = {dims} with embed.cf_source = 'sasrec': expected at most "
+                          f"baselines.sasrec_hidden = {bc.sasrec_hidden} (SASRec's embedding width)")
+    model, _ = train_sasrec(train_seqs, valid, n_items, bc, seed)
+    with torch.no_grad():
+        e = model.item.weight[1:].double().numpy()
+    e = e - e.mean(0, keepdims=True)
+    _, _, vt = np.linalg.svd(e, full_matrices=False)
+    p = e @ vt[:dims].T
+    sign = np.sign(p[np.abs(p).argmax(0), np.arange(dims)])
+    return (p * sign).astype(np.float32)
+
+
 def with_cf(text: np.ndarray, cf: np.ndarray, weight: float) -> np.ndarray:
     """[text / |text| , weight * cf / |cf|] per item (an item without co-occurrence keeps a zero cf part)."""
     t = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-12)
@@ -184,10 +208,18 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
         if ec.cf_dims:
             from .data.splits import train_part
 
-            cf = cooccurrence_vectors([train_part(s) for s in ds.sequences.values()], ds.n_items, ec.cf_dims, ec.cf_window)
+            train_seqs = [train_part(s) for s in ds.sequences.values()]
+            if ec.cf_source == "sasrec":
+                from .baselines import sasrec_cases
+
+                _, valid = sasrec_cases(list(ds.sequences.values()), cfg.baselines.max_len)
+                cf = sasrec_vectors(train_seqs, valid, ds.n_items, ec.cf_dims, cfg.baselines, cfg.seed)
+                how = "a SASRec's item embeddings (baselines.sasrec_*), principal directions"
+            else:
+                cf = cooccurrence_vectors(train_seqs, ds.n_items, ec.cf_dims, ec.cf_window)
+                how = f"co-occurrence within {ec.cf_window} positions of the training sequences"
             vecs = with_cf(vecs, cf, ec.cf_weight)
-            log(f"[embed] + {ec.cf_dims} collaborative dimensions (co-occurrence within {ec.cf_window} positions "
-                f"of the training sequences, weight {ec.cf_weight})")
+            log(f"[embed] + {ec.cf_dims} collaborative dimensions ({how}, weight {ec.cf_weight})")
         np.save(out / "items.npy", vecs)
         write_json(
             out / "meta.json",
@@ -203,6 +235,7 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
                 "cf_dims": ec.cf_dims,
                 "cf_weight": ec.cf_weight,
                 "cf_window": ec.cf_window,
+                "cf_source": ec.cf_source,
             },
         )
 

@@ -126,7 +126,8 @@ def lm_loss(
         lo, hi = index_range
         h = captured["h"][:, :-1]
         if bool(is_idx.any()):
-            logits = h[is_idx].float() @ index_rows(model, lo, hi).float().t()
+            with torch.autocast(h.device.type, enabled=False):  # 96 rows: scored in fp32 under bf16 autocast too
+                logits = h[is_idx].float() @ index_rows(model, lo, hi).float().t()
             loss = loss + torch.nn.functional.cross_entropy(logits, tgt[is_idx] - lo, reduction="sum")
         if bool(is_txt.any()):
             logits = unwrap(model).get_output_embeddings()(h[is_txt]).float()

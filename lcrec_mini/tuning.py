@@ -70,10 +70,11 @@ def encode_example(
 
 
 class TaskDataset(torch.utils.data.Dataset):
-    """``epochs`` passes over the examples; pass e draws every example's template anew."""
+    """``epochs`` passes over the examples; each pass draws every example's template anew
+    from the training seed (``seed=None``: the templates the tasks stage drew)."""
 
     def __init__(
-        self, examples: list[dict], ctx: TaskContext, tok, max_length: int, eor: str, seed: int,
+        self, examples: list[dict], ctx: TaskContext, tok, max_length: int, eor: str, seed: int | None,
         epochs: int = 1, system: str | None = SYSTEM, item_tokens: list[list[int]] | None = None,
         index_only_responses: bool = False,
     ):
@@ -90,9 +91,11 @@ class TaskDataset(torch.utils.data.Dataset):
         return len(self.examples) * self.epochs
 
     def template(self, i: int) -> int:
+        """Pass e draws example j's template from the generator seeded (seed, e, j); with
+        ``seed=None`` (validation) every example keeps the template the tasks stage drew."""
         epoch, j = divmod(i, len(self.examples))
         ex = self.examples[j]
-        if epoch == 0:
+        if self.seed is None:
             return ex["template"]
         pool = TEMPLATES[ex["task"]][ex.get("variant", "")]
         return int(np.random.default_rng([self.seed, epoch, j]).integers(len(pool)))
@@ -165,6 +168,13 @@ def make_trainer_class():
         index_lr: float | None = None
         warmup_rows_steps: int = 0
         row_params: list | None = None
+        #: bf16 autocast on the CPU around the whole loss (the forward and the output rows)
+        cpu_bf16: bool = False
+
+        def autocast_smart_context_manager(self, cache_enabled: bool | None = True):
+            if self.cpu_bf16:
+                return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache_enabled)
+            return super().autocast_smart_context_manager(cache_enabled)
 
         def _get_train_sampler(self, train_dataset=None):
             # group by length with the lengths we already know, instead of the default,
@@ -262,9 +272,11 @@ def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, c
     from .llm import keep_layers, load_causal_lm
 
     tc = cfg.tune
-    tok, model = load_causal_lm(tc.model, cfg.data.cache_dir, seed=cfg.seed)
+    tok, model = load_causal_lm(tc.model, cfg.data.cache_dir, seed=cfg.seed)  # the base model: the run's seed
     keep_layers(model, tc.num_layers)
-    ids = init_index_rows(tok, model, tc.index_init, n_levels, codebook_size, cfg.seed, codes, item_texts)
+    seed = train_seed(cfg)  # what training draws: the index rows' noise, LoRA's matrices
+    torch.manual_seed(seed)
+    ids = init_index_rows(tok, model, tc.index_init, n_levels, codebook_size, seed, codes, item_texts)
     if tc.method == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -422,12 +434,48 @@ def rows_apart(tc) -> bool:
     return bool(tc.index_lr or tc.embed_warmup_steps)
 
 
-def training_arguments(tc, work: Path, device: str, world_size: int, seed: int, n_train: int):
+def train_seed(cfg: Config) -> int:
+    """The seed of everything training draws (``tune.seed``; unset, the run's ``seed``)."""
+    return cfg.seed if cfg.tune.seed is None else cfg.tune.seed
+
+
+#: the CPU flags of native bf16 arithmetic (AVX-512 BF16 on AMD Zen 4/5 and Intel; AMX on Intel Xeon)
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def cpu_has_native_bf16(flags: set[str] | None = None) -> bool:
+    return bool(set(BF16_CPU_FLAGS) & (cpu_flags() if flags is None else flags))
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``tune.precision`` for this machine: ``auto`` is bf16 on a GPU that supports it and on
+    a CPU with native bf16 instructions, fp32 elsewhere (emulated bf16 is slower than fp32)."""
+    if precision in ("bf16", "fp32"):
+        return precision
+    if precision != "auto":
+        raise ConfigError(f"tune.precision = {precision!r}: expected auto, bf16 or fp32")
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
+def training_arguments(tc, work: Path, device: str, world_size: int, seed: int, n_train: int, precision: str = "fp32"):
     """The Trainer's arguments from ``tune.*``: cosine schedule, warm-up as a share of the
-    steps, checkpoints in ``work`` (resumable), bf16 on a GPU that has it."""
+    steps, checkpoints in ``work`` (resumable), bf16 autocast when ``precision`` says so
+    (on a CPU the Trainer subclass enters the autocast itself: :func:`make_trainer_class`)."""
     from transformers import TrainingArguments
 
-    use_cuda = device == "cuda"
+    use_cuda = device.startswith("cuda")
     args = TrainingArguments(
         output_dir=str(work),
         per_device_train_batch_size=tc.batch_size,
@@ -446,7 +494,7 @@ def training_arguments(tc, work: Path, device: str, world_size: int, seed: int, 
         save_steps=tc.save_steps,
         save_total_limit=2,
         prediction_loss_only=True,
-        bf16=bool(use_cuda and tc.bf16 and torch.cuda.is_bf16_supported()),
+        bf16=use_cuda and precision == "bf16",
         use_cpu=not use_cuda,
         seed=seed,
         data_seed=seed,
@@ -465,9 +513,10 @@ def training_arguments(tc, work: Path, device: str, world_size: int, seed: int, 
     return args, total_steps
 
 
-def trainer_class(tc, lengths: list[int], token_ids: list[int], model):
+def trainer_class(tc, lengths: list[int], token_ids: list[int], model, cpu_bf16: bool = False):
     """The Trainer subclass, configured from ``tune.*`` for this run's index tokens."""
     Trainer = make_trainer_class()
+    Trainer.cpu_bf16 = cpu_bf16
     Trainer.response_only_logits = tc.response_only_logits or tc.index_softmax
     Trainer.lengths = lengths
     Trainer.index_range = (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None
@@ -486,11 +535,11 @@ def _datasets(cfg: Config, train_ex: list[dict], valid_ex: list[dict], ctx: Task
     tc = cfg.tune
     K = ctx.codebook_size
     item_tokens = [[token_ids[lvl * K + int(c)] for lvl, c in enumerate(row)] for row in codes]
-    train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, cfg.seed, tc.epochs, system, item_tokens)
+    train = TaskDataset(train_ex, ctx, tok, tc.max_length, eor, train_seed(cfg), tc.epochs, system, item_tokens)
     rng = np.random.default_rng(cfg.seed)
     vsel = sorted(rng.choice(len(valid_ex), min(tc.eval_samples, len(valid_ex)), replace=False).tolist())
     windowed = any(ex.get("targets") == "all" for ex in train_ex)
-    valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, cfg.seed, 1, system, item_tokens,
+    valid = TaskDataset([valid_ex[i] for i in vsel], ctx, tok, tc.max_length, eor, None, 1, system, item_tokens,
                         index_only_responses=windowed)
     return train, valid
 
@@ -508,7 +557,7 @@ def _sort_adapter_configs(out: Path) -> None:
 def _write_outputs(out: Path, work: Path, cfg: Config, trainer, model, metrics: dict, tok, train, train_ex: list,
                    token_ids: list[int],
                    last: str | None, train_s: float, t0: float, device: str, world_size: int,
-                   system: str | None, eor: str, log: Callable[[str], None]) -> None:
+                   system: str | None, eor: str, precision: str, log: Callable[[str], None]) -> None:
     """Everything but the model (saved by the caller): history, snapshots, statistics
     (throughput counted over the steps this process ran), the metadata that reloads the
     model, and the loss plot."""
@@ -545,6 +594,7 @@ def _write_outputs(out: Path, work: Path, cfg: Config, trainer, model, metrics: 
         "final_eval_loss": metrics.get("eval_loss"),
         "parameters": count_parameters(model),
         "device": device,
+        "precision": precision,
         "world_size": world_size,
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
@@ -557,6 +607,8 @@ def _write_outputs(out: Path, work: Path, cfg: Config, trainer, model, metrics: 
         "system": system,
         "end_of_response": eor,
         "seed": cfg.seed,
+        "train_seed": train_seed(cfg),
+        "precision": precision,
         "index_init": tc.index_init,
         "num_layers": tc.num_layers,
     })
@@ -592,7 +644,7 @@ def run_tune(
         valid_ex = read_examples(run_dir, "valid")
         if not train_ex:
             raise DataError(f"{run_dir / 'tasks' / 'train.jsonl'}: no training examples")
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(train_seed(cfg))
         device = pick_device(tc.device)
         titles = [ctx.items[str(i)].get("title") or "" for i in range(ctx.n_items)]
         codes = ctx.codes()  # parsed and checked once: the model's init and the datasets use it
@@ -602,8 +654,9 @@ def run_tune(
         train, valid = _datasets(cfg, train_ex, valid_ex, ctx, codes, tok, token_ids, eor, system)
         work.mkdir(parents=True, exist_ok=True)
         (work / "lcrec_fingerprint.json").write_text(json.dumps({"fingerprint": fp, "config": cfg.to_dict()}))
-        args, total_steps = training_arguments(tc, work, device, world_size, cfg.seed, len(train))
-        Trainer = trainer_class(tc, train.lengths(), token_ids, model)
+        precision = resolve_precision(tc.precision, device)
+        args, total_steps = training_arguments(tc, work, device, world_size, train_seed(cfg), len(train), precision)
+        Trainer = trainer_class(tc, train.lengths(), token_ids, model, cpu_bf16=device == "cpu" and precision == "bf16")
         snapshots = [snapshot_callback(tc.snapshot_steps, work / "snapshots")] if tc.snapshot_steps else []
         trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=valid,
                           data_collator=collate(tok.pad_token_id), callbacks=(callbacks or []) + snapshots)
@@ -622,7 +675,7 @@ def run_tune(
         trainer.save_model(str(out / "model"))  # every process calls it; the main one writes
         if trainer.is_world_process_zero():
             _write_outputs(out, work, cfg, trainer, model, metrics, tok, train, train_ex, token_ids, last, train_s, t0,
-                           device, world_size, system, eor, log)
+                           device, world_size, system, eor, precision, log)
         trainer.accelerator.wait_for_everyone()  # no process leaves before the files are written
         del result
 

@@ -203,3 +203,37 @@ def test_embed_stage_appends_collaborative_dimensions(tmp_path, monkeypatch):
     assert np.allclose(np.linalg.norm(x[:, : meta["text_dim"]], axis=1), 1, atol=1e-5)
     with pytest.raises(ConfigError, match="embed.cf_dims = 5000: expected fewer than"):
         run_embed(make_config("smoke", set_items=["embed.cf_dims=5000"]), tmp_path, force=True, log=quiet)
+
+
+def test_collaborative_dimensions_from_a_trained_sasrec(tmp_path, monkeypatch):
+    """embed.cf_source=sasrec: the cf part comes from SASRec's item table, trained on the
+    training parts only; its settings enter the embed stage's fingerprint."""
+    import lcrec_mini.baselines as baselines
+    from lcrec_mini.data import load_dataset
+
+    seen = {}
+    real = baselines.train_sasrec
+
+    def spy(train_seqs, valid, *args):
+        seen["seqs"], seen["valid"] = train_seqs, valid
+        return real(train_seqs, valid, *args)
+
+    monkeypatch.setattr(baselines, "train_sasrec", spy)
+    cfg = make_config("smoke", set_items=["embed.cf_dims=8", "embed.cf_source=sasrec"])
+    run_data(cfg, tmp_path, log=quiet)
+    run_embed(cfg, tmp_path, log=quiet)
+    seqs = list(load_dataset(tmp_path).sequences.values())
+    assert seen["seqs"] == [list(s[:-2]) for s in seqs]
+    assert all(t == s[-2] for (_, t), s in zip(seen["valid"], seqs))  # no test item anywhere
+    meta = json.loads((tmp_path / "embed" / "meta.json").read_text())
+    x = load_embeddings(tmp_path)
+    assert meta["cf_source"] == "sasrec" and x.shape[1] == meta["text_dim"] + 8
+    cf = x[:, meta["text_dim"]:]
+    assert np.allclose(np.linalg.norm(cf, axis=1), 1, atol=1e-4) and np.linalg.matrix_rank(cf) == 8
+    other = make_config("smoke", set_items=["embed.cf_dims=8", "embed.cf_source=sasrec", "baselines.sasrec_epochs=4"])
+    assert other.fingerprint("embed") != cfg.fingerprint("embed")
+    plain = make_config("smoke", set_items=["baselines.sasrec_epochs=4"])
+    assert plain.fingerprint("embed") == make_config("smoke").fingerprint("embed")
+    with pytest.raises(ConfigError, match="expected at most baselines.sasrec_hidden = 64"):
+        run_embed(make_config("smoke", set_items=["embed.cf_dims=80", "embed.cf_source=sasrec"]), tmp_path,
+                  force=True, log=quiet)

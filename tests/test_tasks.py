@@ -51,8 +51,12 @@ def test_every_task_is_built_with_the_right_targets():
     # seqrec trains on every prefix of the sequence without its last two items
     seqrec = sorted((e["user"], len(e["history"])) for e in train if e["task"] == "seqrec")
     assert seqrec == sorted((int(u), t) for u, s in SEQS.items() for t in range(1, len(s) - 2))
-    # item2index / index2item: one example per item and variant
-    assert sum(e["task"] == "item2index" for e in train) == 12 * 3
+    # item2index / index2item: every item of the catalogue once, in both directions,
+    # with more than one text variant drawn across the items
+    for task in ("item2index", "index2item"):
+        rows = [e for e in train if e["task"] == task]
+        assert sorted(e["item"] for e in rows) == list(range(12))
+        assert len({e["variant"] for e in rows}) > 1
     valid = {e["user"]: e for e in ex["valid"]}
     test = {e["user"]: e for e in ex["test"] if e["task"] == "seqrec"}
     for u, s in SEQS.items():

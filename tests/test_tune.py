@@ -207,3 +207,51 @@ def test_dequantizing_smollm2_leaves_the_global_rng_alone(tmp_path, monkeypatch)
     out = models.smollm2_dir(str(tmp_path / "cache"))
     assert (out / "config.json").exists()
     assert torch.equal(torch.rand(8), want)
+
+
+def _tune_copy(src, dest, *sets):
+    for d in ("data", "embed", "index", "tasks"):
+        shutil.copytree(src / d, dest / d)
+    cfg = make_config("smoke", set_items=["tune.eval_steps=100", *sets])
+    run_tune(cfg, dest, log=quiet)
+    return dest / "tune"
+
+
+def test_the_training_seed_changes_the_adapter_and_the_same_seed_repeats_it(prepared, tmp_path):
+    """tune.seed draws LoRA's matrices, the order and the templates: another value trains
+    another adapter from the same data and index; the same value the same bytes."""
+    _, src = prepared
+    a = _tune_copy(src, tmp_path / "a", "tune.seed=1")
+    b = _tune_copy(src, tmp_path / "b", "tune.seed=1")
+    c = _tune_copy(src, tmp_path / "c", "tune.seed=2")
+    adapter = lambda t: (t / "model" / "adapter_model.safetensors").read_bytes()  # noqa: E731
+    assert adapter(a) == adapter(b)
+    assert adapter(a) != adapter(c)
+    meta = json.loads((c / "tune_meta.json").read_text())
+    assert meta["train_seed"] == 2 and meta["seed"] == 42  # the data and index seed is untouched
+
+
+def test_bf16_tuning_runs_on_the_cpu_and_its_loss_falls(prepared, tmp_path):
+    _, src = prepared
+    out = _tune_copy(src, tmp_path / "bf16", "tune.precision=bf16", "tune.max_steps=24", "tune.lr=0.01",
+                     "tune.logging_steps=1")
+    stats = json.loads((out / "train_stats.json").read_text())
+    assert stats["precision"] == "bf16"
+    losses = [h["loss"] for h in json.loads((out / "history.json").read_text()) if "loss" in h]
+    assert len(losses) == 24 and sum(losses[-4:]) / 4 < sum(losses[:4]) / 4
+    fp32 = _tune_copy(src, tmp_path / "fp32", "tune.precision=fp32", "tune.max_steps=24", "tune.lr=0.01",
+                      "tune.logging_steps=1")
+    losses32 = [h["loss"] for h in json.loads((fp32 / "history.json").read_text()) if "loss" in h]
+    assert losses32 != losses  # the autocast really ran: bf16 rounds differently from fp32
+
+
+def test_auto_precision_follows_the_cpu_flags(monkeypatch):
+    from lcrec_mini import tuning
+
+    assert tuning.cpu_has_native_bf16({"avx2", "avx512_bf16"}) and tuning.cpu_has_native_bf16({"amx_bf16"})
+    assert not tuning.cpu_has_native_bf16({"avx2", "avx512f"})
+    monkeypatch.setattr(tuning, "cpu_flags", lambda: {"avx2", "fma"})  # AMD Zen 2/3: no native bf16
+    assert tuning.resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(tuning, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})  # Zen 4/5
+    assert tuning.resolve_precision("auto", "cpu") == "bf16"
+    assert tuning.resolve_precision("fp32", "cpu") == "fp32" and tuning.resolve_precision("bf16", "cpu") == "bf16"
