@@ -347,17 +347,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "index.layers": [512, 256, 128],
         "index.epochs": 200,
         "index.batch_size": 256,
-        # SmolLM2-135M with LoRA trains at ~185 tokens/s on seqrec windows on 2 CPU cores.
-        # seqrec is trained as sliding windows with a target at every item (~21 next-item
-        # targets per ~100-token example instead of one per ~60), the index targets scored
-        # against the 96 index rows only; no system turn. The other five tasks cost
-        # throughput (101 tokens/s in the mix) and are the study's ablation, not the main run
-        "tasks.tasks": ["seqrec"],
+        # the paper's six tasks; item2index and index2item hold every item of the catalogue
+        # (kept whole), so one epoch aligns each item with its index in both directions.
+        # seqrec as sliding windows with a target at every item, scored against the index
+        # rows only; the budget is one epoch over these examples
+        "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
         "tasks.max_history": 20,
         "tasks.seqrec_format": "window",
-        "tasks.seqrec_samples": 0,
-        "tasks.item2index_samples": 425,
-        "tasks.index2item_samples": 215,
+        "tasks.seqrec_samples": 3000,
+        "tasks.item2index_samples": 0,
+        "tasks.index2item_samples": 0,
         "tasks.fusionseqrec_samples": 130,
         "tasks.itemsearch_samples": 130,
         "tasks.preferenceobtain_samples": 50,
@@ -369,13 +368,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tune.embed_warmup_steps": 10,
         "tune.index_lr": 5e-3,
         "tune.epochs": 1,
-        "tune.max_steps": 450,
         "tune.lr": 1e-3,
         "tune.batch_size": 8,
         "tune.eval_samples": 100,
-        "tune.eval_steps": 100,
+        "tune.eval_steps": 150,
         "tune.save_steps": 50,
-        "tune.snapshot_steps": [50, 100, 150, 300],
+        "tune.snapshot_steps": [150, 300, 450, 600],
     },
     # one Colab GPU with real Amazon data (LC-Rec's Instruments subset) and a 0.5B LLM
     "colab": {
