@@ -10,7 +10,11 @@ few optimizer steps per variant on a cpu-preset run folder and reads its
   (c) window     seqrec as sliding windows, loss on every item's index tokens
                  (all-position), full vocabulary;
   (d) window+ix  (c) with the index-only softmax;
-  (e) preset     the cpu preset as it is now.
+  (e) preset     the cpu preset as it is now;
+  (f) fp32       the cpu preset in fp32 (``tune.precision=fp32``);
+  (g) bf16       the cpu preset under bf16 autocast (``tune.precision=bf16``): the ratio
+                 (g) / (f) is what native bf16 buys on this CPU (AVX-512 BF16 or AMX;
+                 without them bf16 is emulated and slower, and ``auto`` stays in fp32).
 
 Protocol: ``--rounds`` rounds, each running every variant once in a rotated order (so
 the machine's slow phases hit all of them); reported are the medians of tokens/s and
@@ -20,6 +24,7 @@ loading. Nothing else heavy may run at the same time on a 2-core machine.
 
     python benchmarks/bench_tune.py --run-dir runs/cpu            # needs data/ embed/ index/
     python benchmarks/bench_tune.py --run-dir runs/cpu --steps 6 --rounds 1
+    python benchmarks/bench_tune.py --run-dir runs/cpu --variants "f fp32" "g bf16" --out benchmarks/results/bench_bf16.md
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ VARIANTS = {
     "c window": WINDOW + ["tune.index_softmax=false"],
     "d window+ix": WINDOW + ["tune.index_softmax=true"],
     "e preset": [],
+    "f fp32": ["tune.precision=fp32"],
+    "g bf16": ["tune.precision=bf16"],
 }
 
 
@@ -82,6 +89,24 @@ def run_variant(name: str, src: Path, work: Path, steps: int, batch: int) -> dic
             "train_s": st["train_seconds"]}
 
 
+def cpu_line() -> str:
+    """The CPU's model name and the flags that decide the tuner's kernels."""
+    from lcrec_mini.tuning import BF16_CPU_FLAGS, cpu_flags, cpu_has_native_bf16
+
+    model = "unknown CPU"
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                model = ln.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    flags = cpu_flags()
+    shown = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", *BF16_CPU_FLAGS, "amx_tile") if f in flags]
+    native = "native bf16" if cpu_has_native_bf16(flags) else "no native bf16"
+    return f"{model}; flags {' '.join(shown) or '(none of avx2, avx512f, bf16)'}; {native}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run-dir", default="runs/cpu", help="a cpu-preset run with data/, embed/ and index/")
@@ -89,10 +114,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                    help="which variants to time (default: all)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_tune.md"))
     args = ap.parse_args()
     src, work = Path(args.run_dir), Path(args.work)
-    names = list(VARIANTS)
+    for s in ("data", "embed", "index"):
+        if not (src / s / "config.json").exists():
+            sys.exit(f"bench_tune: {src / s} is missing; run `lcrec-mini run --preset cpu --run-dir {src}` first")
+    names = list(args.variants)
     res: dict[str, list[dict]] = {n: [] for n in names}
     for r in range(args.rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
@@ -100,13 +130,16 @@ def main() -> None:
             t0 = time.perf_counter()
             res[n].append(run_variant(n, src, work, args.steps, args.batch))
             print(f"round {r + 1}: {n:<12} {res[n][-1]}  ({time.perf_counter() - t0:.0f} s)", flush=True)
-    ref = "a today"
+    ref = "a today" if "a today" in names else names[0]
     lines = [
-        f"**bench_tune**: SmolLM2-135M-Instruct + LoRA (r 8, 7 projections) on {os.cpu_count()} cores, "
+        f"**bench_tune** on {cpu_line()}",
+        "",
+        f"SmolLM2-135M-Instruct + LoRA (r 8, 7 projections) on {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {args.batch}, {args.steps} steps per "
         f"variant, {args.rounds} interleaved rounds (medians)",
         "",
-        "| variant | mean tokens / example | tokens/s | next-item targets/s | tokens/s vs (a) | targets/s vs (a) |",
+        f"| variant | mean tokens / example | tokens/s | next-item targets/s | tokens/s vs ({ref[0]}) "
+        f"| targets/s vs ({ref[0]}) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for n in names:
@@ -116,6 +149,10 @@ def main() -> None:
         rg = statistics.median(x["tgt_s"] / max(a["tgt_s"], 1e-9) for x, a in zip(res[n], res[ref]))
         mt = statistics.median(x["mean_tokens"] for x in res[n])
         lines.append(f"| {n} | {mt:.1f} | {tok:.1f} | {tgt:.2f} | {rt:.2f} | {rg:.1f} |")
+    if "f fp32" in names and "g bf16" in names:
+        per_round = [g["tok_s"] / f["tok_s"] for g, f in zip(res["g bf16"], res["f fp32"])]
+        lines += ["", f"bf16 / fp32 tokens/s: {statistics.median(per_round):.2f} (per round: "
+                  + ", ".join(f"{r:.2f}" for r in per_round) + ")"]
     lines += ["", "Variants: " + "; ".join(f"{n}: {' '.join(VARIANTS[n]) or '(the cpu preset)'}" for n in names)]
     text = "\n".join(lines) + "\n"
     print(text)

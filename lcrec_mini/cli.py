@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     st.add_argument("--run-dir", default=None, help="the study's folder (default: runs/study-<preset>)")
     st.add_argument("--only", action="append", default=[], metavar="PART", help="run only this part (repeatable)")
+    an = sub.add_parser("analyze", help="the paper's analyses of one finished run: intention-based prediction "
+                        "and case studies (written to <run-dir>/analyses/)")
+    common(an)
+    an.add_argument("--items", type=int, default=100, help="items of the case studies (default: 100)")
     keys = sub.add_parser("config", help="print the resolved config of a preset, or the valid keys")
     keys.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     keys.add_argument("--config", dest="yaml", default=None)
@@ -62,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(valid_keys(cfg)) if args.keys else yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
             return 0
         run_dir = Path(args.run_dir or f"runs/{args.preset}")
+        if args.command == "analyze":
+            from .study import analyze_run
+
+            analyze_run(cfg, run_dir, args.items, args.force)
+            return 0
         stages = list(STAGES) if args.command == "run" else [args.command]  # run_named_stage resolves aliases
         for name in stages:
             run_named_stage(name, cfg, run_dir, args.force)

@@ -53,3 +53,49 @@ def paired_se(a: Sequence[float], b: Sequence[float]) -> float:
     d = [x - y for x, y in zip(a, b)]
     mu = sum(d) / len(d)
     return math.sqrt(sum((x - mu) ** 2 for x in d) / max(1, len(d) - 1) / len(d))
+
+
+def seeded_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> tuple[float, float]:
+    """(mean of ``a`` minus mean of ``b``, its standard error) when each side was trained
+    with one or more seeds and evaluated on the same users: ``a[s][u]`` is user ``u``'s
+    value (HR or NDCG) under ``a``'s training seed ``s``.
+
+    The standard error combines the two sources of noise: a new sample of users and a new
+    training run. Users are paired (the same users on both sides); seeds are independent
+    retrainings, on each side as many as there are:
+
+        SE^2 = SE_users^2 + Var_s(mean_u a[s]) / S_a + Var_s(mean_u b[s]) / S_b
+
+    where SE_users is the paired standard error over users of the seed-averaged per-user
+    difference. The seed terms are the variance of each side's seed means (a side with one
+    seed adds none: its retraining noise is then not counted). They also hold a little user
+    noise, so the sum is on the safe side."""
+    if not a or not b or not all(len(x) == len(a[0]) for x in (*a, *b)) or not a[0]:
+        raise DataError("seeded_difference: every seed of both sides needs a value for each of the same users")
+    n = len(a[0])
+    ma = [sum(col) / len(a) for col in zip(*a)]  # per user, averaged over a's seeds
+    mb = [sum(col) / len(b) for col in zip(*b)]
+    d = sum(ma) / n - sum(mb) / n
+    se2 = paired_se(ma, mb) ** 2 if n > 1 else 0.0
+    for side in (a, b):
+        if len(side) > 1:
+            means = [sum(s) / n for s in side]
+            mu = sum(means) / len(means)
+            se2 += sum((m - mu) ** 2 for m in means) / (len(means) - 1) / len(means)
+    return d, math.sqrt(se2)
+
+
+#: the three verdicts of a claim tested with a difference and its standard error
+HOLDS, DOES_NOT_HOLD, NOT_RESOLVED = "holds", "does not hold", "not resolved"
+
+
+def verdict(diffs: Sequence[tuple[float, float | None]], z: float = 2.0) -> str:
+    """The verdict on a claim that every difference in ``diffs`` is positive: "holds" when
+    each is more than ``z`` standard errors above 0, "does not hold" when one is more than
+    ``z`` standard errors below 0, "not resolved" otherwise (an interval that holds 0, or
+    a difference without a standard error)."""
+    if any(se is not None and d + z * se < 0 for d, se in diffs):
+        return DOES_NOT_HOLD
+    if diffs and all(se is not None and d - z * se > 0 for d, se in diffs):
+        return HOLDS
+    return NOT_RESOLVED

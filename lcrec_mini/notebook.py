@@ -287,50 +287,61 @@ def related_table(ds, codes, emb, item: int, k: int = 5):
 
 
 def study_runs_table(results: dict[str, Any]):
-    """One row per run and analysis: its metrics and minutes; the tune steps and test users
-    every run shares go to the caption (per row only where they differ)."""
+    """One row per configuration: its metrics averaged over its training seeds, the seeds,
+    and the minutes of all its runs; the tune steps and test users every run shares go to
+    the caption (per row only where they differ)."""
     from .viz import Table
 
     runs = results.get("runs", {})
-    steps = {r["tune_steps"] for r in runs.values()}
+    steps = {s["tune_steps"] for r in runs.values() for s in r["seeds"].values()}
     users = {r["n_users"] for r in runs.values()}
+    wall = results["wall_seconds"]
     rows = []
     for name, r in runs.items():
-        row = {"run": name, "what": r["label"], "HR@5": r["hr@5"], "HR@10": r["hr@10"], "NDCG@10": r["ndcg@10"],
-               "collisions before fix-up": r["collision_rate_before_fixup"]}
+        row = {"run": name, "what": r["label"], "seeds": r["n_seeds"], "HR@5": r["hr@5"], "HR@10": r["hr@10"],
+               "NDCG@10": r["ndcg@10"]}
         if len(steps) > 1 or len(users) > 1:
-            row.update({"tune steps": r["tune_steps"], "test users": r["n_users"]})
-        rows.append({**row, "minutes": f"{results['wall_seconds'].get(name, 0) / 60:.1f}"})
+            row.update({"tune steps": "/".join(str(s["tune_steps"]) for s in r["seeds"].values()),
+                        "test users": r["n_users"]})
+        minutes = sum(wall.get(f"{name}-s{s}", 0) for s in r["seeds"]) / 60
+        rows.append({**row, "minutes": f"{minutes:.1f}"})
+    for part in sorted(k for k in wall if k not in ("intention", "token_pca", "case_studies")
+                       and k.rsplit("-s", 1)[0] not in runs):
+        rows.append({"run": part, "what": "tuned for the token PCA", "minutes": f"{wall[part] / 60:.1f}"})
     for part in ("intention", "token_pca", "case_studies"):
-        if part in results["wall_seconds"]:
-            rows.append({"run": part, "what": "analysis of index-lcrec-all",
-                         "minutes": f"{results['wall_seconds'][part] / 60:.1f}"})
-    total = sum(results["wall_seconds"].values())
+        if part in wall:
+            rows.append({"run": part, "what": "analysis", "minutes": f"{wall[part] / 60:.1f}"})
+    total = sum(wall.values())
     same = f"; every run {steps.pop()} tune steps, {users.pop()} test users" if len(steps) == len(users) == 1 else ""
+    seeds = ", ".join(str(s) for s in results.get("budget", {}).get("seeds", []))
     return Table(rows, caption=f"preset {results['preset']}, model {results['model']}, data {results['data']}, "
-                               f"seed {results['seed']}{same}; total {total / 60:.1f} min")
+                               f"data seed {results['seed']}, training seeds {seeds}{same}; "
+                               f"metrics are means over the seeds; total {total / 60:.1f} min")
 
 
 def intention_table(results: dict[str, Any]):
+    """Paper Fig. 3: one row per prompt kind, metrics averaged over the training seeds."""
+    from .study import intention_rows
     from .viz import Table
 
-    it = results["intention"]
+    rows = intention_rows(results["intention"])
     names = {"history": "history alone (seqrec prompt)", "query": "intention alone", "query+history": "intention + history"}
-    return Table([{"prompt": names[k], **{m: it[k][m] for m in METRIC_KEYS},
-                   "users": it[k]["n_users"]} for k in ("history", "query", "query+history")])
+    return Table([{"prompt": names[k], **{m: rows[k][m] for m in METRIC_KEYS}, "seeds": rows[k]["n_seeds"],
+                   "users": rows[k]["n_users"]} for k in ("history", "query", "query+history")])
 
 
-def prefix_generation_tables(results: dict[str, Any]) -> list:
+def prefix_generation_tables(results: dict[str, Any], shown: int = 3) -> list:
+    """The titles generated from growing index prefixes for the first ``shown`` items, then
+    the related-items summary."""
     from .viz import Table
 
     from .analysis import EMPTY_AT_ONCE, PREFIX_COLUMNS
 
     cs = results["case_studies"]
     # results of older runs hold the raw text only: an empty cell there is an empty generation
-    rows = [[{**r, "generated title": r["generated title"] or EMPTY_AT_ONCE} for r in g["rows"]]
-            for g in cs["prefix_generation"]]
-    out = [Table(rs, PREFIX_COLUMNS, caption=f"item {g['item']}: {g['title']}")
-           for rs, g in zip(rows, cs["prefix_generation"])]
+    gens = cs["prefix_generation"][:shown]
+    rows = [[{**r, "generated title": r["generated title"] or EMPTY_AT_ONCE} for r in g["rows"]] for g in gens]
+    out = [Table(rs, PREFIX_COLUMNS, caption=f"item {g['item']}: {g['title']}") for rs, g in zip(rows, gens)]
     rel = cs["related_items"]
     out.append(Table([{"related items": "by index prefix", "users in common (Jaccard)": rel["co_interaction_by_index"]},
                       {"related items": "by text embedding", "users in common (Jaccard)": rel["co_interaction_by_text"]}],

@@ -13,10 +13,15 @@ prompts with the intention alone and with the history; paper Fig. 3), token-embe
 PCA before and after tuning (Fig. 4), and case studies (Fig. 5): titles generated from
 index prefixes of growing length, related items by index prefix vs by text.
 
-Every run of one study gets the same step budget (``STUDY_BUDGETS``), so the comparisons
-are at equal compute; the budgets are chosen so that the ``cpu`` study fits 150 minutes
-on a 2-core CPU. ``study_dir/results.json`` is rewritten after each part, and a part
-whose result is there is skipped when the study is started again.
+Every configuration is trained with several training seeds (``STUDY_SEEDS``, the
+``tune.seed`` of each run; data, index and task examples stay those of the run's
+``seed``), so every verdict counts how much a retrained model moves as well as how much
+the test users do (:func:`lcrec_mini.metrics.seeded_difference`). Every run of one study
+trains on the same number of tokens (``STUDY_BUDGETS``; the steps are that budget over
+the run's mean example length), so the comparisons are at equal compute: on a CPU,
+tokens are time. ``study_dir/results.json`` is rewritten after each run, and a run or
+part whose result is there is skipped when the study is started again, so the study
+runs in pieces.
 """
 
 from __future__ import annotations
@@ -30,23 +35,41 @@ from typing import Any, Callable
 import numpy as np
 
 from .config import Config, make_config
-from .metrics import METRIC_KEYS
+from .metrics import HOLDS, METRIC_KEYS, NOT_RESOLVED, per_user, seeded_difference, verdict
 from .prompts import TASKS
 from .stage import read_json, write_json
 
 ALL_TASKS = list(TASKS)
 
-#: per-run budgets: tune steps (same for every run), test users evaluated, and seconds
-#: per tune step / per evaluated user measured on this project's 2-core CPU (cpu preset:
-#: SmolLM2-135M, LoRA, batch 8; beam 20), used for the printed estimate
-STUDY_BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"tune.max_steps": 4, "eval.max_users": 12, "s_per_step": 0.3, "s_per_user": 0.02, "s_fixed": 15},
-    # cpu: 80 steps per run (seqrec windows 4.2 s per step, the task mix slower) and all
-    # 943 test users (0.30 s per user with 20 beams), so every difference has the full
-    # sample behind it; planned within 150 minutes on 2 cores
-    "cpu": {"tune.max_steps": 80, "eval.max_users": 0, "s_per_step": 5.0, "s_per_user": 0.30, "s_fixed": 40},
-    "colab": {"tune.max_steps": 1500, "eval.max_users": 0, "s_per_step": 0.5, "s_per_user": 0.05, "s_fixed": 120},
-    "paper": {"tune.max_steps": 0, "eval.max_users": 0, "s_per_step": 2.0, "s_per_user": 0.2, "s_fixed": 600},
+#: the training seeds (``tune.seed``) every configuration of a study is tuned with
+STUDY_SEEDS: tuple[int, ...] = (42, 43, 44)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every run of a study gets: training tokens (0: the preset's own steps) and test
+    users (0: all), with the costs that make the printed time estimate (measured on this
+    project's 2-core CPUs: SmolLM2-135M, LoRA, batch 8, beam 20)."""
+
+    tokens: int
+    users: int
+    s_per_token: float
+    s_per_user: float
+    s_fixed: float
+
+    def overrides(self) -> dict[str, Any]:
+        return {"eval.max_users": self.users}
+
+
+STUDY_BUDGETS: dict[str, Budget] = {
+    "smoke": Budget(tokens=1_500, users=12, s_per_token=0.002, s_per_user=0.02, s_fixed=15),
+    # cpu: ~44,000 tokens per run (about 55 steps of seqrec windows, 3.7 minutes at ~200
+    # tokens/s) and all 943 test users (0.30 s per user with 20 beams), so every difference
+    # has the full sample behind it: 3 seeds of 9 configurations plus the analyses in under
+    # 5 hours of 2 cores, in resumable pieces
+    "cpu": Budget(tokens=44_000, users=0, s_per_token=0.005, s_per_user=0.30, s_fixed=40),
+    "colab": Budget(tokens=2_000_000, users=0, s_per_token=0.0005, s_per_user=0.05, s_fixed=120),
+    "paper": Budget(tokens=0, users=0, s_per_token=0.002, s_per_user=0.2, s_fixed=600),
 }
 
 
@@ -73,36 +96,84 @@ def study_runs() -> list[StudyRun]:
     return runs
 
 
+#: the token-PCA run (paper Fig. 4): all tasks, the index rows started as LC-Rec starts them
+#: (the vocabulary mean plus small noise), so whether tuning moves them among the words can
+#: be seen; the main runs' semantic init starts them spread among the words already
+PCA_RUN = StudyRun("pca-mean-init", "pca", {"index.method": "lcrec", "tasks.tasks": ALL_TASKS, "tune.index_init": "mean"},
+                   "LC-Rec, all tasks, mean init")
+
+
 #: the ablation's rows, in order: run name and label (the first and last come from the indexing runs)
 ABLATION_ROWS = [("index-lcrec-seq", "seqrec only"), ("tasks-3", "+ item2index, index2item"),
                  ("tasks-4", "+ fusionseqrec"), ("tasks-5", "+ itemsearch"), ("index-lcrec-all", "+ preferenceobtain (all)")]
 MAIN_RUN = "index-lcrec-all"
 
 
-def run_config(preset: str, run: StudyRun, extra: dict[str, Any] | None = None) -> Config:
-    b = STUDY_BUDGETS[preset]
-    over = {k: v for k, v in b.items() if "." in k and v}
-    # one validation pass at the end of tuning instead of every eval_steps
-    if over.get("tune.max_steps"):
-        over["tune.eval_steps"] = over["tune.max_steps"]
-        over["tune.save_steps"] = max(1, over["tune.max_steps"] // 2)
-        over["tune.snapshot_steps"] = []  # the compute curve's snapshots are the main run's, not the study's
+def run_name(run: StudyRun, seed: int) -> str:
+    """The folder of one configuration tuned with one training seed."""
+    return f"{run.name}-s{seed}"
+
+
+def run_config(preset: str, run: StudyRun, seed: int | None = None, steps: int = 0,
+               extra: dict[str, Any] | None = None) -> Config:
+    """The config of ``run`` with training seed ``seed`` and ``steps`` optimizer steps (0: the
+    preset's own); one validation pass at the end and no snapshots."""
+    over: dict[str, Any] = dict(STUDY_BUDGETS[preset].overrides())
+    if steps:
+        over.update({"tune.max_steps": steps, "tune.eval_steps": steps, "tune.save_steps": max(1, steps // 2)})
+    over["tune.snapshot_steps"] = []  # the compute curve's snapshots are the main run's, not the study's
+    if seed is not None:
+        over["tune.seed"] = seed
     over.update(run.overrides)
     over.update(extra or {})
     return make_config(preset, overrides=over)
 
 
+def steps_for_tokens(cfg: Config, run_dir: Path, tokens: int) -> int:
+    """Optimizer steps that train on about ``tokens`` tokens of ``run_dir``'s training
+    examples (their mean length, counted as the tuned model sees them), at least one more
+    than the embedding warm-up."""
+    import math
+
+    if tokens <= 0:
+        return 0
+    per_example = mean_example_tokens(run_dir, cfg)
+    steps = math.ceil(tokens / (per_example * cfg.tune.batch_size * cfg.tune.grad_accum))
+    return max(steps, cfg.tune.embed_warmup_steps + 1)
+
+
+def mean_example_tokens(run_dir: Path, cfg: Config, n: int = 800) -> float:
+    """Mean tokens per training example of ``run_dir`` (a seeded sample of ``n``, rendered
+    as the tasks stage wrote them; every index token counts one, as in the tuned model)."""
+    from transformers import AddedToken
+
+    from .llm import format_prompt, load_tokenizer
+    from .prompts import SYSTEM
+    from .tasks import TaskContext, read_examples
+    from .tokens import index_vocabulary
+
+    examples = read_examples(run_dir, "train")
+    ctx = TaskContext.load(run_dir)
+    tok = load_tokenizer(cfg.tune.model, cfg.data.cache_dir)
+    tok.add_tokens([AddedToken(t, lstrip=True, normalized=False) for t in index_vocabulary(ctx.levels, ctx.codebook_size)])
+    system = SYSTEM if cfg.tune.system_prompt else None
+    pick = np.random.default_rng(0).choice(len(examples), min(n, len(examples)), replace=False)
+    return float(np.mean([len(tok(format_prompt(tok, examples[i]["prompt"], system) + examples[i]["response"],
+                                  add_special_tokens=False)["input_ids"]) for i in pick]))
+
+
 def estimate_seconds(preset: str) -> dict[str, float]:
-    """Rough wall time per part, from the measured per-step and per-user costs."""
+    """Rough wall time per part, from the measured per-token and per-user costs."""
     b = STUDY_BUDGETS[preset]
     base = make_config(preset)
-    steps = b["tune.max_steps"] or 2000
-    users = b["eval.max_users"] or 1000
-    per_run = b["s_fixed"] + steps * b["s_per_step"] + users * b["s_per_user"] * (base.eval.beams / 20)
-    est = {r.name: per_run for r in study_runs()}
-    est["intention"] = 2 * users * b["s_per_user"] + b["s_fixed"]
-    est["token_pca"] = b["s_fixed"]
-    est["case_studies"] = b["s_fixed"] + 10
+    tokens = b.tokens or 2_000_000
+    users = b.users or 1000
+    per_run = b.s_fixed + tokens * b.s_per_token + users * b.s_per_user * (base.eval.beams / 20)
+    est = {run_name(r, s): per_run for r in study_runs() for s in STUDY_SEEDS}
+    est[run_name(PCA_RUN, STUDY_SEEDS[0])] = b.s_fixed + tokens * b.s_per_token
+    est["intention"] = len(STUDY_SEEDS) * (2 * users * b.s_per_user + b.s_fixed)
+    est["token_pca"] = b.s_fixed
+    est["case_studies"] = b.s_fixed + 100 * 3 * 0.5
     return est
 
 
@@ -142,6 +213,7 @@ def _metrics_row(run_dir: Path) -> dict[str, Any]:
         "collision_rate_before_fixup": ist["collision_rate_before_fixup"],
         "collision_rate_final": ist["collision_rate_after_fixup"],
         "tune_steps": ts["steps"], "tune_examples": ts["examples"], "final_eval_loss": ts.get("final_eval_loss"),
+        "tune_seconds": ts["train_seconds"], "tune_tokens": round(ts["tokens_per_second"] * ts["train_seconds"]),
     }
 
 
@@ -152,22 +224,10 @@ def _ranks(run) -> list[int | None]:
     return [p["rank"] for p in run.predictions.values()]
 
 
-def _add_missing_ranks(study_dir: Path, results: dict[str, Any]) -> bool:
-    """Per-user ranks for runs recorded before results kept them (read from each run's
-    predictions); True when something was added."""
-    from .run import Run
-
-    added = False
-    for name, row in results.get("runs", {}).items():
-        run = Run(study_dir / name)
-        if "ranks" not in row and run.has("eval", "predictions.jsonl") and run.metrics.get("templates", 1) == 1:
-            row["ranks"] = _ranks(run)
-            added = True
-    return added
-
-
-def _intention(run_dir: Path, cfg: Config, users: int) -> dict[str, Any]:
-    """HR/NDCG of itemsearch test prompts: the intention alone, and with the history."""
+def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
+    """Paper Fig. 3: HR/NDCG of the itemsearch test prompts of ``run_dir``'s tuned model,
+    the intention alone and with the history, beside the history alone (its seqrec
+    evaluation), for the first ``users`` test users (0: all)."""
     from .runtime import pick_device
     from .evaluation import Ranker, rank_metrics, rank_of
     from .llm import format_prompt
@@ -243,7 +303,13 @@ def co_interaction(users_of: dict[int, set[str]], item: int, others: list[int]) 
     return float(np.mean(vals)) if vals else 0.0
 
 
-def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
+def case_studies(run_dir: Path, cfg: Config, n_items: int = 100) -> dict[str, Any]:
+    """Paper Fig. 5 on ``run_dir``'s tuned model: (a) the title it generates from the first
+    1..L tokens of the index of each of the ``n_items`` most popular items, scored by word
+    F1 against the true title (mean and standard error over the items per prefix length;
+    the share of distinct full-index titles says whether the model tells items apart);
+    (b) whether items that share index prefixes were chosen by the same users more than
+    items close by text."""
     from .analysis import prefix_titles, related_items
     from .baselines import popular_items
     from .embed import text_embeddings
@@ -263,7 +329,10 @@ def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
         for r in rows:
             r["overlap_with_title"] = title_overlap(r.get("text", r["generated title"]), title)
         gen.append({"item": it, "title": title, "rows": rows})
-    overlap_by_len = [float(np.mean([g["rows"][d]["overlap_with_title"] for g in gen])) for d in range(codes.shape[1])]
+    f1 = np.array([[g["rows"][d]["overlap_with_title"] for d in range(codes.shape[1])] for g in gen])
+    overlap_by_len = [float(v) for v in f1.mean(0)]
+    overlap_se = [float(v) for v in f1.std(0, ddof=1) / np.sqrt(len(gen))] if len(gen) > 1 else None
+    full = [g["rows"][-1].get("text", "").strip().lower() for g in gen]
     # related items: did the same users choose them? (collaborative relatedness, Jaccard of
     # user sets); a seeded sample of items of every popularity, not only the head
     users_of = users_of_items(ds.sequences)
@@ -275,21 +344,41 @@ def _case_studies(run_dir: Path, cfg: Config, n_items: int) -> dict[str, Any]:
     co_index, co_text = float(by_index.mean()), float(by_text.mean())
     diff_se = float((by_index - by_text).std(ddof=1) / np.sqrt(len(sample)))  # paired: the same items
     return {"prefix_generation": gen, "mean_title_overlap_by_prefix_length": overlap_by_len,
+            "title_overlap_se_by_prefix_length": overlap_se,
+            "distinct_title_share": len(set(full)) / len(full) if full else 0.0, "items": len(gen),
             "related_items": {"items": len(sample), "co_interaction_by_index": co_index, "co_interaction_by_text": co_text,
                               "difference_se": diff_se,
                               "examples": [{"item": it, **r} for it, r in zip(sample[:3], rel[:3])]}}
 
 
+def _tune_and_eval(preset: str, study_dir: Path, run: StudyRun, seed: int, tokens: int, stages: tuple[str, ...],
+                   log: Callable[[str], None]) -> Path:
+    """One configuration with one training seed: the stages up to tasks (copied from an
+    earlier run of the study where the config is the same), the token budget turned into
+    steps on this run's examples, then tune (and eval)."""
+    from .stage import run_named_stage
+
+    rd = study_dir / run_name(run, seed)
+    rd.mkdir(exist_ok=True)
+    cfg = run_config(preset, run, seed)
+    for stage in SHARED_STAGES:
+        _copy_shared_stage(study_dir, rd, stage, cfg)
+        run_named_stage(stage, cfg, rd, False)
+    cfg = run_config(preset, run, seed, steps_for_tokens(cfg, rd, tokens))
+    for stage in stages:
+        run_named_stage(stage, cfg, rd, False)
+    return rd
+
+
 def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] | None = None,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) every part of the study; returns and writes ``results.json``."""
-    from .stage import STAGES, run_named_stage
-
     study_dir = Path(study_dir or f"runs/study-{preset}")
     study_dir.mkdir(parents=True, exist_ok=True)
     res_path = study_dir / "results.json"
     results: dict[str, Any] = read_json(res_path) if res_path.exists() else {}
-    budget = {k: v for k, v in STUDY_BUDGETS[preset].items() if "." in k}
+    b = STUDY_BUDGETS[preset]
+    budget = {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS)}
     if results.get("preset", preset) != preset or results.get("budget", budget) != budget:
         from .errors import ConfigError
 
@@ -303,44 +392,50 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
                     "budget": budget})
     results.setdefault("runs", {})
     results.setdefault("wall_seconds", {})
-    if _add_missing_ranks(study_dir, results):
-        write_json(res_path, results)
     est = estimate_seconds(preset)
-    todo = [n for n in est if (not only or n in only) and n not in results["wall_seconds"]]
+    todo = [n for n in est if (not only or n in only or n.rsplit("-s", 1)[0] in only) and n not in results["wall_seconds"]]
     log(f"Study {preset}: {len(est)} parts, {len(todo)} to run; estimated {sum(est[n] for n in todo) / 60:.0f} min "
         f"(of {sum(est.values()) / 60:.0f} min for the whole study) -> {os.path.relpath(study_dir)}")
 
     def save() -> None:
         write_json(res_path, results)
 
-    for run in study_runs():
-        if run.name not in todo:
-            continue
-        t0 = time.perf_counter()
-        log(f"== {run.name}: {run.label}")
-        rd = study_dir / run.name
-        rd.mkdir(exist_ok=True)
-        cfg = run_config(preset, run)
-        for stage in STAGES:
-            if stage == "baselines":  # the same split for every run: see the main pipeline's run
+    for seed in STUDY_SEEDS:  # a whole seed of every configuration first: a study cut short compares like with like
+        for run in study_runs():
+            name = run_name(run, seed)
+            if name not in todo:
                 continue
-            _copy_shared_stage(study_dir, rd, stage, cfg)
-            run_named_stage(stage, cfg, rd, False)
-        results["runs"][run.name] = {"group": run.group, "label": run.label, **_metrics_row(rd)}
-        results["wall_seconds"][run.name] = round(time.perf_counter() - t0, 1)
-        save()
-    main = study_dir / MAIN_RUN
-    main_cfg = run_config(preset, next(r for r in study_runs() if r.name == MAIN_RUN))
-    users = STUDY_BUDGETS[preset]["eval.max_users"]
+            t0 = time.perf_counter()
+            log(f"== {name}: {run.label}, training seed {seed}")
+            rd = _tune_and_eval(preset, study_dir, run, seed, b.tokens, ("tune", "eval"), log)
+            entry = results["runs"].setdefault(run.name, {"group": run.group, "label": run.label, "seeds": {}})
+            entry["seeds"][str(seed)] = _metrics_row(rd)
+            entry.update(seed_means(entry["seeds"]))
+            results["wall_seconds"][name] = round(time.perf_counter() - t0, 1)
+            save()
+    main_cfgs = {s: run_config(preset, next(r for r in study_runs() if r.name == MAIN_RUN), s) for s in STUDY_SEEDS}
     fig_dir = study_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
-    for part, fn in (("intention", lambda: _intention(main, main_cfg, users)),
-                     ("token_pca", lambda: _token_pca(main, main_cfg, fig_dir)),
-                     ("case_studies", lambda: _case_studies(main, main_cfg, 3))):
+    pca_name = run_name(PCA_RUN, STUDY_SEEDS[0])
+    if pca_name in todo:
+        t0 = time.perf_counter()
+        log(f"== {pca_name}: {PCA_RUN.label}, training seed {STUDY_SEEDS[0]} (tuned only)")
+        _tune_and_eval(preset, study_dir, PCA_RUN, STUDY_SEEDS[0], b.tokens, ("tune",), log)
+        results["wall_seconds"][pca_name] = round(time.perf_counter() - t0, 1)
+        save()
+    main_dirs = {s: study_dir / f"{MAIN_RUN}-s{s}" for s in STUDY_SEEDS}
+    parts = (("intention", all, lambda: {str(s): intention(main_dirs[s], main_cfgs[s], b.users) for s in STUDY_SEEDS}),
+             ("token_pca", None, lambda: _token_pca(study_dir / pca_name, main_cfgs[STUDY_SEEDS[0]], fig_dir)),
+             ("case_studies", None, lambda: case_studies(main_dirs[STUDY_SEEDS[0]], main_cfgs[STUDY_SEEDS[0]], 100)))
+    for part, needs_all, fn in parts:
         if part not in todo:
             continue
-        if not (main / "eval" / "metrics.json").exists():
-            log(f"[{part}] needs the run {MAIN_RUN}; skipped")
+        need = ([main_dirs[s] / "eval" / "metrics.json" for s in STUDY_SEEDS] if needs_all
+                else [study_dir / pca_name / "tune" / "tune_meta.json"] if part == "token_pca"
+                else [main_dirs[STUDY_SEEDS[0]] / "eval" / "metrics.json"])
+        missing = [str(p.parent.parent.name) for p in need if not p.exists()]
+        if missing:
+            log(f"[{part}] needs the runs {', '.join(missing)}; skipped")
             continue
         t0 = time.perf_counter()
         log(f"== {part}")
@@ -351,20 +446,70 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     return results
 
 
+def analyze_run(cfg: Config, run_dir: str | Path, n_items: int = 100, force: bool = False,
+                log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The paper's analyses of one finished run (``lcrec-mini analyze``): intention-based
+    prediction on all its test users (Fig. 3) and the case studies (Fig. 5) over its
+    ``n_items`` most popular items, with the verdicts; each part is written to
+    ``<run_dir>/analyses/<part>.json`` as it finishes and kept (``force`` redoes them)."""
+    from .errors import DataError
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "eval" / "metrics.json").exists():
+        raise DataError(f"{run_dir / 'eval' / 'metrics.json'}: not found; the analyses need a finished run "
+                        f"(`lcrec-mini run --preset {cfg.preset} --run-dir {run_dir}`)")
+    out = run_dir / "analyses"
+    out.mkdir(exist_ok=True)
+    results: dict[str, Any] = {}
+    for part, fn in (("intention", lambda: intention(run_dir, cfg, cfg.eval.max_users)),
+                     ("case_studies", lambda: case_studies(run_dir, cfg, n_items))):
+        path = out / f"{part}.json"
+        if path.exists() and not force:
+            log(f"[analyze] {part}: kept from {os.path.relpath(path)}")
+            results[part] = read_json(path)
+            continue
+        t0 = time.perf_counter()
+        log(f"[analyze] {part} ...")
+        results[part] = fn()
+        write_json(path, results[part])
+        log(f"[analyze] {part}: {time.perf_counter() - t0:.0f} s")
+    for c in claims(results):
+        log(f"  {c['paper']}: {c['held here']} -- {c['our evidence']}")
+    return results
+
+
+def seed_means(seeds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The metrics of one configuration averaged over its training seeds (what tables and
+    charts show), with the seeds and users they came from."""
+    rows = list(seeds.values())
+    out: dict[str, Any] = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS if all(k in r for r in rows)}
+    out.update({"n_seeds": len(rows), "n_users": rows[0].get("n_users")})
+    if all("invalid_rate" in r for r in rows):
+        out["invalid_rate"] = max(r["invalid_rate"] for r in rows)
+    return out
+
+
 # -- reading the results ----------------------------------------------------------------
 
 
-def difference(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float | None]:
-    """(a - b in ``key``, its standard error). Paired over the same test users when both
-    rows hold per-user ranks; otherwise the unpaired bound sqrt(2 p (1 - p) / n), which
-    holds for any per-user value in [0, 1] (its variance is at most p (1 - p)); a mean of
-    0 on n users is counted as 3/n (the "rule of three")."""
-    from .metrics import paired_se, per_user
+def _per_seed(row: dict[str, Any], key: str) -> list[list[float]] | None:
+    """Per training seed, each test user's value of ``key`` (None: no per-user ranks)."""
+    seeds = list(row["seeds"].values()) if "seeds" in row else [row]
+    if any(r.get("ranks") is None for r in seeds):
+        return None
+    return [per_user(r["ranks"], key) for r in seeds]
 
+
+def difference(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float | None]:
+    """(a - b in ``key``, its standard error). With per-user ranks on both sides (one row
+    per training seed under ``"seeds"``, or one row), users paired and seeds counted as
+    retrainings (:func:`lcrec_mini.metrics.seeded_difference`); otherwise the unpaired bound
+    sqrt(2 p (1 - p) / n), which holds for any per-user value in [0, 1] (its variance is
+    at most p (1 - p)); a mean of 0 on n users is counted as 3/n (the "rule of three")."""
+    ua, ub = _per_seed(a, key), _per_seed(b, key)
+    if ua is not None and ub is not None and len(ua[0]) == len(ub[0]) and len(ua[0]) > 1:
+        return seeded_difference(ua, ub)
     d = a[key] - b[key]
-    ra, rb = a.get("ranks"), b.get("ranks")
-    if ra is not None and rb is not None and len(ra) == len(rb) and len(ra) > 1:
-        return d, paired_se(per_user(ra, key), per_user(rb, key))
     if not a.get("n_users") or not b.get("n_users"):
         return d, None
     n = min(a["n_users"], b["n_users"])
@@ -376,14 +521,16 @@ def _fmt(d: float, se: float | None) -> str:
     return f"{d:+.4f} (SE {se:.4f})" if se is not None else f"{d:+.4f} (SE n/a)"
 
 
-def _row(claim: str, source: str, evidence: str, held: bool | None,
-         deciding: tuple[float, float | None] | None = None) -> dict[str, Any]:
-    """One claim's row: "yes" / "no" / "n/a", and "(within noise)" when the deciding
-    difference is smaller than two standard errors."""
-    verdict = "n/a" if held is None else ("yes" if held else "no")
-    if held is not None and deciding is not None and deciding[1] and abs(deciding[0]) < 2 * deciding[1]:
-        verdict += " (within noise)"
-    return {"paper's claim": claim, "paper": source, "our evidence": evidence, "held here": verdict}
+def _row(claim: str, source: str, evidence: str, held: str) -> dict[str, Any]:
+    """One claim's row; ``held`` is a verdict of :func:`lcrec_mini.metrics.verdict` or a
+    short reason why the claim could not be tested here."""
+    return {"paper's claim": claim, "paper": source, "our evidence": evidence, "held here": held}
+
+
+def _sample(row: dict[str, Any]) -> str:
+    """'3 seeds x 943 users': what a difference of ``row`` was measured on."""
+    seeds = row.get("n_seeds", len(row.get("seeds", {})) or 1)
+    return f"{seeds} seed{'s' if seeds != 1 else ''} x {row.get('n_users', '?')} users"
 
 
 def _indexing_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -392,18 +539,18 @@ def _indexing_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     diffs = {(t, o): difference(runs[f"index-lcrec-{t}"], runs[f"index-{o}-{t}"], "hr@5")
              for t in ("seq", "all") for o in ("rqvae", "random")}
-    worst = min(diffs.values(), key=lambda v: v[0])
     ev = "; ".join(f"{t}: " + ", ".join(f"{x} {runs[f'index-{x}-{t}']['hr@5']:.4f}" for x in methods)
                    for t in ("seq", "all"))
     ev += "; LC-Rec minus " + ", ".join(f"{o} ({t}) {_fmt(*v)}" for (t, o), v in diffs.items())
+    sample = _sample(runs["index-lcrec-seq"])
     out = [_row("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
-                f"HR@5 {ev}", worst[0] > 0, worst)]
+                f"HR@5 {ev} ({sample} per configuration)", verdict(list(diffs.values())))]
     align = {x: difference(runs[f"index-{x}-all"], runs[f"index-{x}-seq"], "hr@5") for x in methods}
-    worst = min(align.values(), key=lambda v: v[0])
     ev2 = ", ".join(f"{x} {runs[f'index-{x}-seq']['hr@5']:.4f} -> {runs[f'index-{x}-all']['hr@5']:.4f} "
                     f"{_fmt(*align[x])}" for x in methods)
     out.append(_row("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
-                    f"HR@5 seqrec only -> all tasks: {ev2}", worst[0] > 0, worst))
+                    f"HR@5 seqrec only -> all tasks, at equal training tokens: {ev2} ({sample} per configuration)",
+                    verdict(list(align.values()))))
     return out
 
 
@@ -417,20 +564,35 @@ def _ablation_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
     return [_row("Each group of alignment tasks adds to the performance", "ablation table",
                  "NDCG@10 " + " -> ".join(f"{r['ndcg@10']:.4f}" for r in rows)
                  + f" ({ups} of {len(steps)} steps up; steps " + ", ".join(_fmt(*d) for d in steps)
-                 + f"; all tasks minus seqrec only {_fmt(*total)})",
-                 total[0] > 0 and ups == len(steps), min(steps, key=lambda v: v[0]))]
+                 + f"; all tasks minus seqrec only {_fmt(*total)}; {_sample(rows[0])} per configuration)",
+                 verdict(steps))]
+
+
+def intention_rows(it: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The intention results as one row per prompt kind (query, query+history, history),
+    each with its training seeds under ``"seeds"`` and their mean metrics: from one model
+    (``{"query": ...}``) or from several seeds (``{"42": {"query": ...}, ...}``)."""
+    per_seed = {"-": it} if "query" in it else it
+    out = {}
+    for kind in ("query", "query+history", "history"):
+        seeds = {s: r[kind] for s, r in per_seed.items()}
+        out[kind] = {"seeds": seeds, **seed_means(seeds)}
+    return out
 
 
 def _intention_claims(it: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not it:
         return []
-    both = difference(it["query+history"], it["query"], "hr@10")
-    alone = difference(it["query"], it["history"], "hr@10")
+    rows = intention_rows(it)
+    both = difference(rows["query+history"], rows["query"], "hr@10")
+    alone = difference(rows["query"], rows["history"], "hr@10")
+    q = rows["query"]
+    found = (q["hr@10"], float(np.sqrt(max(q["hr@10"], 3 / q["n_users"]) / q["n_users"])))
     return [_row("The tuned model recommends from a user's intention; with the history it does better", "Fig. 3",
-                 f"HR@10 intention alone {it['query']['hr@10']:.4f}, intention + history {it['query+history']['hr@10']:.4f}, "
-                 f"history alone {it['history']['hr@10']:.4f}; intention + history minus intention alone {_fmt(*both)}, "
-                 f"intention alone minus history alone {_fmt(*alone)}",
-                 both[0] > 0 and it["query"]["hr@10"] > 0, both)]
+                 f"HR@10 intention alone {q['hr@10']:.4f}, intention + history {rows['query+history']['hr@10']:.4f}, "
+                 f"history alone {rows['history']['hr@10']:.4f}; intention + history minus intention alone {_fmt(*both)}, "
+                 f"intention alone minus history alone {_fmt(*alone)} ({_sample(q)})",
+                 verdict([both, found]))]
 
 
 def _pca_claims(pca: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -441,13 +603,14 @@ def _pca_claims(pca: dict[str, Any] | None) -> list[dict[str, Any]]:
     # reference starts them at random). Rows that already start spread among the words
     # (tune.index_init=semantic scales them to the words' spread) cannot show that move.
     started_among = b["index_spread"] >= 0.5
+    moved = a["index_spread"] > b["index_spread"] and a["index_spread"] >= 0.5
     return [_row("After tuning, index tokens spread among the word tokens instead of forming their own cluster", "Fig. 4",
                  f"spread (words = 1) {b['index_spread']:.2f} -> {a['index_spread']:.2f}; centroid gap "
                  f"{b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f} (every index token and 2,000 word tokens of one "
                  "model: a measurement, not a sample, so no standard error)"
                  + ("; the rows start among the words (semantic init), so this run cannot test the claim"
                     if started_among else ""),
-                 None if started_among else (a["index_spread"] > b["index_spread"] and a["index_spread"] >= 0.5))]
+                 "not testable here" if started_among else (HOLDS if moved else "does not hold"))]
 
 
 def _case_study_claims(cs: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -462,23 +625,26 @@ def _case_study_claims(cs: dict[str, Any] | None) -> list[dict[str, Any]]:
         se = paired_se([p[-1] for p in per_item], [p[0] for p in per_item])
     rel = cs["related_items"]
     d = rel["co_interaction_by_index"] - rel["co_interaction_by_text"]
+    few = len(per_item) < 30
+    distinct = f"; {cs['distinct_title_share']:.0%} of the full-index titles distinct" if "distinct_title_share" in cs else ""
     return [
         _row("Longer index prefixes generate text closer to the item's title (coarse to fine)", "Fig. 5a",
              "word F1 with the true title by prefix length: " + ", ".join(f"{v:.2f}" for v in ov)
-             + f"; full index minus first code {_fmt(ov[-1] - ov[0], se)} over {len(per_item)} items",
-             ov[-1] > ov[0], (ov[-1] - ov[0], se)),
+             + f"; full index minus first code {_fmt(ov[-1] - ov[0], se)} over {len(per_item)} items{distinct}",
+             f"too few items ({len(per_item)}) to decide" if few else verdict([(ov[-1] - ov[0], se)])),
         _row("Items related by index are more useful for recommendation than text-only neighbours", "Fig. 5b",
              f"overlap (Jaccard) of the users of an item and of its 5 related items: by index "
              f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f}; by index minus by text "
              f"{_fmt(d, rel.get('difference_se'))} over {rel['items']} random items",
-             d > 0, (d, rel.get("difference_se"))),
+             verdict([(d, rel.get("difference_se"))])),
     ]
 
 
 def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each claim of the paper we test, our evidence (numbers from ``results``, every
-    difference with its standard error), and whether it held: "yes" / "no", and "(within
-    noise)" when the deciding difference is smaller than two standard errors."""
+    difference with its standard error, over training seeds and users), and the verdict:
+    "holds", "does not hold" or "not resolved" (:func:`lcrec_mini.metrics.verdict`: a
+    difference within two standard errors of 0), or why the claim could not be tested."""
     runs = results.get("runs", {})
     return (_indexing_claims(runs) + _ablation_claims(runs) + _intention_claims(results.get("intention"))
             + _pca_claims(results.get("token_pca")) + _case_study_claims(results.get("case_studies")))

@@ -119,6 +119,18 @@ def test_cli_run_chains_stages(tmp_path, capsys):
     second = capsys.readouterr()
     assert (second.out + second.err).count("up to date") == len(STAGES)
     assert len((tmp_path / "log.jsonl").read_text().splitlines()) == len(STAGES)
+    # the paper's analyses of this run: intention on every evaluated user, case studies
+    assert main(["analyze", "--preset", "smoke", "--run-dir", str(tmp_path), "--items", "4"]) == 0
+    out = capsys.readouterr().out
+    it = json.loads((tmp_path / "analyses" / "intention.json").read_text())
+    assert set(it) == {"query", "query+history", "history"}
+    assert {it[k]["n_users"] for k in it} == {metrics["n_users"]}
+    cs = json.loads((tmp_path / "analyses" / "case_studies.json").read_text())
+    assert cs["items"] == len(cs["prefix_generation"]) == 4 and 0 < cs["distinct_title_share"] <= 1
+    assert len(cs["title_overlap_se_by_prefix_length"]) == 3
+    assert "Fig. 3:" in out and "Fig. 5a: too few items (4)" in out
+    assert main(["analyze", "--preset", "smoke", "--run-dir", str(tmp_path), "--items", "4"]) == 0
+    assert capsys.readouterr().out.count("kept from") == 2
 
 
 def test_out_of_order_stage_names_the_one_command_with_the_preset(tmp_path, capsys):

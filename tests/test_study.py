@@ -2,8 +2,8 @@
 
 import pytest
 
-from lcrec_mini.study import (ABLATION_ROWS, claims, co_interaction, estimate_seconds, run_config, study_runs,
-                              title_overlap, users_of_items)
+from lcrec_mini.study import (ABLATION_ROWS, PCA_RUN, STUDY_SEEDS, claims, co_interaction, estimate_seconds,
+                              run_config, run_name, study_runs, title_overlap, users_of_items)
 
 
 def test_plan_covers_every_comparison_once():
@@ -12,16 +12,34 @@ def test_plan_covers_every_comparison_once():
     assert len(names) == len(set(names)) == 9
     assert {f"index-{m}-{t}" for m in ("lcrec", "rqvae", "random") for t in ("seq", "all")} <= set(names)
     assert all(r in names for r, _ in ABLATION_ROWS)
-    # equal budgets: every run tunes the same number of steps
-    steps = {run_config("cpu", r).tune.max_steps for r in runs}
-    assert steps == {80}
     assert run_config("cpu", runs[0]).eval.max_users == 0  # every test user
+    # every configuration with at least 3 training seeds; the seed reaches tune.seed only
+    assert len(STUDY_SEEDS) >= 3 and len(set(STUDY_SEEDS)) == len(STUDY_SEEDS)
+    cfgs = [run_config("cpu", runs[0], s, steps=70) for s in STUDY_SEEDS]
+    assert [c.tune.seed for c in cfgs] == list(STUDY_SEEDS) and {c.seed for c in cfgs} == {42}
+    assert {c.fingerprint("tasks") for c in cfgs} == {cfgs[0].fingerprint("tasks")}  # shared up to tasks
+    assert len({c.fingerprint("tune") for c in cfgs}) == len(STUDY_SEEDS)
+    assert cfgs[0].tune.max_steps == 70 and cfgs[0].tune.snapshot_steps == []
+    assert run_config("cpu", PCA_RUN, 42).tune.index_init == "mean"
 
 
-def test_cpu_study_is_planned_within_150_minutes():
+def test_equal_tokens_give_the_longer_examples_fewer_steps(monkeypatch, tmp_path):
+    from lcrec_mini import study
+
+    cfg = run_config("cpu", study_runs()[0], 42)
+    monkeypatch.setattr(study, "mean_example_tokens", lambda run_dir, cfg: 100.0)
+    long = study.steps_for_tokens(cfg, tmp_path, 56_000)
+    monkeypatch.setattr(study, "mean_example_tokens", lambda run_dir, cfg: 50.0)
+    short = study.steps_for_tokens(cfg, tmp_path, 56_000)
+    assert long == 70 and short == 140  # batch 8: 56,000 / (100 x 8), / (50 x 8)
+    assert study.steps_for_tokens(cfg, tmp_path, 10) == cfg.tune.embed_warmup_steps + 1
+
+
+def test_cpu_study_is_planned_within_five_hours():
     est = estimate_seconds("cpu")
-    assert set(est) == {r.name for r in study_runs()} | {"intention", "token_pca", "case_studies"}
-    assert sum(est.values()) <= 150 * 60
+    runs = {run_name(r, s) for r in study_runs() for s in STUDY_SEEDS}
+    assert set(est) == runs | {run_name(PCA_RUN, STUDY_SEEDS[0]), "intention", "token_pca", "case_studies"}
+    assert sum(est.values()) <= 5 * 3600
 
 
 def test_title_overlap():
@@ -53,25 +71,58 @@ def test_claims_verdicts_follow_the_numbers():
                          "after tuning": {"centroid_gap": 0.5, "index_spread": 0.6}},
            "case_studies": {"mean_title_overlap_by_prefix_length": [0.1, 0.3, 0.6],
                             "related_items": {"items": 50, "co_interaction_by_index": 0.4, "co_interaction_by_text": 0.6}}}
+    for r in res["runs"].values():
+        r["n_users"] = 1_000_000
+    for k in res["intention"].values():
+        k["n_users"] = 1_000_000
+    res["case_studies"]["prefix_generation"] = [{"item": i, "title": "t", "rows": [
+        {"overlap_with_title": v + 0.01 * (i % 3)} for v in (0.1, 0.3, 0.6)]} for i in range(40)]
+    res["case_studies"]["related_items"]["difference_se"] = 0.01
     verdicts = [c["held here"] for c in claims(res)]
-    assert verdicts == ["yes", "yes", "yes", "yes", "yes", "yes", "no"]
+    assert verdicts == ["holds", "holds", "holds", "holds", "holds", "holds", "does not hold"]
     # LC-Rec with all tasks below RQ-VAE: the indexing claim and the monotone ablation fail
     res["runs"] = _runs(lcrec_all=0.025)
+    for r in res["runs"].values():
+        r["n_users"] = 1_000_000
     v2 = [c["held here"] for c in claims(res)]
-    assert v2[:3] == ["no", "no", "no"]  # indexing methods, alignment tasks, ablation
+    assert v2[:3] == ["does not hold"] * 3  # indexing methods, alignment tasks, ablation
     res["runs"]["index-lcrec-all"]["hr@5"] = 0.04  # above rqvae (0.03), below nothing: indexing holds again
-    assert claims(res)[0]["held here"] == "yes"
+    assert claims(res)[0]["held here"] == "holds"
+    # Fig. 5a on 3 items: too few to decide
+    res["case_studies"]["prefix_generation"] = res["case_studies"]["prefix_generation"][:3]
+    assert claims(res)[5]["held here"].startswith("too few items (3)")
 
 
-def test_small_differences_on_few_users_are_flagged_as_noise():
+def test_an_interval_that_holds_zero_is_not_resolved():
     runs = _runs()
     for r in runs.values():
         r["n_users"] = 50  # 2 SE of a difference near HR 0.03 on 50 users is about 0.07
     verdicts = [c["held here"] for c in claims({"runs": runs})]
-    assert verdicts[:3] == ["yes (within noise)"] * 3
+    assert verdicts[:3] == ["not resolved"] * 3
     for r in runs.values():
         r["n_users"] = 1_000_000
-    assert [c["held here"] for c in claims({"runs": runs})][:3] == ["yes"] * 3
+    assert [c["held here"] for c in claims({"runs": runs})][:3] == ["holds"] * 3
+
+
+def test_seeds_count_in_the_standard_error():
+    """Two configurations whose users agree within each seed but whose seeds disagree: the
+    users alone would call the difference certain; with the seeds it is not resolved."""
+    from lcrec_mini.metrics import seeded_difference
+    from lcrec_mini.study import difference
+
+    n = 400
+    hits = lambda k: [1 if u < k else None for u in range(n)]  # noqa: E731  HR@5 = k / n
+    a = {"seeds": {"42": {"ranks": hits(60), "n_users": n}, "43": {"ranks": hits(20), "n_users": n},
+                   "44": {"ranks": hits(40), "n_users": n}}, "hr@5": 0.1, "n_users": n}
+    b = {"seeds": {"42": {"ranks": hits(30), "n_users": n}}, "hr@5": 0.075, "n_users": n}
+    d, se = difference(a, b, "hr@5")
+    assert d == pytest.approx(40 / n - 30 / n)
+    _, se_users = seeded_difference([[sum(col) / 3 for col in zip(*[[1.0 if u < k else 0.0 for u in range(n)]
+                                                                     for k in (60, 20, 40)])]],
+                                    [[1.0 if u < 30 else 0.0 for u in range(n)]])
+    seed_var = ((0.15 - 0.1) ** 2 + (0.05 - 0.1) ** 2 + 0) / 2 / 3
+    assert se == pytest.approx((se_users ** 2 + seed_var) ** 0.5)
+    assert se > 2 * se_users
 
 
 def test_token_pca_zooms_on_index_tokens_packed_into_a_dot():
@@ -151,6 +202,6 @@ def test_token_pca_claim_is_not_tested_when_the_rows_start_among_the_words():
     pca = {"before tuning": {"centroid_gap": 0.02, "index_spread": 1.0},
            "after tuning": {"centroid_gap": 0.09, "index_spread": 1.03}}
     (c,) = claims({"runs": {}, "token_pca": pca})
-    assert c["held here"] == "n/a" and "cannot test the claim" in c["our evidence"]
+    assert c["held here"] == "not testable here" and "cannot test the claim" in c["our evidence"]
     pca["before tuning"]["index_spread"] = 0.05
-    assert claims({"runs": {}, "token_pca": pca})[0]["held here"] == "yes"
+    assert claims({"runs": {}, "token_pca": pca})[0]["held here"] == "holds"
