@@ -1,16 +1,26 @@
-"""LC-Rec's quality against its tuning budget, beside SASRec and most-popular.
+"""LC-Rec's quality against its tuning budget, beside SASRec and most-popular, over
+several training seeds.
 
 The cpu preset keeps the adapter at a few steps of its tune (``tune.snapshot_steps``,
 in ``tune/snapshots/step-N``). This script ranks the whole catalogue for all test users
 with each snapshot and with the final model (LC-Rec's seqrec prompts, the same beam
-search as the evaluate stage), and plots NDCG@10 and HR@10 against the minutes of
-training they had on this machine, with the baselines of the same run as lines.
+search as the eval stage) of one or more runs that differ only in ``tune.seed``, and
+plots NDCG@10 and HR@10 against the minutes of training, with the baselines of the same
+data as lines. Each point is the mean over the seeds; its standard error counts the
+users and the seeds (:func:`lcrec_mini.metrics.seeded_difference`).
+
+Where the curve meets SASRec: NDCG@10 is fitted as a + b log(minutes) through the last
+three points of each seed, and the minutes where the fit reaches SASRec's NDCG@10 are
+reported per seed (an extrapolation, labelled as one; none when the fit does not rise).
 
 The earlier points are checkpoints of one run whose cosine schedule was planned for
 the whole budget, so their learning rate had not decayed yet: each is a lower bound
 for a run planned to stop there.
 
-    python benchmarks/compute_curve.py --run-dir runs/cpu
+    lcrec-mini run --preset cpu --run-dir runs/cpu                      # training seed 42
+    lcrec-mini run --preset cpu --run-dir runs/cpu-s43 --set tune.seed=43
+    lcrec-mini run --preset cpu --run-dir runs/cpu-s44 --set tune.seed=44
+    python benchmarks/compute_curve.py --run-dir runs/cpu --run-dir runs/cpu-s43 --run-dir runs/cpu-s44
 
 Results are kept per point in ``<run-dir>/curve/`` (an interrupted run resumes);
 the table and figure go to ``benchmarks/results/compute_curve.{md,png,json}``.
@@ -28,7 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.data.splits import test_case  # noqa: E402
-from lcrec_mini.metrics import ndcg_of, paired_se  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lcrec_mini.metrics import per_user, seeded_difference  # noqa: E402
 from lcrec_mini.stage import stage_seconds  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -47,20 +59,11 @@ def points(run_dir: Path) -> list[tuple[int, Path, float]]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run-dir", default="runs/cpu")
-    ap.add_argument("--preset", default="cpu")
-    a = ap.parse_args()
-    run_dir = Path(a.run_dir)
-    cfg = make_config(a.preset)
-
-    from lcrec_mini.baselines import most_popular
-    from lcrec_mini.data import load_dataset
-    from lcrec_mini.evaluation import Ranker, rank_of, score_tests
+def score_points(run_dir: Path, cfg) -> Path:
+    """Rank every test user with each snapshot of ``run_dir`` (kept in ``run_dir/curve``)."""
+    from lcrec_mini.evaluation import Ranker, score_tests
     from lcrec_mini.tasks import read_examples
 
-    ds = load_dataset(run_dir)
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
     store = run_dir / "curve"
     store.mkdir(exist_ok=True)
@@ -69,7 +72,7 @@ def main() -> None:
         if f.exists():
             continue
         final = model_dir == run_dir / "tune" / "model"
-        if final and (run_dir / "eval" / "metrics.json").exists():  # the evaluate stage ranked it already
+        if final and (run_dir / "eval" / "metrics.json").exists():  # the eval stage ranked it already
             metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
             preds = [json.loads(l) for l in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if l]
             if metrics.get("n_users") == len(tests) and metrics.get("templates") == 1:
@@ -81,45 +84,102 @@ def main() -> None:
         metrics, preds = score_tests(rk, tests, cfg.eval)
         f.write_text(json.dumps({"step": step, "train_seconds": seconds, "metrics": metrics,
                                  "ranks": {str(p["user"]): p["rank"] for p in preds}}))
-        print(f"step {step} ({seconds / 60:.1f} min): HR@10 {metrics['hr@10']:.4f} NDCG@10 {metrics['ndcg@10']:.4f} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(f"{run_dir} step {step} ({seconds / 60:.1f} min): HR@10 {metrics['hr@10']:.4f} "
+              f"NDCG@10 {metrics['ndcg@10']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
         del rk
+    return store
 
-    if not (run_dir / "baselines" / "metrics.json").exists():
-        print(f"{run_dir / 'baselines'}: not there yet; run `lcrec-mini baselines --preset {a.preset} --run-dir {run_dir}`, "
-              "then this script again for the table and figure (the points above are kept)")
-        return
+
+def aggregate(curves: list[dict[int, dict]], popular: dict[str, int | None], sasrec: dict[str, int | None]) -> list[dict]:
+    """One row per step that every seed has: ``curves[s][step]`` holds that seed's
+    ``train_seconds`` and per-user ``ranks``. NDCG@10 and HR@10 are means over seeds and
+    users; each difference from a baseline (one model, the same users) and each level has
+    a standard error over users and seeds."""
+    steps = sorted(set.intersection(*(set(c) for c in curves)))
+    rows = []
+    for step in steps:
+        users = sorted(curves[0][step]["ranks"], key=int)
+        per = {k: [per_user([c[step]["ranks"][u] for u in users], k) for c in curves] for k in ("ndcg@10", "hr@10")}
+        row = {"step": step, "minutes": float(np.mean([c[step]["train_seconds"] for c in curves])) / 60,
+               "seeds": len(curves), "n_users": len(users)}
+        for k, vals in per.items():
+            row[k], row[f"se_{k}"] = seeded_difference(vals, [[0.0] * len(users)])
+        nd = per["ndcg@10"]
+        for name, ranks in (("popular", popular), ("sasrec", sasrec)):
+            base = [per_user([ranks[u] for u in users], "ndcg@10")]
+            row[f"minus_{name}"], row[f"se_minus_{name}"] = seeded_difference(nd, base)
+        row["ndcg@10_by_seed"] = [float(np.mean(v)) for v in nd]
+        rows.append(row)
+    return rows
+
+
+def crossing_minutes(rows: list[dict], target: float, last: int = 3) -> list[float | None]:
+    """Per seed: the minutes at which a + b log(minutes), fitted through the last ``last``
+    points, reaches ``target`` (None when the fit does not rise)."""
+    pts = rows[-last:]
+    x = np.log([r["minutes"] for r in pts])
+    out: list[float | None] = []
+    for s in range(pts[0]["seeds"]):
+        y = np.array([r["ndcg@10_by_seed"][s] for r in pts])
+        b, a = np.polyfit(x, y, 1)
+        out.append(float(np.exp((target - a) / b)) if b > 1e-9 else None)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run-dir", action="append", default=[], help="a cpu run; repeat it for each training seed")
+    ap.add_argument("--preset", default="cpu")
+    a = ap.parse_args()
+    run_dirs = [Path(d) for d in (a.run_dir or ["runs/cpu"])]
+    cfg = make_config(a.preset)
+
+    from lcrec_mini.baselines import most_popular
+    from lcrec_mini.data import load_dataset
+    from lcrec_mini.evaluation import rank_of
+
+    for d in run_dirs:
+        for stage in ("tune", "baselines"):
+            if not (d / stage / "config.json").exists():
+                sys.exit(f"compute_curve: {d / stage} is missing; run `lcrec-mini run --preset {a.preset} --run-dir {d}`")
+    seeds = [json.loads((d / "tune" / "tune_meta.json").read_text()).get("train_seed") for d in run_dirs]
+    if len(set(seeds)) != len(seeds):
+        sys.exit(f"compute_curve: the runs must differ in tune.seed; they have training seeds {seeds}")
+    stores = [score_points(d, cfg) for d in run_dirs]
+    curves = [{int(f.stem.split("-")[1]): json.loads(f.read_text()) for f in st.glob("step-*.json")} for st in stores]
+    run_dir = run_dirs[0]
+    ds = load_dataset(run_dir)
     seqs = {str(u): s for u, s in ds.sequences.items()}
     pop = most_popular([test_case(s)[0] for s in seqs.values()], ds.n_items)
     pop_rank = {u: rank_of(test_case(s)[1], pop) for u, s in seqs.items()}
+    ranks = json.loads((run_dir / "baselines" / "ranks.json").read_text())
+    sas_rank = {str(u): r for u, r in zip(ranks["users"], ranks["sasrec"])}
     bl = json.loads((run_dir / "baselines" / "metrics.json").read_text())
     bl_seconds = stage_seconds(run_dir / "baselines") or 0.0
-    rows = []
-    for step, _, _ in points(run_dir):
-        r = json.loads((store / f"step-{step}.json").read_text())
-        users = list(r["ranks"])
-        mine = [ndcg_of(r["ranks"][u]) for u in users]
-        base = [ndcg_of(pop_rank[u]) for u in users]
-        rows.append({"step": step, "minutes": r["train_seconds"] / 60, "hr@10": r["metrics"]["hr@10"],
-                     "ndcg@10": r["metrics"]["ndcg@10"], "invalid_rate": r["metrics"]["invalid_rate"],
-                     "minus_popular": sum(mine) / len(mine) - sum(base) / len(base),
-                     "se_minus_popular": paired_se(mine, base), "n_users": len(users)})
+    rows = aggregate(curves, pop_rank, sas_rank)
+    cross = crossing_minutes(rows, bl["sasrec"]["ndcg@10"]) if len(rows) >= 3 else []
     n = rows[-1]["n_users"]
-    lines = [f"**LC-Rec against its tuning budget** ({cfg.preset} preset, {cfg.tune.model} LoRA, seed {cfg.seed}, "
-             f"all {n} test users; minutes of training on this 2-core machine)", "",
-             "| steps | minutes | HR@10 | NDCG@10 | NDCG@10 - most popular | SE of the difference |",
+    lines = [f"**LC-Rec against its tuning budget** ({cfg.preset} preset, {cfg.tune.model} LoRA, data seed {cfg.seed}, "
+             f"training seeds {', '.join(map(str, seeds))}; all {n} test users; minutes of training on this machine; "
+             "means over the seeds, standard errors over users and seeds)", "",
+             "| steps | minutes | HR@10 | NDCG@10 (SE) | - most popular (SE) | - SASRec (SE) |",
              "|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['step']} | {r['minutes']:.1f} | {r['hr@10']:.4f} | {r['ndcg@10']:.4f} | "
-                     f"{r['minus_popular']:+.4f} | {r['se_minus_popular']:.4f} |")
-    lines += ["", f"Same run: most popular HR@10 {bl['most_popular']['hr@10']:.4f} / NDCG@10 "
+        lines.append(f"| {r['step']} | {r['minutes']:.1f} | {r['hr@10']:.4f} | {r['ndcg@10']:.4f} ({r['se_ndcg@10']:.4f}) "
+                     f"| {r['minus_popular']:+.4f} ({r['se_minus_popular']:.4f}) "
+                     f"| {r['minus_sasrec']:+.4f} ({r['se_minus_sasrec']:.4f}) |")
+    lines += ["", f"Same data: most popular HR@10 {bl['most_popular']['hr@10']:.4f} / NDCG@10 "
               f"{bl['most_popular']['ndcg@10']:.4f}; SASRec {bl['sasrec']['hr@10']:.4f} / {bl['sasrec']['ndcg@10']:.4f} "
               f"(trained in {bl_seconds / 60:.1f} min)."]
+    if cross:
+        shown = ", ".join("no crossing (the fit does not rise)" if c is None else f"{c:.0f} min" for c in cross)
+        lines += ["", "Extrapolated (a + b log minutes through the last three points, per seed) minutes of this "
+                  f"machine at which LC-Rec would reach SASRec's NDCG@10: {shown}."]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compute_curve.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "compute_curve.json").write_text(json.dumps({"rows": rows, "baselines": {
         k: bl[k] for k in ("most_popular", "sasrec")}, "preset": cfg.preset, "model": cfg.tune.model,
-        "seed": cfg.seed}, indent=1))
+        "seed": cfg.seed, "training_seeds": seeds, "crossing_minutes": cross}, indent=1))
     print("\n".join(lines))
     plot(rows, bl, RESULTS / "compute_curve.png")
 
@@ -135,9 +195,7 @@ def plot(rows: list[dict], bl: dict, path: Path) -> None:
     for ax, key in zip(axes, ("ndcg@10", "hr@10")):
         y = [r[key] for r in rows]
         ax.plot(x, y, "o-", color="C0", label="LC-Rec (SmolLM2-135M, LoRA)")
-        if key == "ndcg@10":
-            ax.errorbar(x, y, yerr=[2 * r["se_minus_popular"] for r in rows], fmt="none", color="C0", alpha=0.5,
-                        capsize=3)
+        ax.errorbar(x, y, yerr=[2 * r[f"se_{key}"] for r in rows], fmt="none", color="C0", alpha=0.5, capsize=3)
         ax.axhline(bl["sasrec"][key], color="C2", ls="--", label="SASRec")
         ax.axhline(bl["most_popular"][key], color="C3", ls=":", label="most popular")
         ax.set_xlabel("minutes of tuning (2 CPU cores)")
@@ -145,7 +203,8 @@ def plot(rows: list[dict], bl: dict, path: Path) -> None:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
-    axes[0].set_title("NDCG@10 (bars: 2 SE of the difference from most popular)", fontsize=9)
+    seeds = rows[-1]["seeds"]
+    axes[0].set_title(f"NDCG@10, mean of {seeds} training seeds (bars: 2 SE, users and seeds)", fontsize=9)
     axes[1].set_title("HR@10", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -9,12 +9,14 @@ Cumulative variants on a cpu-preset run folder (data/, embed/, index/ are reused
   + warm-up        the first steps train the index rows alone, at a higher rate
 
 Every variant trains on the same number of tokens (``--tokens``; the step count is
-that budget over the variant's mean example length), then the evaluate stage ranks the
-whole catalogue for all test users with LC-Rec's seqrec prompts. Reported: HR@10,
-NDCG@10, and each NDCG@10 difference from ``today`` and from the row above (that
-lever's own effect), with two paired standard errors over the same users.
+that budget over the variant's mean example length) with each training seed of
+``--seeds`` (``tune.seed``; at least 3 for a verdict), then the eval stage ranks the
+whole catalogue for all test users with LC-Rec's seqrec prompts. Reported: HR@10 and
+NDCG@10 averaged over the seeds, and each NDCG@10 difference from ``today`` and from the
+row above (that lever's own effect), with two standard errors over users and seeds
+(:func:`lcrec_mini.metrics.seeded_difference`) and the verdict of the lever's own step.
 
-    python benchmarks/levers.py --run-dir runs/cpu-text --tokens 120000
+    python benchmarks/levers.py --run-dir runs/cpu-text --tokens 120000 --seeds 42 43 44
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.evaluation import run_evaluate  # noqa: E402
-from lcrec_mini.metrics import ndcg_of, paired_se  # noqa: E402
+from lcrec_mini.metrics import ndcg_of, seeded_difference, verdict  # noqa: E402
 from lcrec_mini.tasks import run_tasks  # noqa: E402
 from lcrec_mini.tuning import run_tune  # noqa: E402
 
@@ -119,36 +121,41 @@ def provenance(src: Path, trained: list[str] | None = None) -> str:
     return f"{when} on the data, embeddings and {kind} of `{src}`."
 
 
-def table(work: Path, tokens: int, src: Path) -> str:
+def table(work: Path, tokens: int, src: Path, seeds: list[int]) -> str:
     """The markdown table of the finished variants, in lever order: each row's NDCG@10
-    against ``today`` and against the row above (that lever's own effect), each with two
-    paired standard errors over the same test users."""
+    (mean over the seeds) against ``today`` and against the row above (that lever's own
+    effect), each with two standard errors over the same test users and the seeds."""
     lines = [f"**Tuning levers** at a fixed budget of ~{tokens:,} training tokens (cpu preset, SmolLM2-135M LoRA, "
-             "seed 42, all test users; cumulative: each row adds its lever to the row above)", "",
-             "| variant | steps | tokens | HR@10 | NDCG@10 | NDCG@10 - today | 2 SE | this lever: NDCG@10 - row above | 2 SE |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"data seed 42, training seeds {', '.join(map(str, seeds))}, all test users; cumulative: each row adds its "
+             "lever to the row above; means over the seeds, 2 SE over users and seeds)", "",
+             "| variant | steps | tokens | HR@10 | NDCG@10 | NDCG@10 - today | 2 SE | this lever: NDCG@10 - row above "
+             "| 2 SE | verdict |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     base = prev = None
     trained = []
     for name in LEVERS:
-        d = work / variant_dir(name)
-        if not (d / "eval" / "metrics.json").exists():
+        dirs = [work / variant_dir(name) / f"s{seed}" for seed in seeds]
+        if not all((d / "eval" / "metrics.json").exists() for d in dirs):
             continue
-        m = json.loads((d / "eval" / "metrics.json").read_text())
-        st = json.loads((d / "tune" / "train_stats.json").read_text())
-        if (d / "commit.txt").exists():
-            trained.append((d / "commit.txt").read_text().strip())
+        ms = [json.loads((d / "eval" / "metrics.json").read_text()) for d in dirs]
+        st = json.loads((dirs[0] / "tune" / "train_stats.json").read_text())
+        trained += [(d / "commit.txt").read_text().strip() for d in dirs if (d / "commit.txt").exists()]
         n_tok = int(st["tokens_per_second"] * st["train_seconds"])
-        mine = per_user_ndcg(d)
+        per_seed = [per_user_ndcg(d) for d in dirs]
+        users = sorted(per_seed[0])
+        mine = [[p[u] for u in users] for p in per_seed]
         base = mine if base is None and name == "today" else base
         cells = []
         for ref in (base, prev):
             if ref is None or ref is mine:
                 cells += ["", ""]
                 continue
-            users = sorted(ref)
-            a, b = [mine[u] for u in users], [ref[u] for u in users]
-            cells += [f"{(sum(a) - sum(b)) / len(a):+.4f}", f"{2 * paired_se(a, b):.4f}"]
-        lines.append(f"| {name} | {st['steps']} | {n_tok:,} | {m['hr@10']:.4f} | {m['ndcg@10']:.4f} | " + " | ".join(cells) + " |")
+            d, se = seeded_difference(mine, ref)
+            cells += [f"{d:+.4f}", f"{2 * se:.4f}"]
+        own = verdict([seeded_difference(mine, prev)]) if prev is not None else ""
+        hr = sum(m["hr@10"] for m in ms) / len(ms)
+        nd = sum(m["ndcg@10"] for m in ms) / len(ms)
+        lines.append(f"| {name} | {st['steps']} | {n_tok:,} | {hr:.4f} | {nd:.4f} | " + " | ".join(cells) + f" | {own} |")
         prev = mine
     lines += ["", provenance(src, trained)]
     return "\n".join(lines) + "\n"
@@ -165,32 +172,35 @@ def main() -> None:
     ap.add_argument("--work", default="runs/levers")
     ap.add_argument("--tokens", type=int, default=120_000, help="training tokens per variant")
     ap.add_argument("--only", action="append", default=[])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="training seeds (tune.seed) per variant")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "levers.md"))
     args = ap.parse_args()
     src, work = Path(args.run_dir), Path(args.work)
     check_source(src)
     names = args.only or list(LEVERS)
-    for name in names:
-        d = work / variant_dir(name)
-        if (d / "eval" / "metrics.json").exists():
-            continue  # resumable: a finished variant is kept
-        for s in ("data", "embed", "index"):
-            if not (d / s).exists():
-                shutil.copytree(src / s, d / s)
-        cfg = make_config("cpu", set_items=LEVERS[name])
-        run_tasks(cfg, d, log=quiet)
-        from lcrec_mini.tasks import read_examples
+    for seed in args.seeds:  # every variant of one seed first: a run cut short compares like with like
+        for name in names:
+            d = work / variant_dir(name) / f"s{seed}"
+            if (d / "eval" / "metrics.json").exists():
+                continue  # resumable: a finished variant is kept
+            for s in ("data", "embed", "index"):
+                if not (d / s).exists():
+                    shutil.copytree(src / s, d / s)
+            sets = LEVERS[name] + [f"tune.seed={seed}"]
+            cfg = make_config("cpu", set_items=sets)
+            run_tasks(cfg, d, log=quiet)
+            from lcrec_mini.tasks import read_examples
 
-        ex = read_examples(d, "train")
-        steps = max(1, round(args.tokens / (cfg.tune.batch_size * mean_tokens(ex))))
-        cfg = make_config("cpu", set_items=LEVERS[name] + [f"tune.max_steps={steps}", f"tune.save_steps={steps}",
-                                                           f"tune.eval_steps={steps}"])
-        t0 = time.perf_counter()
-        run_tune(cfg, d, log=print)
-        run_evaluate(cfg, d, log=print)
-        (d / "commit.txt").write_text(git_commit() + "\n")  # the code this variant was trained at
-        print(f"{name}: {steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
-    text = table(work, args.tokens, src)
+            ex = read_examples(d, "train")
+            steps = max(1, round(args.tokens / (cfg.tune.batch_size * mean_tokens(ex))))
+            cfg = make_config("cpu", set_items=sets + [f"tune.max_steps={steps}", f"tune.save_steps={steps}",
+                                                       f"tune.eval_steps={steps}", "tune.snapshot_steps=[]"])
+            t0 = time.perf_counter()
+            run_tune(cfg, d, log=print)
+            run_evaluate(cfg, d, log=print)
+            (d / "commit.txt").write_text(git_commit() + "\n")  # the code this variant was trained at
+            print(f"{name} seed {seed}: {steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
+    text = table(work, args.tokens, src, args.seeds)
     print(text)
     Path(args.out).write_text(text)
 

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -56,8 +57,8 @@ def test_levers_table_gives_each_levers_own_effect_and_where_it_was_trained(tmp_
     src = fake_run(tmp_path / "src", 0)
     ranks = {"today": [None, None, None, None], "+ all-position": [1, None, None, None],
              "+ index softmax": [1, 1, None, None]}  # per user: the rank of the held-out item
-    for name, rs in ranks.items():
-        d = tmp_path / "work" / levers.variant_dir(name)
+    for (name, rs), seed in [(x, s) for x in ranks.items() for s in (42, 43)]:
+        d = tmp_path / "work" / levers.variant_dir(name) / f"s{seed}"
         (d / "eval").mkdir(parents=True)
         (d / "tune").mkdir()
         (d / "eval" / "metrics.json").write_text(json.dumps({"hr@10": sum(r is not None for r in rs) / 4,
@@ -67,12 +68,40 @@ def test_levers_table_gives_each_levers_own_effect_and_where_it_was_trained(tmp_
         (d / "tune" / "train_stats.json").write_text(json.dumps({"steps": 10, "tokens_per_second": 100.0,
                                                                  "train_seconds": 50.0}))
         (d / "commit.txt").write_text("abc1234\n")
-    text = levers.table(tmp_path / "work", 5000, src)
+    text = levers.table(tmp_path / "work", 5000, src, [42, 43])
     rows = {r.split(" | ")[0].strip("| "): [c.strip(" |") for c in r.split(" | ")]
             for r in text.splitlines() if r.startswith("| ") and "variant" not in r}
-    assert rows["today"][5:] == ["", "", "", ""]
+    assert rows["today"][5:] == ["", "", "", "", ""]
     assert rows["+ all-position"][5] == "+0.2500" and rows["+ all-position"][7] == "+0.2500"
     # the second lever: +0.5 over today, but its own effect is +0.25 over the row above
     assert rows["+ index softmax"][5] == "+0.5000" and rows["+ index softmax"][7] == "+0.2500"
     assert rows["+ index softmax"][2] == "5,000"
+    assert rows["+ index softmax"][9] == "not resolved"  # 4 users: 2 SE of +0.25 is wider than that
+    assert "training seeds 42, 43" in text
     assert "Variants trained at commit abc1234" in text and "text-only indices" in text
+
+
+def test_compute_curve_averages_seeds_and_counts_them_in_the_error():
+    cc = load("compute_curve")
+    curves = [{100: {"train_seconds": 60, "ranks": {"1": 1, "2": None, "3": 5}},
+               200: {"train_seconds": 120, "ranks": {"1": 1, "2": 3, "3": 5}}},
+              {100: {"train_seconds": 62, "ranks": {"1": None, "2": None, "3": 5}},
+               200: {"train_seconds": 122, "ranks": {"1": 1, "2": None, "3": 5}},
+               300: {"train_seconds": 182, "ranks": {"1": 1, "2": 3, "3": 2}}}]
+    rows = cc.aggregate(curves, {"1": None, "2": None, "3": 9}, {"1": 1, "2": 1, "3": 1})
+    assert [r["step"] for r in rows] == [100, 200]  # only the steps every seed has
+    r = rows[0]
+    assert r["seeds"] == 2 and r["minutes"] == pytest.approx(61 / 60)
+    by_seed = [(1 + 1 / 2.585) / 3, (1 / 2.585) / 3]  # NDCG@10 of ranks (1, -, 5) and (-, -, 5)
+    assert r["ndcg@10_by_seed"] == pytest.approx(by_seed, rel=1e-3)
+    assert r["ndcg@10"] == pytest.approx(sum(by_seed) / 2, rel=1e-3)
+    assert r["minus_sasrec"] == pytest.approx(r["ndcg@10"] - 1.0, rel=1e-3)
+    users_only = np.std([(1 + 0) / 2, 0, 1 / 2.585], ddof=1) / np.sqrt(3)  # seed-averaged per-user NDCG
+    seeds_var = np.var(by_seed, ddof=1) / 2
+    assert r["se_ndcg@10"] == pytest.approx(np.sqrt(users_only ** 2 + seeds_var), rel=1e-3)
+    # a curve rising as log(minutes) reaches its target where the fit says
+    rows = [{"minutes": m, "seeds": 2, "ndcg@10_by_seed": [0.01 * np.log(m), 0.02 * np.log(m)]} for m in (10, 20, 40)]
+    up, faster = cc.crossing_minutes(rows, 0.05)
+    assert up == pytest.approx(np.exp(5)) and faster == pytest.approx(np.exp(2.5))
+    flat = [{"minutes": m, "seeds": 1, "ndcg@10_by_seed": [0.03]} for m in (10, 20, 40)]
+    assert cc.crossing_minutes(flat, 0.05) == [None]
