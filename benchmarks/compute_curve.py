@@ -59,35 +59,42 @@ def points(run_dir: Path) -> list[tuple[int, Path, float]]:
     return out
 
 
-def score_points(run_dir: Path, cfg) -> Path:
-    """Rank every test user with each snapshot of ``run_dir`` (kept in ``run_dir/curve``)."""
+def score_points(run_dir: Path, cfg) -> dict[int, dict]:
+    """Rank every test user with each snapshot of ``run_dir``'s tune; each point is kept in
+    ``run_dir/curve`` with the tune's fingerprint, and reused only for the same tune."""
     from lcrec_mini.evaluation import Ranker, score_tests
+    from lcrec_mini.stage import read_stage_config
     from lcrec_mini.tasks import read_examples
 
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
     store = run_dir / "curve"
     store.mkdir(exist_ok=True)
+    fp = read_stage_config(run_dir / "tune")["fingerprint"]
+    out = {}
     for step, model_dir, seconds in points(run_dir):
         f = store / f"step-{step}.json"
-        if f.exists():
+        if f.exists() and json.loads(f.read_text()).get("tune_fingerprint") == fp:
+            out[step] = json.loads(f.read_text())
             continue
         final = model_dir == run_dir / "tune" / "model"
         if final and (run_dir / "eval" / "metrics.json").exists():  # the eval stage ranked it already
             metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
             preds = [json.loads(l) for l in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if l]
             if metrics.get("n_users") == len(tests) and metrics.get("templates") == 1:
-                f.write_text(json.dumps({"step": step, "train_seconds": seconds, "metrics": metrics,
-                                         "ranks": {str(p["user"]): p["rank"] for p in preds}}))
+                out[step] = {"step": step, "train_seconds": seconds, "metrics": metrics, "tune_fingerprint": fp,
+                             "ranks": {str(p["user"]): p["rank"] for p in preds}}
+                f.write_text(json.dumps(out[step]))
                 continue
         t0 = time.perf_counter()
         rk = Ranker.load(run_dir, cfg, "cpu", model_dir=model_dir)
         metrics, preds = score_tests(rk, tests, cfg.eval)
-        f.write_text(json.dumps({"step": step, "train_seconds": seconds, "metrics": metrics,
-                                 "ranks": {str(p["user"]): p["rank"] for p in preds}}))
+        out[step] = {"step": step, "train_seconds": seconds, "metrics": metrics, "tune_fingerprint": fp,
+                     "ranks": {str(p["user"]): p["rank"] for p in preds}}
+        f.write_text(json.dumps(out[step]))
         print(f"{run_dir} step {step} ({seconds / 60:.1f} min): HR@10 {metrics['hr@10']:.4f} "
               f"NDCG@10 {metrics['ndcg@10']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
         del rk
-    return store
+    return out
 
 
 def aggregate(curves: list[dict[int, dict]], popular: dict[str, int | None], sasrec: dict[str, int | None]) -> list[dict]:
@@ -145,8 +152,7 @@ def main() -> None:
     seeds = [json.loads((d / "tune" / "tune_meta.json").read_text()).get("train_seed") for d in run_dirs]
     if len(set(seeds)) != len(seeds):
         sys.exit(f"compute_curve: the runs must differ in tune.seed; they have training seeds {seeds}")
-    stores = [score_points(d, cfg) for d in run_dirs]
-    curves = [{int(f.stem.split("-")[1]): json.loads(f.read_text()) for f in st.glob("step-*.json")} for st in stores]
+    curves = [score_points(d, cfg) for d in run_dirs]
     run_dir = run_dirs[0]
     ds = load_dataset(run_dir)
     seqs = {str(u): s for u, s in ds.sequences.items()}

@@ -180,7 +180,7 @@ def load_embedding_weights(run_dir: str | Path, cache_dir: str = "") -> tuple[di
         codes = ctx.codes()
         titles = [ctx.items[str(i)].get("title") or "" for i in range(ctx.n_items)]
     tok0, base = load_causal_lm(meta["base_model"], cache_dir, seed=meta["seed"])
-    init_index_rows(tok0, base, init, run.levels, run.codebook_size, meta["seed"], codes, titles)
+    init_index_rows(tok0, base, init, run.levels, run.codebook_size, meta.get("train_seed", meta["seed"]), codes, titles)
     before = base.get_input_embeddings().weight.detach().float().numpy().copy()
     del base
     tok, tuned = load_tuned(run_dir, cache_dir)

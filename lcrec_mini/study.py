@@ -394,6 +394,9 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     results.setdefault("wall_seconds", {})
     est = estimate_seconds(preset)
     todo = [n for n in est if (not only or n in only or n.rsplit("-s", 1)[0] in only) and n not in results["wall_seconds"]]
+    pca_name = run_name(PCA_RUN, STUDY_SEEDS[0])
+    if "token_pca" in todo and pca_name not in todo and pca_name not in results["wall_seconds"]:
+        todo.append(pca_name)  # the analysis needs its run
     log(f"Study {preset}: {len(est)} parts, {len(todo)} to run; estimated {sum(est[n] for n in todo) / 60:.0f} min "
         f"(of {sum(est.values()) / 60:.0f} min for the whole study) -> {os.path.relpath(study_dir)}")
 
@@ -416,7 +419,6 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     main_cfgs = {s: run_config(preset, next(r for r in study_runs() if r.name == MAIN_RUN), s) for s in STUDY_SEEDS}
     fig_dir = study_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
-    pca_name = run_name(PCA_RUN, STUDY_SEEDS[0])
     if pca_name in todo:
         t0 = time.perf_counter()
         log(f"== {pca_name}: {PCA_RUN.label}, training seed {STUDY_SEEDS[0]} (tuned only)")
@@ -424,7 +426,16 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
         results["wall_seconds"][pca_name] = round(time.perf_counter() - t0, 1)
         save()
     main_dirs = {s: study_dir / f"{MAIN_RUN}-s{s}" for s in STUDY_SEEDS}
-    parts = (("intention", all, lambda: {str(s): intention(main_dirs[s], main_cfgs[s], b.users) for s in STUDY_SEEDS}),
+    def intentions() -> dict[str, Any]:
+        done = results.setdefault("intention_by_seed", {})
+        for s in STUDY_SEEDS:  # each seed kept as it finishes: an interruption loses one seed at most
+            if str(s) not in done:
+                log(f"   intention, training seed {s}")
+                done[str(s)] = intention(main_dirs[s], main_cfgs[s], b.users)
+                save()
+        return results.pop("intention_by_seed")
+
+    parts = (("intention", all, intentions),
              ("token_pca", None, lambda: _token_pca(study_dir / pca_name, main_cfgs[STUDY_SEEDS[0]], fig_dir)),
              ("case_studies", None, lambda: case_studies(main_dirs[STUDY_SEEDS[0]], main_cfgs[STUDY_SEEDS[0]], 100)))
     for part, needs_all, fn in parts:
@@ -458,19 +469,24 @@ def analyze_run(cfg: Config, run_dir: str | Path, n_items: int = 100, force: boo
     if not (run_dir / "eval" / "metrics.json").exists():
         raise DataError(f"{run_dir / 'eval' / 'metrics.json'}: not found; the analyses need a finished run "
                         f"(`lcrec-mini run --preset {cfg.preset} --run-dir {run_dir}`)")
+    from .stage import read_stage_config
+
     out = run_dir / "analyses"
     out.mkdir(exist_ok=True)
     results: dict[str, Any] = {}
-    for part, fn in (("intention", lambda: intention(run_dir, cfg, cfg.eval.max_users)),
-                     ("case_studies", lambda: case_studies(run_dir, cfg, n_items))):
+    model = {"eval": (read_stage_config(run_dir / "eval") or {}).get("fingerprint")}  # the eval's upstream: the tune
+    for part, fn, what in (("intention", lambda: intention(run_dir, cfg, cfg.eval.max_users),
+                            {"beams": cfg.eval.beams, "users": cfg.eval.max_users}),
+                           ("case_studies", lambda: case_studies(run_dir, cfg, n_items), {"items": n_items})):
         path = out / f"{part}.json"
-        if path.exists() and not force:
+        made_by = {**model, **what}
+        if path.exists() and not force and read_json(path).get("made_by") == made_by:
             log(f"[analyze] {part}: kept from {os.path.relpath(path)}")
             results[part] = read_json(path)
             continue
         t0 = time.perf_counter()
         log(f"[analyze] {part} ...")
-        results[part] = fn()
+        results[part] = {**fn(), "made_by": made_by}
         write_json(path, results[part])
         log(f"[analyze] {part}: {time.perf_counter() - t0:.0f} s")
     for c in claims(results):
@@ -533,10 +549,18 @@ def _sample(row: dict[str, Any]) -> str:
     return f"{seeds} seed{'s' if seeds != 1 else ''} x {row.get('n_users', '?')} users"
 
 
+def _seeded_verdict(rows: list[dict[str, Any]], diffs: list[tuple[float, float | None]]) -> str:
+    """:func:`verdict` for comparisons of training configurations, which need at least two
+    training seeds on each side (else the retraining noise is not in the standard error)."""
+    seeds = min(r.get("n_seeds", len(r.get("seeds", {})) or 1) for r in rows)
+    return verdict(diffs) if seeds >= 2 else f"{NOT_RESOLVED} ({seeds} training seed{'s' if seeds != 1 else ''})"
+
+
 def _indexing_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
     methods = ("lcrec", "rqvae", "random")
     if not all(f"index-{x}-{t}" in runs for x in methods for t in ("seq", "all")):
         return []
+    involved = [runs[f"index-{x}-{t}"] for x in methods for t in ("seq", "all")]
     diffs = {(t, o): difference(runs[f"index-lcrec-{t}"], runs[f"index-{o}-{t}"], "hr@5")
              for t in ("seq", "all") for o in ("rqvae", "random")}
     ev = "; ".join(f"{t}: " + ", ".join(f"{x} {runs[f'index-{x}-{t}']['hr@5']:.4f}" for x in methods)
@@ -544,13 +568,13 @@ def _indexing_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
     ev += "; LC-Rec minus " + ", ".join(f"{o} ({t}) {_fmt(*v)}" for (t, o), v in diffs.items())
     sample = _sample(runs["index-lcrec-seq"])
     out = [_row("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
-                f"HR@5 {ev} ({sample} per configuration)", verdict(list(diffs.values())))]
+                f"HR@5 {ev} ({sample} per configuration)", _seeded_verdict(involved, list(diffs.values())))]
     align = {x: difference(runs[f"index-{x}-all"], runs[f"index-{x}-seq"], "hr@5") for x in methods}
     ev2 = ", ".join(f"{x} {runs[f'index-{x}-seq']['hr@5']:.4f} -> {runs[f'index-{x}-all']['hr@5']:.4f} "
                     f"{_fmt(*align[x])}" for x in methods)
     out.append(_row("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
                     f"HR@5 seqrec only -> all tasks, at equal training tokens: {ev2} ({sample} per configuration)",
-                    verdict(list(align.values()))))
+                    _seeded_verdict(involved, list(align.values()))))
     return out
 
 
@@ -565,7 +589,7 @@ def _ablation_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
                  "NDCG@10 " + " -> ".join(f"{r['ndcg@10']:.4f}" for r in rows)
                  + f" ({ups} of {len(steps)} steps up; steps " + ", ".join(_fmt(*d) for d in steps)
                  + f"; all tasks minus seqrec only {_fmt(*total)}; {_sample(rows[0])} per configuration)",
-                 verdict(steps))]
+                 _seeded_verdict(rows, steps))]
 
 
 def intention_rows(it: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -685,6 +709,6 @@ def plot_ablation(results: dict[str, Any], keys: tuple[str, ...] = ("hr@10", "nd
     ax.set_xticks(range(len(rows)), [lab for lab, _ in rows], rotation=15, fontsize=8)
     ax.set_ylabel("score")
     ax.legend()
-    ax.set_title("task ablation (same step budget per run)")
+    ax.set_title("task ablation (same training tokens per run; means over the training seeds)")
     fig.tight_layout()
     return fig

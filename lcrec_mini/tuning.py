@@ -172,7 +172,8 @@ def make_trainer_class():
         cpu_bf16: bool = False
 
         def autocast_smart_context_manager(self, cache_enabled: bool | None = True):
-            if self.cpu_bf16:
+            # training steps only: the validation loss stays in fp32, comparable across precisions
+            if self.cpu_bf16 and self.model.training:
                 return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache_enabled)
             return super().autocast_smart_context_manager(cache_enabled)
 
@@ -460,6 +461,9 @@ def cpu_has_native_bf16(flags: set[str] | None = None) -> bool:
 def resolve_precision(precision: str, device: str) -> str:
     """``tune.precision`` for this machine: ``auto`` is bf16 on a GPU that supports it and on
     a CPU with native bf16 instructions, fp32 elsewhere (emulated bf16 is slower than fp32)."""
+    if precision == "bf16" and device == "mps":
+        raise ConfigError("tune.precision = 'bf16' on mps: bf16 autocast is used on cuda and cpu only; "
+                          "expected auto or fp32 there")
     if precision in ("bf16", "fp32"):
         return precision
     if precision != "auto":

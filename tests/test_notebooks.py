@@ -181,9 +181,16 @@ def test_case_studies_notebook(executed):
     nb = nbs["08_case_studies"]
     html = html_text(nb)
     levels = json.loads((run_dir / "index" / "stats.json").read_text())["levels"]
-    assert html.count("prefix length") == 3  # one table per item
+    assert html.count("prefix length") == 3  # one table per item shown
     assert "by index prefix" in html and "by text embedding" in html
     assert html.count("<td>") >= 3 * levels * 3
+    assert figures(nb) == 1  # word F1 by prefix length
+    # the analyses of this run itself, kept in its folder: 100 items, every evaluated user
+    cs = json.loads((run_dir / "analyses" / "case_studies.json").read_text())
+    assert cs["items"] == 100 and len(cs["mean_title_overlap_by_prefix_length"]) == levels
+    it = json.loads((run_dir / "analyses" / "intention.json").read_text())
+    assert it["query"]["n_users"] == json.loads((run_dir / "eval" / "metrics.json").read_text())["n_users"]
+    assert "intention + history" in html and "Fig. 5a" in html and "(SE " in html
 
 
 def test_results_notebook_runs_the_study(executed):
@@ -191,7 +198,9 @@ def test_results_notebook_runs_the_study(executed):
     nb = nbs["09_results"]
     res = json.loads((run_dir.parent / "study-smoke" / "results.json").read_text())
     assert len(res["runs"]) == 9 and {"intention", "token_pca", "case_studies"} <= set(res)
-    assert set(res["wall_seconds"]) == set(res["runs"]) | {"intention", "token_pca", "case_studies"}
+    assert all(len(r["seeds"]) == 3 for r in res["runs"].values())  # every configuration with 3 training seeds
+    runs = {f"{name}-s{s}" for name, r in res["runs"].items() for s in r["seeds"]}
+    assert set(res["wall_seconds"]) == runs | {"pca-mean-init-s42", "intention", "token_pca", "case_studies"}
     assert figures(nb) == 3  # indexing methods, ablation, token PCA
     html = html_text(nb)
     assert "paper&#x27;s claim" in html or "paper's claim" in html

@@ -57,7 +57,7 @@ def test_co_interaction_is_the_mean_jaccard_of_user_sets():
 
 def _runs(lcrec_all=0.05):
     def row(v):
-        return {"hr@5": v, "ndcg@5": v / 2, "hr@10": v * 1.5, "ndcg@10": v}
+        return {"hr@5": v, "ndcg@5": v / 2, "hr@10": v * 1.5, "ndcg@10": v, "n_seeds": 3}
     runs = {f"index-{m}-{t}": row(v) for m, t, v in [("lcrec", "seq", 0.03), ("rqvae", "seq", 0.02), ("random", "seq", 0.01),
                                                      ("lcrec", "all", lcrec_all), ("rqvae", "all", 0.03), ("random", "all", 0.02)]}
     runs.update({"tasks-3": row(0.035), "tasks-4": row(0.04), "tasks-5": row(0.045)})
@@ -102,6 +102,8 @@ def test_an_interval_that_holds_zero_is_not_resolved():
     for r in runs.values():
         r["n_users"] = 1_000_000
     assert [c["held here"] for c in claims({"runs": runs})][:3] == ["holds"] * 3
+    runs["tasks-4"]["n_seeds"] = 1  # one training run of a configuration: its luck is not measured
+    assert [c["held here"] for c in claims({"runs": runs})][:3] == ["holds", "holds", "not resolved (1 training seed)"]
 
 
 def test_seeds_count_in_the_standard_error():
