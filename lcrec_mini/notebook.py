@@ -198,8 +198,8 @@ def task_count_table(run_dir):
 
 def task_examples_table(run_dir, width: int = 260):
     """The first training example of every (task, variant), prompt and response; column
-    ``in this run`` says whether the run trains on it. Tasks the run leaves out (the ``cpu``
-    preset trains seqrec alone) are shown too, built here from the run's data and index
+    ``in this run`` says whether the run trains on it. Tasks a run leaves out (e.g.
+    ``--set tasks.tasks=[seqrec]``) are shown too, built here from the run's data and index
     with the template user texts, so the reader sees all six."""
     import json
 
