@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.baselines import sasrec_cases, sasrec_rank, train_sasrec  # noqa: E402
+from lcrec_mini.sasrec import sasrec_cases, sasrec_rank, train_sasrec  # noqa: E402
 from lcrec_mini.data.splits import train_part  # noqa: E402
 from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.evaluation import rank_metrics, rank_of  # noqa: E402

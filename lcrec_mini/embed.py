@@ -154,7 +154,7 @@ def sasrec_vectors(train_seqs: list[list[int]], valid: list[tuple[list[int], int
     tokenizer a sequential recommender's item embeddings is LETTER's (Wang et al., CIKM 2024)."""
     import torch
 
-    from .baselines import train_sasrec
+    from .sasrec import train_sasrec
 
     if dims > bc.sasrec_hidden:
         raise ConfigError(f"embed.cf_dims = {dims} with embed.cf_source = 'sasrec': expected at most "
@@ -210,7 +210,7 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
 
             train_seqs = [train_part(s) for s in ds.sequences.values()]
             if ec.cf_source == "sasrec":
-                from .baselines import sasrec_cases
+                from .sasrec import sasrec_cases
 
                 _, valid = sasrec_cases(list(ds.sequences.values()), cfg.baselines.max_len)
                 cf = sasrec_vectors(train_seqs, valid, ds.n_items, ec.cf_dims, cfg.baselines, cfg.seed)

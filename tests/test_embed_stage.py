@@ -208,7 +208,7 @@ def test_embed_stage_appends_collaborative_dimensions(tmp_path, monkeypatch):
 def test_collaborative_dimensions_from_a_trained_sasrec(tmp_path, monkeypatch):
     """embed.cf_source=sasrec: the cf part comes from SASRec's item table, trained on the
     training parts only; its settings enter the embed stage's fingerprint."""
-    import lcrec_mini.baselines as baselines
+    import lcrec_mini.sasrec as baselines
     from lcrec_mini.data import load_dataset
 
     seen = {}

@@ -73,7 +73,7 @@ def test_most_popular_counts_training_interactions_only():
 
 
 def test_sasrec_learns_a_deterministic_cycle():
-    from lcrec_mini.baselines import sasrec_rank, train_sasrec
+    from lcrec_mini.sasrec import sasrec_rank, train_sasrec
 
     # every user walks the same cycle 0 -> 1 -> ... -> 9 -> 0: the next item is obvious
     seqs = [[(u + t) % 10 for t in range(30)] for u in range(20)]
@@ -90,7 +90,7 @@ def test_sasrec_starts_near_the_uniform_loss_and_windows_follow_the_setting():
 
     import torch
 
-    from lcrec_mini.baselines import SASRec, train_sasrec
+    from lcrec_mini.sasrec import SASRec, train_sasrec
 
     # small initial embeddings: the first loss is about log(n_items), not ~30 nats
     model = SASRec(1000, 64, 2, 2, 0.0, 20, init_std=0.02)

@@ -181,7 +181,7 @@ def test_case_studies_notebook(executed):
     nb = nbs["08_case_studies"]
     html = html_text(nb)
     levels = json.loads((run_dir / "index" / "stats.json").read_text())["levels"]
-    assert html.count("prefix length") == 3  # one table per item shown
+    assert html.count("<caption>item ") == 3  # one table per item shown
     assert "by index prefix" in html and "by text embedding" in html
     assert html.count("<td>") >= 3 * levels * 3
     assert figures(nb) == 1  # word F1 by prefix length
