@@ -284,12 +284,9 @@ class Config:
             for f in dataclasses.fields(sec)
             if f.metadata.get("fingerprint", True)
         }
-        if section == "embed":
-            if self.embed.cf_dims and self.embed.cf_source == "sasrec":
-                # the embed stage then trains the baselines' SASRec: its settings shape the output
-                out["sasrec"] = dataclasses.asdict(self.baselines)
-            else:  # the co-occurrence vectors, or none: the key changes nothing
-                out.pop("cf_source")
+        if section == "embed" and self.embed.cf_dims and self.embed.cf_source == "sasrec":
+            # the embed stage then trains the baselines' SASRec: its settings shape the output
+            out["sasrec"] = dataclasses.asdict(self.baselines)
         return {"seed": self.seed, section: out}
 
     def fingerprint(self, section: str) -> str:
