@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lcrec_mini.config import make_config  # noqa: E402
 from lcrec_mini.evaluation import run_evaluate  # noqa: E402
 from lcrec_mini.metrics import ndcg_of, seeded_difference, verdict  # noqa: E402
+from lcrec_mini.study import mean_example_tokens  # noqa: E402
 from lcrec_mini.tasks import run_tasks  # noqa: E402
 from lcrec_mini.tuning import run_tune  # noqa: E402
 
@@ -52,20 +53,6 @@ LEVERS = {
 
 def quiet(_m: str) -> None:
     pass
-
-
-def mean_tokens(examples: list[dict], n: int = 800) -> float:
-    """Mean tokens per training example (SmolLM2's tokenizer with the index tokens added)."""
-    import numpy as np
-    from transformers import AddedToken
-
-    from lcrec_mini.llm import format_prompt, index_vocabulary, load_tokenizer
-
-    tok = load_tokenizer("smollm2")
-    tok.add_tokens([AddedToken(t, lstrip=True, normalized=False) for t in index_vocabulary(3, 32)])
-    pick = np.random.default_rng(0).choice(len(examples), min(n, len(examples)), replace=False)
-    return float(np.mean([len(tok(format_prompt(tok, examples[i]["prompt"], None) + examples[i]["response"],
-                                  add_special_tokens=False)["input_ids"]) for i in pick]))
 
 
 def per_user_ndcg(run_dir: Path) -> dict[int, float]:
@@ -189,10 +176,7 @@ def main() -> None:
             sets = LEVERS[name] + [f"tune.seed={seed}"]
             cfg = make_config("cpu", set_items=sets)
             run_tasks(cfg, d, log=quiet)
-            from lcrec_mini.tasks import read_examples
-
-            ex = read_examples(d, "train")
-            steps = max(1, round(args.tokens / (cfg.tune.batch_size * mean_tokens(ex))))
+            steps = max(1, round(args.tokens / (cfg.tune.batch_size * mean_example_tokens(d, cfg))))
             cfg = make_config("cpu", set_items=sets + [f"tune.max_steps={steps}", f"tune.save_steps={steps}",
                                                        f"tune.eval_steps={steps}", "tune.snapshot_steps=[]"])
             t0 = time.perf_counter()
