@@ -132,6 +132,9 @@ class TasksConfig:
     fusionseqrec_samples: int = 10000
     itemsearch_samples: int = 10000
     preferenceobtain_samples: int = 0
+    #: rows per item in item2index and in index2item (each row draws its own text variant
+    #: and template): 2 aligns every item with its index twice per epoch in each direction
+    index_passes: int = 1
     #: user preference / intention text: ``template`` (deterministic) or ``llm``
     user_text: str = "template"
     user_text_model: str = "smollm2"
@@ -631,6 +634,7 @@ RULES: dict[str, tuple[Any, str]] = {
     "tasks.tasks": ((lambda v: bool(v) and all(t in TASK_NAMES for t in v) and len(set(v)) == len(v)),
                     "a non-empty list without repeats of " + ", ".join(TASK_NAMES)),
     **{f"tasks.{t}_samples": _int_at_least(0) for t in TASK_NAMES},
+    "tasks.index_passes": _int_at_least(1),
     "tasks.user_text": _one_of("template", "llm"),
     "tasks.max_text_chars": _int_at_least(1),
     "tasks.max_history": _int_at_least(0),

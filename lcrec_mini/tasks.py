@@ -198,17 +198,18 @@ def _seqrec(d: _Sequences, tc) -> list[dict]:
     raise ConfigError(f"tasks.seqrec_format: {tc.seqrec_format!r}; expected prefix or window")
 
 
-def _item_index(d: _Sequences, task: str, rng: np.random.Generator) -> list[dict]:
-    """item2index / index2item: one row per item that has a title, with one of the text
-    variants it has (title, description, both) drawn for it. Kept whole
+def _item_index(d: _Sequences, task: str, rng: np.random.Generator, passes: int = 1) -> list[dict]:
+    """item2index / index2item: ``passes`` rows per item that has a title, each with one of
+    the text variants it has (title, description, both) drawn for it. Kept whole
     (``tasks.<task>_samples = 0``), every item of the catalogue is aligned with its index
-    once per epoch, in both directions."""
+    ``passes`` times per epoch, in both directions."""
     out = []
-    for i in sorted(d.items, key=int):
-        if not d.has(int(i), "title"):
-            continue
-        variants = ["title", "description", "both"] if d.has(int(i), "description") else ["title"]
-        out.append({"task": task, "variant": variants[int(rng.integers(len(variants)))], "item": int(i)})
+    for _ in range(passes):
+        for i in sorted(d.items, key=int):
+            if not d.has(int(i), "title"):
+                continue
+            variants = ["title", "description", "both"] if d.has(int(i), "description") else ["title"]
+            out.append({"task": task, "variant": variants[int(rng.integers(len(variants)))], "item": int(i)})
     return out
 
 
@@ -288,7 +289,7 @@ def build_examples(
         train += _sample(rng, _seqrec(d, tc), tc.seqrec_samples)
     for task, n in (("item2index", tc.item2index_samples), ("index2item", tc.index2item_samples)):
         if task in tc.tasks:
-            train += _sample(rng, _item_index(d, task, rng), n)
+            train += _sample(rng, _item_index(d, task, rng, tc.index_passes), n)
     if "fusionseqrec" in tc.tasks and positions:
         train += _fusionseqrec(d, tc.fusionseqrec_samples, rng)
     if "itemsearch" in tc.tasks:

@@ -64,6 +64,17 @@ def test_every_task_is_built_with_the_right_targets():
         assert test[int(u)]["item"] == s[-1] and test[int(u)]["history"] == s[:-1]
 
 
+def test_index_passes_repeat_every_item_with_its_own_draws():
+    one = fixture_examples()["train"]
+    two = fixture_examples("tasks.index_passes=2")["train"]
+    for task in ("item2index", "index2item"):
+        rows = [e for e in two if e["task"] == task]
+        assert sorted(e["item"] for e in rows) == sorted(list(range(12)) * 2)
+        # the two rows of an item draw their variant / template apart, so the repeats differ
+        assert len({(e["item"], e["variant"], e["template"]) for e in rows}) > 12
+    assert len(two) == len(one) + 24
+
+
 def test_no_valid_or_test_item_leaks_into_training():
     ex = fixture_examples()
     for e in ex["train"]:
