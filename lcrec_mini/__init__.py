@@ -7,5 +7,5 @@ Stages, each a ``run_<stage>(config, run_dir)`` function writing under the run f
 
 __version__ = "0.1.0"
 
-from .config import Config, make_config  # noqa: E402,F401
-from .errors import ConfigError, DataError, DownloadError, LcrecError  # noqa: E402,F401
+from lcrec_mini.core.config import Config, make_config  # noqa: E402,F401
+from lcrec_mini.core.errors import ConfigError, DataError, DownloadError, LcrecError  # noqa: E402,F401

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import Config, DataConfig
-from ..errors import ConfigError, DataError
-from ..stage import StageResult, read_json, run_stage, write_json, write_json_rows
-from .preprocess import Processed, preprocess
-from .raw import RawData
-from .splits import Example, leave_one_out
-from .stats import dataset_stats, format_summary
+from lcrec_mini.core.config import Config, DataConfig
+from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_json_rows
+from lcrec_mini.data.preprocess import Processed, preprocess
+from lcrec_mini.data.raw import RawData
+from lcrec_mini.data.splits import Example, leave_one_out
+from lcrec_mini.data.stats import dataset_stats, format_summary
 
 OUTPUTS = ("items.json", "sequences.json", "stats.json", "user_ids.json")
 
@@ -41,19 +41,19 @@ def load_source(cfg: DataConfig) -> RawData:
     spec = cfg.source
     name, sep, arg = spec.partition(":")
     if name == "ml-100k" and not sep:
-        from .movielens import load_ml100k
+        from lcrec_mini.data.movielens import load_ml100k
 
         return load_ml100k()
     if name == "amazon2018" and arg:
-        from .amazon import load_amazon2018
+        from lcrec_mini.data.amazon import load_amazon2018
 
         return load_amazon2018(arg, cfg)
     if name == "amazon2023" and arg:
-        from .amazon import load_amazon2023
+        from lcrec_mini.data.amazon import load_amazon2023
 
         return load_amazon2023(arg, cfg)
     if name == "lcrec" and arg:
-        from .lcrec import load_lcrec
+        from lcrec_mini.data.lcrec import load_lcrec
 
         return load_lcrec(arg)
     raise ConfigError(

@@ -19,12 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import DataConfig
-from ..errors import ConfigError, DataError
-from ..runtime import default_cache_dir
-from .download import fetch
-from .raw import RawData
-from .readers import clean_categories, clean_text, iter_json_lines, iter_lines
+from lcrec_mini.core.config import DataConfig
+from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.core.runtime import default_cache_dir
+from lcrec_mini.data.download import fetch
+from lcrec_mini.data.raw import RawData
+from lcrec_mini.data.readers import clean_categories, clean_text, iter_json_lines, iter_lines
 
 AMAZON2018_CATEGORIES = (
     "AMAZON_FASHION All_Beauty Appliances Arts_Crafts_and_Sewing Automotive Books "

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..errors import DownloadError
+from lcrec_mini.core.errors import DownloadError
 
 CHUNK = 1 << 20
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataError
-from ..stage import read_json
-from .raw import RawData
+from lcrec_mini.core.errors import DataError
+from lcrec_mini.core.stage import read_json
+from lcrec_mini.data.raw import RawData
 
 
 def find_prefix(folder: Path) -> Path:

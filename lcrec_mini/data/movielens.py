@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib.metadata
 from pathlib import Path
 
-from ..errors import DataError
-from .raw import RawData
-from .readers import iter_lines
+from lcrec_mini.core.errors import DataError
+from lcrec_mini.data.raw import RawData
+from lcrec_mini.data.readers import iter_lines
 
 RECBOLE_DIR = "recbole/dataset_example/ml-100k"
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
-from .raw import RawData
+from lcrec_mini.core.errors import DataError
+from lcrec_mini.data.raw import RawData
 
 
 @dataclass

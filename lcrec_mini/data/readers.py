@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import DataError
+from lcrec_mini.core.errors import DataError
 
 
 def open_text(path: str | Path):

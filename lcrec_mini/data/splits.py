@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import DataError
+from lcrec_mini.core.errors import DataError
 
 
 @dataclass(frozen=True)

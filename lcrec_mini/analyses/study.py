@@ -1,0 +1,714 @@
+"""The paper's analyses as one resumable study: ``lcrec-mini study --preset P``.
+
+Runs (each a full pipeline in ``<study_dir>/<run>``, sharing the stages whose config is
+the same by copying them from an earlier run):
+
+- indexing methods x tasks (paper Fig. 2): ``random`` / ``rqvae`` (no uniform semantic
+  mapping) / ``lcrec`` indices, each tuned on ``seqrec`` only and on all tasks;
+- task ablation (the paper's ablation table): ``seqrec``, then + ``item2index`` and
+  ``index2item``, + ``fusionseqrec``, + ``itemsearch``, + ``preferenceobtain``;
+
+then, on the all-task LC-Rec run: intention-based prediction (``itemsearch`` test
+prompts with the intention alone and with the history; paper Fig. 3), token-embedding
+PCA before and after tuning (Fig. 4), and case studies (Fig. 5): titles generated from
+index prefixes of growing length, related items by index prefix vs by text.
+
+Every configuration is trained with several training seeds (``STUDY_SEEDS``, the
+``tune.seed`` of each run; data, index and task examples stay those of the run's
+``seed``), so every verdict counts how much a retrained model moves as well as how much
+the test users do (:func:`lcrec_mini.generate.metrics.seeded_difference`). Every run of one study
+trains on the same number of tokens (``STUDY_BUDGETS``; the steps are that budget over
+the run's mean example length), so the comparisons are at equal compute: on a CPU,
+tokens are time. ``study_dir/results.json`` is rewritten after each run, and a run or
+part whose result is there is skipped when the study is started again, so the study
+runs in pieces.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from lcrec_mini.core.config import Config, make_config
+from lcrec_mini.generate.metrics import HOLDS, METRIC_KEYS, NOT_RESOLVED, per_user, seeded_difference, verdict
+from lcrec_mini.tasks.templates import TASKS
+from lcrec_mini.core.stage import read_json, write_json
+
+ALL_TASKS = list(TASKS)
+
+#: the training seeds (``tune.seed``) every configuration of a study is tuned with
+STUDY_SEEDS: tuple[int, ...] = (42, 43, 44)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every run of a study gets: training tokens (0: the preset's own steps) and test
+    users (0: all), with the costs that make the printed time estimate (measured on this
+    project's 2-core CPUs: SmolLM2-135M, LoRA, batch 8, beam 20)."""
+
+    tokens: int
+    users: int
+    s_per_token: float
+    s_per_user: float
+    s_fixed: float
+
+    def overrides(self) -> dict[str, Any]:
+        return {"eval.max_users": self.users}
+
+
+STUDY_BUDGETS: dict[str, Budget] = {
+    "smoke": Budget(tokens=1_500, users=12, s_per_token=0.002, s_per_user=0.02, s_fixed=15),
+    # cpu: ~44,000 tokens per run (about 55 steps of seqrec windows, 3.7 minutes at ~200
+    # tokens/s) and all 943 test users (0.30 s per user with 20 beams), so every difference
+    # has the full sample behind it: 3 seeds of 9 configurations plus the analyses in under
+    # 5 hours of 2 cores, in resumable pieces
+    "cpu": Budget(tokens=44_000, users=0, s_per_token=0.005, s_per_user=0.30, s_fixed=40),
+    "colab": Budget(tokens=2_000_000, users=0, s_per_token=0.0005, s_per_user=0.05, s_fixed=120),
+    "paper": Budget(tokens=0, users=0, s_per_token=0.002, s_per_user=0.2, s_fixed=600),
+}
+
+
+@dataclass
+class StudyRun:
+    name: str
+    group: str  # "indexing" | "ablation"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+def study_runs() -> list[StudyRun]:
+    """The study's pipeline runs, in the order they run (donors of shared stages first)."""
+    runs = []
+    for method in ("lcrec", "rqvae", "random"):
+        for tasks, tl in ((["seqrec"], "SEQ"), (ALL_TASKS, "w/ ALIGN")):
+            runs.append(StudyRun(f"index-{method}-{'seq' if tl == 'SEQ' else 'all'}", "indexing",
+                                 {"index.method": method, "tasks.tasks": tasks}, f"{method} indices, {tl}"))
+    steps = [(["seqrec", "item2index", "index2item"], "+ index-language"),
+             (["seqrec", "item2index", "index2item", "fusionseqrec"], "+ fusion"),
+             (["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch"], "+ intention")]
+    for tasks, label in steps:
+        runs.append(StudyRun(f"tasks-{len(tasks)}", "ablation", {"index.method": "lcrec", "tasks.tasks": tasks}, label))
+    return runs
+
+
+#: the token-PCA run (paper Fig. 4): all tasks, the index rows started as LC-Rec starts them
+#: (the vocabulary mean plus small noise), so whether tuning moves them among the words can
+#: be seen; the main runs' semantic init starts them spread among the words already
+PCA_RUN = StudyRun("pca-mean-init", "pca", {"index.method": "lcrec", "tasks.tasks": ALL_TASKS, "tune.index_init": "mean"},
+                   "LC-Rec, all tasks, mean init")
+
+
+#: the ablation's rows, in order: run name and label (the first and last come from the indexing runs)
+ABLATION_ROWS = [("index-lcrec-seq", "seqrec only"), ("tasks-3", "+ item2index, index2item"),
+                 ("tasks-4", "+ fusionseqrec"), ("tasks-5", "+ itemsearch"), ("index-lcrec-all", "+ preferenceobtain (all)")]
+MAIN_RUN = "index-lcrec-all"
+
+
+def run_name(run: StudyRun, seed: int) -> str:
+    """The folder of one configuration tuned with one training seed."""
+    return f"{run.name}-s{seed}"
+
+
+def run_config(preset: str, run: StudyRun, seed: int | None = None, steps: int = 0,
+               extra: dict[str, Any] | None = None) -> Config:
+    """The config of ``run`` with training seed ``seed`` and ``steps`` optimizer steps (0: the
+    preset's own); one validation pass at the end and no snapshots."""
+    over: dict[str, Any] = dict(STUDY_BUDGETS[preset].overrides())
+    if steps:
+        over.update({"tune.max_steps": steps, "tune.eval_steps": steps, "tune.save_steps": max(1, steps // 2)})
+    over["tune.snapshot_steps"] = []  # the compute curve's snapshots are the main run's, not the study's
+    if seed is not None:
+        over["tune.seed"] = seed
+    over.update(run.overrides)
+    over.update(extra or {})
+    return make_config(preset, overrides=over)
+
+
+def steps_for_tokens(cfg: Config, run_dir: Path, tokens: int) -> int:
+    """Optimizer steps that train on about ``tokens`` tokens of ``run_dir``'s training
+    examples (their mean length, counted as the tuned model sees them), at least one more
+    than the embedding warm-up."""
+    import math
+
+    if tokens <= 0:
+        return 0
+    per_example = mean_example_tokens(run_dir, cfg)
+    steps = math.ceil(tokens / (per_example * cfg.tune.batch_size * cfg.tune.grad_accum))
+    return max(steps, cfg.tune.embed_warmup_steps + 1)
+
+
+def mean_example_tokens(run_dir: Path, cfg: Config, n: int = 800) -> float:
+    """Mean tokens per training example of ``run_dir`` (a seeded sample of ``n``, rendered
+    as the tasks stage wrote them; every index token counts one, as in the tuned model)."""
+    from transformers import AddedToken
+
+    from lcrec_mini.tune.llm import format_prompt, load_tokenizer
+    from lcrec_mini.tasks.templates import SYSTEM
+    from lcrec_mini.tasks.examples import TaskContext, read_examples
+    from lcrec_mini.index.tokens import index_vocabulary
+
+    examples = read_examples(run_dir, "train")
+    ctx = TaskContext.load(run_dir)
+    tok = load_tokenizer(cfg.tune.model, cfg.data.cache_dir)
+    tok.add_tokens([AddedToken(t, lstrip=True, normalized=False) for t in index_vocabulary(ctx.levels, ctx.codebook_size)])
+    system = SYSTEM if cfg.tune.system_prompt else None
+    pick = np.random.default_rng(0).choice(len(examples), min(n, len(examples)), replace=False)
+    return float(np.mean([len(tok(format_prompt(tok, examples[i]["prompt"], system) + examples[i]["response"],
+                                  add_special_tokens=False)["input_ids"]) for i in pick]))
+
+
+def estimate_seconds(preset: str) -> dict[str, float]:
+    """Rough wall time per part, from the measured per-token and per-user costs."""
+    b = STUDY_BUDGETS[preset]
+    base = make_config(preset)
+    tokens = b.tokens or 2_000_000
+    users = b.users or 1000
+    per_run = b.s_fixed + tokens * b.s_per_token + users * b.s_per_user * (base.eval.beams / 20)
+    est = {run_name(r, s): per_run for r in study_runs() for s in STUDY_SEEDS}
+    est[run_name(PCA_RUN, STUDY_SEEDS[0])] = b.s_fixed + tokens * b.s_per_token
+    est["intention"] = len(STUDY_SEEDS) * (2 * users * b.s_per_user + b.s_fixed)
+    est["token_pca"] = b.s_fixed
+    est["case_studies"] = b.s_fixed + 100 * 3 * 0.5
+    return est
+
+
+SHARED_STAGES = ("data", "embed", "index", "tasks")  # tune and eval differ from run to run
+
+
+def _copy_shared_stage(study_dir: Path, target: Path, stage: str, cfg: Config) -> None:
+    """Copy ``stage`` from an earlier run of the study whose output this run would rebuild
+    identically (same fingerprint); ``run_stage`` then finds it up to date."""
+    import shutil
+
+    from lcrec_mini.core.stage import UPSTREAM, read_stage_config, stage_fingerprint, upstream_fingerprint
+
+    if stage not in SHARED_STAGES or (target / stage / "config.json").exists():
+        return
+    try:
+        fp = stage_fingerprint(cfg, stage, {u: upstream_fingerprint(target, u) for u in UPSTREAM[stage]})
+    except Exception:  # noqa: BLE001 - an upstream stage is not there yet: nothing to match
+        return
+    for donor in sorted(p for p in study_dir.iterdir() if p.is_dir() and p != target):
+        meta = read_stage_config(donor / stage)
+        if meta is not None and meta.get("fingerprint") == fp:
+            shutil.copytree(donor / stage, target / stage)
+            return
+
+
+def _metrics_row(run_dir: Path) -> dict[str, Any]:
+    from lcrec_mini.core.run import Run
+
+    run = Run(run_dir)
+    m, ist, ts = run.metrics, run.index_stats, run.json("tune", "train_stats.json")
+    return {
+        **{k: m[k] for k in (*METRIC_KEYS, "n_users", "invalid_rate")},
+        # per-user ranks pair two runs' differences; with all templates the metrics are a
+        # mean over templates and the predictions hold the first one only, so none then
+        "ranks": _ranks(run) if m.get("templates", 1) == 1 else None,
+        "collision_rate_before_fixup": ist["collision_rate_before_fixup"],
+        "collision_rate_final": ist["collision_rate_after_fixup"],
+        "tune_steps": ts["steps"], "tune_examples": ts["examples"], "final_eval_loss": ts.get("final_eval_loss"),
+        "tune_seconds": ts["train_seconds"], "tune_tokens": round(ts["tokens_per_second"] * ts["train_seconds"]),
+    }
+
+
+def _ranks(run) -> list[int | None]:
+    """Each test user's rank of the held-out item (None: not in the top 20), in the order
+    of the test users: every run of a study evaluates the same users in the same order,
+    so two runs' lists give paired differences."""
+    return [p["rank"] for p in run.predictions.values()]
+
+
+def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
+    """Paper Fig. 3: HR/NDCG of the itemsearch test prompts of ``run_dir``'s tuned model,
+    the intention alone and with the history, beside the history alone (its seqrec
+    evaluation), for the first ``users`` test users (0: all)."""
+    from lcrec_mini.core.runtime import pick_device
+    from lcrec_mini.generate.stage import Ranker, rank_metrics, rank_of
+    from lcrec_mini.tune.llm import format_prompt
+    from lcrec_mini.tasks.examples import read_examples, render
+
+    rk = Ranker.load(run_dir, cfg, pick_device(cfg.eval.device))
+    tests = [e for e in read_examples(run_dir, "test") if e["task"] == "itemsearch"]
+    out: dict[str, Any] = {}
+    for variant in ("query", "query+history"):
+        ex = [e for e in tests if e.get("variant") == variant]
+        ex = ex[:users] if users else ex
+        texts = [format_prompt(rk.tok, render(e, rk.ctx)[0], rk.meta.get("system")) for e in ex]
+        ranked = rk.rank(texts, cfg.eval.beams, cfg.eval.batch_size, desc=f"intention ({variant})")
+        ranks = [rank_of(e["item"], r.items) for e, r in zip(ex, ranked)]
+        out[variant] = {**rank_metrics(ranks), "n_users": len(ex), "ranks": ranks}
+    # the same users' seqrec prompts (history alone) from the run's own evaluation
+    from lcrec_mini.core.run import Run
+
+    ranks = _ranks(Run(run_dir))[: users or None]
+    out["history"] = {**rank_metrics(ranks), "n_users": len(ranks), "ranks": ranks}
+    del rk
+    return out
+
+
+def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path) -> dict[str, Any]:
+    import matplotlib.pyplot as plt  # no backend switch: inside a notebook that would hide later figures
+
+    from lcrec_mini.analyses.probes import load_embedding_weights, plot_token_pca, token_embedding_pca, word_token_ids
+    from lcrec_mini.core.run import Run
+
+    run = Run(run_dir)
+    weights, tok, _ = load_embedding_weights(run_dir, cfg.data.cache_dir)
+    index_ids = tok.convert_tokens_to_ids(run.vocabulary)
+    word_ids = word_token_ids(tok, 2000, seed=cfg.seed, vocab_limit=min(index_ids))
+    res = token_embedding_pca(weights, word_ids, index_ids)
+    fig = plot_token_pca(res, run.levels, run.codebook_size)
+    fig.savefig(fig_dir / "token_pca.png", dpi=110)
+    plt.close(fig)
+    return {k: {"centroid_gap": v["centroid_gap"], "index_spread": v["index_spread"]} for k, v in res.items()}
+
+
+def title_overlap(a: str, b: str) -> float:
+    """Word-level F1 between two titles (lower-cased, alphanumeric words)."""
+    import re
+
+    wa, wb = re.findall(r"[a-z0-9]+", a.lower()), re.findall(r"[a-z0-9]+", b.lower())
+    if not wa or not wb:
+        return 0.0
+    common = sum(min(wa.count(w), wb.count(w)) for w in set(wa))
+    if not common:
+        return 0.0
+    p, r = common / len(wa), common / len(wb)
+    return 2 * p * r / (p + r)
+
+
+def users_of_items(sequences: dict[str, list[int]]) -> dict[int, set[str]]:
+    users_of: dict[int, set[str]] = {}
+    for u, seq in sequences.items():
+        for i in set(seq):
+            users_of.setdefault(i, set()).add(u)
+    return users_of
+
+
+def co_interaction(users_of: dict[int, set[str]], item: int, others: list[int]) -> float:
+    """Mean Jaccard overlap between the users of ``item`` and the users of each of ``others``:
+    how much the same people chose them (collaborative relatedness)."""
+    mine = users_of.get(item, set())
+    vals = []
+    for o in others:
+        theirs = users_of.get(o, set())
+        union = len(mine | theirs)
+        vals.append(len(mine & theirs) / union if union else 0.0)
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def case_studies(run_dir: Path, cfg: Config, n_items: int = 100) -> dict[str, Any]:
+    """Paper Fig. 5 on ``run_dir``'s tuned model: (a) the title it generates from the first
+    1..L tokens of the index of each of the ``n_items`` most popular items, scored by word
+    F1 against the true title (mean and standard error over the items per prefix length;
+    the share of distinct full-index titles says whether the model tells items apart);
+    (b) whether items that share index prefixes were chosen by the same users more than
+    items close by text."""
+    from lcrec_mini.analyses.probes import prefix_titles, related_items
+    from lcrec_mini.baselines.stage import popular_items
+    from lcrec_mini.index.embed import text_embeddings
+    from lcrec_mini.core.run import Run
+    from lcrec_mini.core.runtime import pick_device
+
+    run = Run(run_dir)
+    ds, codes = run.dataset, run.codes
+    emb = text_embeddings(run_dir, ds.n_items)
+    meta = run.json("tune", "tune_meta.json")
+    tok, model = run.tuned(cfg.data.cache_dir, pick_device(cfg.eval.device))
+    items = popular_items(ds, n_items)
+    gen = []
+    for it in items:
+        rows = prefix_titles(model, tok, codes, it, meta.get("system"), meta.get("end_of_response"))
+        title = ds.items[str(it)]["title"]
+        for r in rows:
+            r["overlap_with_title"] = title_overlap(r.get("text", r["generated title"]), title)
+        gen.append({"item": it, "title": title, "rows": rows})
+    f1 = np.array([[g["rows"][d]["overlap_with_title"] for d in range(codes.shape[1])] for g in gen])
+    overlap_by_len = [float(v) for v in f1.mean(0)]
+    overlap_se = [float(v) for v in f1.std(0, ddof=1) / np.sqrt(len(gen))] if len(gen) > 1 else None
+    full = [g["rows"][-1].get("text", "").strip().lower() for g in gen]
+    # related items: did the same users choose them? (collaborative relatedness, Jaccard of
+    # user sets); a seeded sample of items of every popularity, not only the head
+    users_of = users_of_items(ds.sequences)
+    rng = np.random.default_rng(cfg.seed)
+    sample = sorted(rng.choice(ds.n_items, size=min(200, ds.n_items), replace=False).tolist())
+    rel = [related_items(codes, emb, it, 5) for it in sample]
+    by_index = np.array([co_interaction(users_of, it, r["by_index"]) for it, r in zip(sample, rel)])
+    by_text = np.array([co_interaction(users_of, it, r["by_text"]) for it, r in zip(sample, rel)])
+    co_index, co_text = float(by_index.mean()), float(by_text.mean())
+    diff_se = float((by_index - by_text).std(ddof=1) / np.sqrt(len(sample)))  # paired: the same items
+    return {"prefix_generation": gen, "mean_title_overlap_by_prefix_length": overlap_by_len,
+            "title_overlap_se_by_prefix_length": overlap_se,
+            "distinct_title_share": len(set(full)) / len(full) if full else 0.0, "items": len(gen),
+            "related_items": {"items": len(sample), "co_interaction_by_index": co_index, "co_interaction_by_text": co_text,
+                              "difference_se": diff_se,
+                              "examples": [{"item": it, **r} for it, r in zip(sample[:3], rel[:3])]}}
+
+
+def _tune_and_eval(preset: str, study_dir: Path, run: StudyRun, seed: int, tokens: int, stages: tuple[str, ...],
+                   log: Callable[[str], None]) -> Path:
+    """One configuration with one training seed: the stages up to tasks (copied from an
+    earlier run of the study where the config is the same), the token budget turned into
+    steps on this run's examples, then tune (and eval)."""
+    from lcrec_mini.core.stage import run_named_stage
+
+    rd = study_dir / run_name(run, seed)
+    rd.mkdir(exist_ok=True)
+    cfg = run_config(preset, run, seed)
+    for stage in SHARED_STAGES:
+        _copy_shared_stage(study_dir, rd, stage, cfg)
+        run_named_stage(stage, cfg, rd, False)
+    cfg = run_config(preset, run, seed, steps_for_tokens(cfg, rd, tokens))
+    for stage in stages:
+        run_named_stage(stage, cfg, rd, False)
+    return rd
+
+
+def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] | None = None,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run (or resume) every part of the study; returns and writes ``results.json``."""
+    study_dir = Path(study_dir or f"runs/study-{preset}")
+    study_dir.mkdir(parents=True, exist_ok=True)
+    res_path = study_dir / "results.json"
+    results: dict[str, Any] = read_json(res_path) if res_path.exists() else {}
+    b = STUDY_BUDGETS[preset]
+    budget = {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS)}
+    if results.get("preset", preset) != preset or results.get("budget", budget) != budget:
+        from lcrec_mini.core.errors import ConfigError
+
+        raise ConfigError(
+            f"{res_path} holds a study of preset {results.get('preset')!r} with budget {results.get('budget')}, "
+            f"not {preset!r} with {budget}: its numbers cannot be mixed with this one's; use another --run-dir "
+            "or delete that results.json (the run folders beside it are reused where their config matches)"
+        )
+    base = make_config(preset)
+    results.update({"preset": preset, "seed": base.seed, "model": base.tune.model, "data": base.data.source,
+                    "budget": budget})
+    results.setdefault("runs", {})
+    results.setdefault("wall_seconds", {})
+    est = estimate_seconds(preset)
+    todo = [n for n in est if (not only or n in only or n.rsplit("-s", 1)[0] in only) and n not in results["wall_seconds"]]
+    pca_name = run_name(PCA_RUN, STUDY_SEEDS[0])
+    if "token_pca" in todo and pca_name not in todo and pca_name not in results["wall_seconds"]:
+        todo.append(pca_name)  # the analysis needs its run
+    log(f"Study {preset}: {len(est)} parts, {len(todo)} to run; estimated {sum(est[n] for n in todo) / 60:.0f} min "
+        f"(of {sum(est.values()) / 60:.0f} min for the whole study) -> {os.path.relpath(study_dir)}")
+
+    def save() -> None:
+        write_json(res_path, results)
+
+    for seed in STUDY_SEEDS:  # a whole seed of every configuration first: a study cut short compares like with like
+        for run in study_runs():
+            name = run_name(run, seed)
+            if name not in todo:
+                continue
+            t0 = time.perf_counter()
+            log(f"== {name}: {run.label}, training seed {seed}")
+            rd = _tune_and_eval(preset, study_dir, run, seed, b.tokens, ("tune", "eval"), log)
+            entry = results["runs"].setdefault(run.name, {"group": run.group, "label": run.label, "seeds": {}})
+            entry["seeds"][str(seed)] = _metrics_row(rd)
+            entry.update(seed_means(entry["seeds"]))
+            results["wall_seconds"][name] = round(time.perf_counter() - t0, 1)
+            save()
+    main_cfgs = {s: run_config(preset, next(r for r in study_runs() if r.name == MAIN_RUN), s) for s in STUDY_SEEDS}
+    fig_dir = study_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    if pca_name in todo:
+        t0 = time.perf_counter()
+        log(f"== {pca_name}: {PCA_RUN.label}, training seed {STUDY_SEEDS[0]} (tuned only)")
+        _tune_and_eval(preset, study_dir, PCA_RUN, STUDY_SEEDS[0], b.tokens, ("tune",), log)
+        results["wall_seconds"][pca_name] = round(time.perf_counter() - t0, 1)
+        save()
+    main_dirs = {s: study_dir / f"{MAIN_RUN}-s{s}" for s in STUDY_SEEDS}
+    def intentions() -> dict[str, Any]:
+        done = results.setdefault("intention_by_seed", {})
+        for s in STUDY_SEEDS:  # each seed kept as it finishes: an interruption loses one seed at most
+            if str(s) not in done:
+                log(f"   intention, training seed {s}")
+                done[str(s)] = intention(main_dirs[s], main_cfgs[s], b.users)
+                save()
+        return results.pop("intention_by_seed")
+
+    parts = (("intention", all, intentions),
+             ("token_pca", None, lambda: _token_pca(study_dir / pca_name, main_cfgs[STUDY_SEEDS[0]], fig_dir)),
+             ("case_studies", None, lambda: case_studies(main_dirs[STUDY_SEEDS[0]], main_cfgs[STUDY_SEEDS[0]], 100)))
+    for part, needs_all, fn in parts:
+        if part not in todo:
+            continue
+        need = ([main_dirs[s] / "eval" / "metrics.json" for s in STUDY_SEEDS] if needs_all
+                else [study_dir / pca_name / "tune" / "tune_meta.json"] if part == "token_pca"
+                else [main_dirs[STUDY_SEEDS[0]] / "eval" / "metrics.json"])
+        missing = [str(p.parent.parent.name) for p in need if not p.exists()]
+        if missing:
+            log(f"[{part}] needs the runs {', '.join(missing)}; skipped")
+            continue
+        t0 = time.perf_counter()
+        log(f"== {part}")
+        results[part] = fn()
+        results["wall_seconds"][part] = round(time.perf_counter() - t0, 1)
+        save()
+    log(f"Study {preset} done: {os.path.relpath(res_path)}")  # relative: no machine path in a page
+    return results
+
+
+def analyze_run(cfg: Config, run_dir: str | Path, n_items: int = 100, force: bool = False,
+                log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The paper's analyses of one finished run (``lcrec-mini analyze``): intention-based
+    prediction on all its test users (Fig. 3) and the case studies (Fig. 5) over its
+    ``n_items`` most popular items, with the verdicts; each part is written to
+    ``<run_dir>/analyses/<part>.json`` as it finishes and kept (``force`` redoes them)."""
+    from lcrec_mini.core.errors import DataError
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "eval" / "metrics.json").exists():
+        raise DataError(f"{run_dir / 'eval' / 'metrics.json'}: not found; the analyses need a finished run "
+                        f"(`lcrec-mini run --preset {cfg.preset} --run-dir {run_dir}`)")
+    from lcrec_mini.core.stage import read_stage_config
+
+    out = run_dir / "analyses"
+    out.mkdir(exist_ok=True)
+    results: dict[str, Any] = {}
+    model = {"eval": (read_stage_config(run_dir / "eval") or {}).get("fingerprint")}  # the eval's upstream: the tune
+    for part, fn, what in (("intention", lambda: intention(run_dir, cfg, cfg.eval.max_users),
+                            {"beams": cfg.eval.beams, "users": cfg.eval.max_users}),
+                           ("case_studies", lambda: case_studies(run_dir, cfg, n_items), {"items": n_items})):
+        path = out / f"{part}.json"
+        made_by = {**model, **what}
+        if path.exists() and not force and read_json(path).get("made_by") == made_by:
+            log(f"[analyze] {part}: kept from {os.path.relpath(path)}")
+            results[part] = read_json(path)
+            continue
+        t0 = time.perf_counter()
+        log(f"[analyze] {part} ...")
+        results[part] = {**fn(), "made_by": made_by}
+        write_json(path, results[part])
+        log(f"[analyze] {part}: {time.perf_counter() - t0:.0f} s")
+    for c in claims(results):
+        log(f"  {c['paper']}: {c['held here']} -- {c['our evidence']}")
+    return results
+
+
+def seed_means(seeds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The metrics of one configuration averaged over its training seeds (what tables and
+    charts show), with the seeds and users they came from."""
+    rows = list(seeds.values())
+    out: dict[str, Any] = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS if all(k in r for r in rows)}
+    out.update({"n_seeds": len(rows), "n_users": rows[0].get("n_users")})
+    if all("invalid_rate" in r for r in rows):
+        out["invalid_rate"] = max(r["invalid_rate"] for r in rows)
+    return out
+
+
+# -- reading the results ----------------------------------------------------------------
+
+
+def _per_seed(row: dict[str, Any], key: str) -> list[list[float]] | None:
+    """Per training seed, each test user's value of ``key`` (None: no per-user ranks)."""
+    seeds = list(row["seeds"].values()) if "seeds" in row else [row]
+    if any(r.get("ranks") is None for r in seeds):
+        return None
+    return [per_user(r["ranks"], key) for r in seeds]
+
+
+def difference(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float | None]:
+    """(a - b in ``key``, its standard error). With per-user ranks on both sides (one row
+    per training seed under ``"seeds"``, or one row), users paired and seeds counted as
+    retrainings (:func:`lcrec_mini.generate.metrics.seeded_difference`); otherwise the unpaired bound
+    sqrt(2 p (1 - p) / n), which holds for any per-user value in [0, 1] (its variance is
+    at most p (1 - p)); a mean of 0 on n users is counted as 3/n (the "rule of three")."""
+    ua, ub = _per_seed(a, key), _per_seed(b, key)
+    if ua is not None and ub is not None and len(ua[0]) == len(ub[0]) and len(ua[0]) > 1:
+        return seeded_difference(ua, ub)
+    d = a[key] - b[key]
+    if not a.get("n_users") or not b.get("n_users"):
+        return d, None
+    n = min(a["n_users"], b["n_users"])
+    p = max((a[key] + b[key]) / 2, 3 / n)
+    return d, float(np.sqrt(2 * p * (1 - p) / n))
+
+
+def _fmt(d: float, se: float | None) -> str:
+    return f"{d:+.4f} (SE {se:.4f})" if se is not None else f"{d:+.4f} (SE n/a)"
+
+
+def _row(claim: str, source: str, evidence: str, held: str) -> dict[str, Any]:
+    """One claim's row; ``held`` is a verdict of :func:`lcrec_mini.generate.metrics.verdict` or a
+    short reason why the claim could not be tested here."""
+    return {"paper's claim": claim, "paper": source, "our evidence": evidence, "held here": held}
+
+
+def _sample(row: dict[str, Any]) -> str:
+    """'3 seeds x 943 users': what a difference of ``row`` was measured on."""
+    seeds = row.get("n_seeds", len(row.get("seeds", {})) or 1)
+    return f"{seeds} seed{'s' if seeds != 1 else ''} x {row.get('n_users', '?')} users"
+
+
+def _seeded_verdict(rows: list[dict[str, Any]], diffs: list[tuple[float, float | None]]) -> str:
+    """:func:`verdict` for comparisons of training configurations, which need at least two
+    training seeds on each side (else the retraining noise is not in the standard error)."""
+    seeds = min(r.get("n_seeds", len(r.get("seeds", {})) or 1) for r in rows)
+    return verdict(diffs) if seeds >= 2 else f"{NOT_RESOLVED} ({seeds} training seed{'s' if seeds != 1 else ''})"
+
+
+def _indexing_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
+    methods = ("lcrec", "rqvae", "random")
+    if not all(f"index-{x}-{t}" in runs for x in methods for t in ("seq", "all")):
+        return []
+    involved = [runs[f"index-{x}-{t}"] for x in methods for t in ("seq", "all")]
+    diffs = {(t, o): difference(runs[f"index-lcrec-{t}"], runs[f"index-{o}-{t}"], "hr@5")
+             for t in ("seq", "all") for o in ("rqvae", "random")}
+    ev = "; ".join(f"{t}: " + ", ".join(f"{x} {runs[f'index-{x}-{t}']['hr@5']:.4f}" for x in methods)
+                   for t in ("seq", "all"))
+    ev += "; LC-Rec minus " + ", ".join(f"{o} ({t}) {_fmt(*v)}" for (t, o), v in diffs.items())
+    sample = _sample(runs["index-lcrec-seq"])
+    out = [_row("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
+                f"HR@5 {ev} ({sample} per configuration)", _seeded_verdict(involved, list(diffs.values())))]
+    align = {x: difference(runs[f"index-{x}-all"], runs[f"index-{x}-seq"], "hr@5") for x in methods}
+    ev2 = ", ".join(f"{x} {runs[f'index-{x}-seq']['hr@5']:.4f} -> {runs[f'index-{x}-all']['hr@5']:.4f} "
+                    f"{_fmt(*align[x])}" for x in methods)
+    out.append(_row("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
+                    f"HR@5 seqrec only -> all tasks, at equal training tokens: {ev2} ({sample} per configuration)",
+                    _seeded_verdict(involved, list(align.values()))))
+    return out
+
+
+def _ablation_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
+    if not all(r in runs for r, _ in ABLATION_ROWS):
+        return []
+    rows = [runs[r] for r, _ in ABLATION_ROWS]
+    steps = [difference(b, a, "ndcg@10") for a, b in zip(rows, rows[1:])]
+    total = difference(rows[-1], rows[0], "ndcg@10")
+    ups = sum(d > 0 for d, _ in steps)
+    return [_row("Each group of alignment tasks adds to the performance", "ablation table",
+                 "NDCG@10 " + " -> ".join(f"{r['ndcg@10']:.4f}" for r in rows)
+                 + f" ({ups} of {len(steps)} steps up; steps " + ", ".join(_fmt(*d) for d in steps)
+                 + f"; all tasks minus seqrec only {_fmt(*total)}; {_sample(rows[0])} per configuration)",
+                 _seeded_verdict(rows, steps))]
+
+
+def intention_rows(it: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The intention results as one row per prompt kind (query, query+history, history),
+    each with its training seeds under ``"seeds"`` and their mean metrics: from one model
+    (``{"query": ...}``) or from several seeds (``{"42": {"query": ...}, ...}``)."""
+    per_seed = {"-": it} if "query" in it else it
+    out = {}
+    for kind in ("query", "query+history", "history"):
+        seeds = {s: r[kind] for s, r in per_seed.items()}
+        out[kind] = {"seeds": seeds, **seed_means(seeds)}
+    return out
+
+
+def _intention_claims(it: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not it:
+        return []
+    rows = intention_rows(it)
+    both = difference(rows["query+history"], rows["query"], "hr@10")
+    alone = difference(rows["query"], rows["history"], "hr@10")
+    q = rows["query"]
+    found = (q["hr@10"], float(np.sqrt(max(q["hr@10"], 3 / q["n_users"]) / q["n_users"])))
+    return [_row("The tuned model recommends from a user's intention; with the history it does better", "Fig. 3",
+                 f"HR@10 intention alone {q['hr@10']:.4f}, intention + history {rows['query+history']['hr@10']:.4f}, "
+                 f"history alone {rows['history']['hr@10']:.4f}; intention + history minus intention alone {_fmt(*both)}, "
+                 f"intention alone minus history alone {_fmt(*alone)} ({_sample(q)})",
+                 verdict([both, found]))]
+
+
+def _pca_claims(pca: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not pca:
+        return []
+    b, a = pca["before tuning"], pca["after tuning"]
+    # the claim is about what tuning does to rows that start apart from the words (the
+    # reference starts them at random). Rows that already start spread among the words
+    # (tune.index_init=semantic scales them to the words' spread) cannot show that move.
+    started_among = b["index_spread"] >= 0.5
+    moved = a["index_spread"] > b["index_spread"] and a["index_spread"] >= 0.5
+    return [_row("After tuning, index tokens spread among the word tokens instead of forming their own cluster", "Fig. 4",
+                 f"spread (words = 1) {b['index_spread']:.2f} -> {a['index_spread']:.2f}; centroid gap "
+                 f"{b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f} (every index token and 2,000 word tokens of one "
+                 "model: a measurement, not a sample, so no standard error)"
+                 + ("; the rows start among the words (semantic init), so this run cannot test the claim"
+                    if started_among else ""),
+                 "not testable here" if started_among else (HOLDS if moved else "does not hold"))]
+
+
+def _case_study_claims(cs: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not cs:
+        return []
+    ov = cs["mean_title_overlap_by_prefix_length"]
+    per_item = [[g["rows"][d]["overlap_with_title"] for d in range(len(ov))] for g in cs.get("prefix_generation", [])]
+    se = None
+    if len(per_item) > 1:
+        from lcrec_mini.generate.metrics import paired_se
+
+        se = paired_se([p[-1] for p in per_item], [p[0] for p in per_item])
+    rel = cs["related_items"]
+    d = rel["co_interaction_by_index"] - rel["co_interaction_by_text"]
+    few = len(per_item) < 30
+    distinct = f"; {cs['distinct_title_share']:.0%} of the full-index titles distinct" if "distinct_title_share" in cs else ""
+    return [
+        _row("Longer index prefixes generate text closer to the item's title (coarse to fine)", "Fig. 5a",
+             "word F1 with the true title by prefix length: " + ", ".join(f"{v:.2f}" for v in ov)
+             + f"; full index minus first code {_fmt(ov[-1] - ov[0], se)} over {len(per_item)} items{distinct}",
+             f"too few items ({len(per_item)}) to decide" if few else verdict([(ov[-1] - ov[0], se)])),
+        _row("Items related by index are more useful for recommendation than text-only neighbours", "Fig. 5b",
+             f"overlap (Jaccard) of the users of an item and of its 5 related items: by index "
+             f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f}; by index minus by text "
+             f"{_fmt(d, rel.get('difference_se'))} over {rel['items']} random items",
+             verdict([(d, rel.get("difference_se"))])),
+    ]
+
+
+def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each claim of the paper we test, our evidence (numbers from ``results``, every
+    difference with its standard error, over training seeds and users), and the verdict:
+    "holds", "does not hold" or "not resolved" (:func:`lcrec_mini.generate.metrics.verdict`: a
+    difference within two standard errors of 0), or why the claim could not be tested."""
+    runs = results.get("runs", {})
+    return (_indexing_claims(runs) + _ablation_claims(runs) + _intention_claims(results.get("intention"))
+            + _pca_claims(results.get("token_pca")) + _case_study_claims(results.get("case_studies")))
+
+
+def plot_indexing(results: dict[str, Any], keys: tuple[str, ...] = ("hr@5", "ndcg@5")):
+    """Paper Fig. 2 at our scale: HR@5 and NDCG@5 per indexing method, seqrec only vs all tasks."""
+    import matplotlib.pyplot as plt
+
+    from lcrec_mini.book.viz import PALETTE
+
+    runs = results["runs"]
+    methods = [("random", "random"), ("rqvae", "RQ-VAE, no uniform mapping"), ("lcrec", "LC-Rec")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6))
+    x = np.arange(len(methods))
+    for ax, key in zip(np.atleast_1d(axes), keys):
+        for j, (t, lab) in enumerate((("seq", "SEQ (seqrec only)"), ("all", "w/ ALIGN (all tasks)"))):
+            vals = [runs.get(f"index-{mm}-{t}", {}).get(key, 0.0) for mm, _ in methods]
+            bars = ax.bar(x + (j - 0.5) * 0.38, vals, 0.38, label=lab, color=PALETTE[j])
+            ax.bar_label(bars, fmt="%.3f", fontsize=6, padding=1)  # a bar of 0 still shows its value
+        ax.set_xticks(x, [l for _, l in methods], fontsize=8)
+        ax.set_title(key.upper())
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(results: dict[str, Any], keys: tuple[str, ...] = ("hr@10", "ndcg@10")):
+    import matplotlib.pyplot as plt
+
+    from lcrec_mini.book.viz import PALETTE
+
+    runs = results["runs"]
+    rows = [(lab, runs[r]) for r, lab in ABLATION_ROWS if r in runs]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for j, key in enumerate(keys):
+        ax.plot(range(len(rows)), [r[key] for _, r in rows], "o-", label=key.upper(), color=PALETTE[j])
+    ax.set_xticks(range(len(rows)), [lab for lab, _ in rows], rotation=15, fontsize=8)
+    ax.set_ylabel("score")
+    ax.legend()
+    ax.set_title("task ablation (same training tokens per run; means over the training seeds)")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,1 @@
+"""Most-popular and SASRec on the same split."""

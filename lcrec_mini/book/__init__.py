@@ -1,0 +1,1 @@
+"""The book's helpers: notebook setup, tables, figures, the explorer, published numbers."""

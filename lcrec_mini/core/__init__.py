@@ -1,0 +1,1 @@
+"""The generic machinery: config overrides and presets, stage runner, CLI, run reader."""

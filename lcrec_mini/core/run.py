@@ -1,0 +1,112 @@
+"""One reader of a run folder: ``Run(run_dir)`` gives each stage's output, loaded on
+first use and kept.
+
+The stages themselves read only their declared upstream folders (``stage.UPSTREAM``);
+this reader is for what looks at a finished run (the study and its analyses, the explorer,
+the results tables, the notebooks on tokens and case studies), so those do not re-assemble
+dataset, codes, vocabulary or tuned model by hand.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lcrec_mini.core.stage import read_json
+
+
+class Run:
+    def __init__(self, run_dir: str | Path):
+        self.dir = Path(run_dir)
+        self._tuned: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r})"
+
+    def json(self, stage: str, name: str) -> Any:
+        """``<run_dir>/<stage>/<name>`` parsed (an error naming the file when it is missing)."""
+        return read_json(self.dir / stage / name)
+
+    def has(self, stage: str, name: str = "config.json") -> bool:
+        return (self.dir / stage / name).exists()
+
+    # -- data and index ------------------------------------------------------------
+
+    @cached_property
+    def dataset(self):
+        """``data.Dataset``: items, sequences, stats."""
+        from lcrec_mini.data import load_dataset
+
+        return load_dataset(self.dir)
+
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """The index [N items, L levels], checked: one row per item, no two alike."""
+        from lcrec_mini.index.stage import load_codes
+
+        return load_codes(self.dir, int(self.index_stats["items"]))
+
+    @cached_property
+    def index_stats(self) -> dict[str, Any]:
+        return self.json("index", "stats.json")
+
+    @property
+    def levels(self) -> int:
+        return int(self.index_stats["levels"])
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.index_stats["codebook_size"])
+
+    @cached_property
+    def vocabulary(self) -> list[str]:
+        """Every index token, level-major (``<a_0>`` .. the last level's last code)."""
+        from lcrec_mini.index.tokens import index_vocabulary
+
+        return index_vocabulary(self.levels, self.codebook_size)
+
+    # -- tasks, tuning, evaluation ---------------------------------------------------
+
+    @cached_property
+    def context(self):
+        """``tasks.TaskContext``: item text and index strings as the prompts show them."""
+        from lcrec_mini.tasks.examples import TaskContext
+
+        return TaskContext.load(self.dir)
+
+    @cached_property
+    def max_history(self) -> int:
+        """The history cap the prompts were built with: the tasks stage's (the data stage's
+        split setting when the tasks stage has not run, else LC-Rec's 20)."""
+        if self.has("tasks", "stats.json"):
+            return int(self.json("tasks", "stats.json")["max_history"])
+        return int(self.dataset.stats.get("split", {}).get("max_history", 20))
+
+    def tuned(self, cache_dir: str = "", device: str = "cpu") -> tuple[Any, Any]:
+        """(tokenizer, model) of the tune stage, LoRA merged; loaded once per device."""
+        from lcrec_mini.tune.stage import load_tuned
+
+        key = (cache_dir, device)
+        if key not in self._tuned:
+            self._tuned[key] = load_tuned(self.dir, cache_dir, device)
+        return self._tuned[key]
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        return self.json("eval", "metrics.json")
+
+    @cached_property
+    def predictions(self) -> dict[int, dict[str, Any]]:
+        """Test user -> their prediction (target, rank, top items and scores)."""
+        import json
+
+        from lcrec_mini.core.errors import DataError
+
+        path = self.dir / "eval" / "predictions.jsonl"
+        if not path.exists():
+            raise DataError(f"{path}: missing; run `lcrec-mini eval --run-dir {self.dir}` first")
+        rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        return {p["user"]: p for p in rows}

@@ -1,0 +1,267 @@
+"""Running a stage: skip when up to date, write atomically, never leave partial output.
+
+A stage writes into a fresh temporary folder beside its final one
+(``run_dir/.data.tmp-<pid>``); only when everything is written, ``config.json``
+last, is the folder renamed into place. A stage that fails, or is interrupted,
+leaves its previous output (if any) untouched and no partial folder behind.
+
+``<stage>/config.json`` records the stage's config section, the seed, the
+fingerprints of the stages it read, and the package version; it holds no time
+stamps, so a stage run twice with the same inputs writes byte-identical files.
+Wall times go to ``run_dir/log.jsonl`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from lcrec_mini import __version__
+from lcrec_mini.core.config import Config
+from lcrec_mini.core.errors import DataError
+
+
+def write_json(path: str | Path, obj: Any, indent: int | None = 1) -> None:
+    """Deterministic JSON (UTF-8, keys in insertion order, trailing newline)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=indent)
+        f.write("\n")
+
+
+def write_json_rows(path: str | Path, obj: dict[str, Any]) -> None:
+    """A JSON object written one key per line: LC-Rec's layout, readable in a diff."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("{\n")
+        last = len(obj) - 1
+        for n, (k, v) in enumerate(obj.items()):
+            sep = "," if n < last else ""
+            f.write(f"{json.dumps(str(k))}: {json.dumps(v, ensure_ascii=False)}{sep}\n")
+        f.write("}\n")
+
+
+def write_timing(out_dir: str | Path, seconds: float) -> None:
+    """A stage's wall time, in ``timing.json`` beside its results: kept out of
+    ``metrics.json`` so that two runs of one seed write byte-identical metrics."""
+    write_json(Path(out_dir) / "timing.json", {"wall_seconds": round(seconds, 1)})
+
+
+def stage_seconds(out_dir: str | Path) -> float | None:
+    """The wall time a stage recorded (``timing.json``; runs before it kept
+    ``wall_seconds`` in ``metrics.json``), or None when it recorded none."""
+    out_dir = Path(out_dir)
+    for name in ("timing.json", "metrics.json"):
+        if (out_dir / name).exists():
+            sec = read_json(out_dir / name).get("wall_seconds")
+            if sec is not None:
+                return float(sec)
+    return None
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path} line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from None
+
+
+@dataclass
+class StageResult:
+    name: str
+    out_dir: Path
+    skipped: bool
+    fingerprint: str
+    seconds: float
+
+
+#: the stages each stage reads (its fingerprint includes theirs); one table for every runner
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "data": (),
+    "embed": ("data",),
+    "index": ("embed",),
+    "tasks": ("data", "index"),
+    "tune": ("tasks",),
+    "eval": ("tasks", "tune"),
+    "baselines": ("data",),
+}
+
+
+def stage_fingerprint(cfg: Config, section: str, upstream: dict[str, str]) -> str:
+    import hashlib
+
+    blob = json.dumps(
+        {"own": cfg.fingerprint(section), "upstream": upstream}, sort_keys=True
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def read_stage_config(out_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((out_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+#: older names of a stage, still accepted by the CLI and ``run_named_stage``; a stage has one
+#: name, its folder's, everywhere else (CLI command, folder, config section, log)
+ALIASES = {"evaluate": "eval"}
+
+
+def missing_stages(run_dir: Path, stage: str) -> list[str]:
+    """``stage`` and every stage it needs, transitively, that ``run_dir`` lacks, in pipeline order."""
+    order = list(UPSTREAM)
+    seen: set[str] = set()
+
+    def walk(s: str) -> None:
+        if s in seen:
+            return
+        seen.add(s)
+        for u in UPSTREAM.get(s, ()):
+            walk(u)
+
+    walk(stage)
+    return [s for s in order if s in seen and read_stage_config(Path(run_dir) / s) is None]
+
+
+def upstream_fingerprint(run_dir: Path, stage: str, preset: str | None = None, needed_by: str | None = None) -> str:
+    """The fingerprint of an earlier stage's output; if it is missing, an error naming the
+    one command that builds it and every stage ``needed_by`` lacks (or ``stage`` needs)."""
+    meta = read_stage_config(Path(run_dir) / stage)
+    if meta is None:
+        missing = ([s for s in missing_stages(run_dir, needed_by) if s != needed_by] if needed_by
+                   else missing_stages(run_dir, stage))
+        p = f" --preset {preset}" if preset else ""
+        if missing == [stage]:
+            fix = f"`lcrec-mini {stage}{p} --run-dir {run_dir}`"
+        else:
+            fix = (f"`lcrec-mini run{p} --run-dir {run_dir}` (every stage in order; the run folder lacks "
+                   f"{', '.join(missing)})")
+        raise DataError(f"{Path(run_dir) / stage / 'config.json'}: stage {stage!r} has not been run in this "
+                        f"run folder; run {fix} first")
+    return meta["fingerprint"]
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by the finished ``tmp`` folder; the old one is removed only after."""
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    if out_dir.exists():
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _append_log(run_dir: Path, name: str, fp: str, seconds: float) -> None:
+    """One line per finished stage in ``run_dir/log.jsonl``."""
+    row = {"stage": name, "fingerprint": fp, "seconds": round(seconds, 3),
+           "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": __version__}
+    with open(run_dir / "log.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def run_stage(
+    name: str,
+    cfg: Config,
+    run_dir: str | Path,
+    build: Callable[[Path], None],
+    outputs: Iterable[str],
+    upstream: Iterable[str] | None = None,
+    force: bool = False,
+    log: Callable[[str], None] | None = None,
+    main_process: bool = True,
+    shared_tmp: bool = False,
+) -> StageResult:
+    """Run ``build(tmp_dir)`` unless ``run_dir/name`` is up to date, then swap it in.
+
+    ``outputs`` are the file names ``build`` must write; a missing one is a bug and
+    fails the stage before anything is moved into place. Under several processes
+    (``shared_tmp``), all of them build into one temporary folder and only the main
+    process checks, records and moves it into place.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    run_dir = Path(run_dir)
+    out_dir = run_dir / name
+    upstream = UPSTREAM.get(name, ()) if upstream is None else upstream
+    ups = {u: upstream_fingerprint(run_dir, u, cfg.preset, needed_by=name) for u in upstream}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fp = stage_fingerprint(cfg, name, ups)
+    outputs = list(outputs)
+
+    meta = read_stage_config(out_dir)
+    if (
+        not force
+        and meta is not None
+        and meta.get("fingerprint") == fp
+        and all((out_dir / o).exists() for o in outputs)
+    ):
+        log(f"[{name}] up to date in {out_dir} (fingerprint {fp}); skipped. Use --force to rerun.")
+        return StageResult(name, out_dir, True, fp, 0.0)
+
+    tmp = run_dir / (f".{name}.tmp-shared" if shared_tmp else f".{name}.tmp-{os.getpid()}")
+    if main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(exist_ok=shared_tmp)
+    t0 = time.perf_counter()
+    if not main_process:
+        build(tmp)
+        return StageResult(name, out_dir, False, fp, time.perf_counter() - t0)
+    try:
+        build(tmp)
+        missing = [o for o in outputs if not (tmp / o).exists()]
+        if missing:
+            raise RuntimeError(f"stage {name!r} did not write {missing}")
+        stage_meta = {
+            "stage": name,
+            "fingerprint": fp,
+            "lcrec_mini_version": __version__,
+            "preset": cfg.preset,
+            "config": cfg.fingerprint_dict(name),
+            "upstream": ups,
+        }
+        write_json(tmp / "config.json", stage_meta)
+        _swap_in(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+    _append_log(run_dir, name, fp, seconds)
+    log(f"[{name}] wrote {out_dir} in {seconds:.1f} s")
+    return StageResult(name, out_dir, False, fp, seconds)
+
+
+# -- the stages' registry (below the CLI: the CLI, the study and the notebooks use it) ----
+
+#: stage name -> (module, runner), in pipeline order; `run` chains them. Modules are
+#: imported only when their stage runs, so `lcrec-mini data` never loads torch models.
+STAGE_RUNNERS: dict[str, tuple[str, str]] = {
+    "data": ("lcrec_mini.data", "run_data"),
+    "embed": ("lcrec_mini.index.embed", "run_embed"),
+    "index": ("lcrec_mini.index.stage", "run_index"),
+    "tasks": ("lcrec_mini.tasks.examples", "run_tasks"),
+    "tune": ("lcrec_mini.tune.stage", "run_tune"),
+    "eval": ("lcrec_mini.generate.stage", "run_evaluate"),
+    "baselines": ("lcrec_mini.baselines.stage", "run_baselines"),
+}
+
+
+def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool):
+    """Run (or skip, when up to date) one stage; returns its ``StageResult``."""
+    import importlib
+
+    name = ALIASES.get(name, name)
+    if name not in STAGE_RUNNERS:
+        raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_RUNNERS)}")
+    module, func = STAGE_RUNNERS[name]
+    return getattr(importlib.import_module(module), func)(cfg, run_dir, force=force)
+
+
+STAGES = list(STAGE_RUNNERS)

@@ -1,0 +1,1 @@
+"""Item indexing: text embeddings, the RQ-VAE, uniform semantic mapping, the collision step."""

@@ -1,0 +1,1 @@
+"""The six instruction tasks: templates, example builders, user text, the tasks stage."""
