@@ -26,15 +26,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.config import make_config  # noqa: E402
-from lcrec_mini.indexing import build_index  # noqa: E402
+from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.index.stage import build_index  # noqa: E402
 
 
 def ml100k_embeddings(run_dir: Path) -> np.ndarray:
     path = run_dir / "embed" / "items.npy"
     if not path.exists():
-        from lcrec_mini.data import run_data
-        from lcrec_mini.embed import run_embed
+        from lcrec_mini.data.stage import run_data
+        from lcrec_mini.index.embed import run_embed
 
         cfg = make_config("cpu")
         run_data(cfg, run_dir)

@@ -43,9 +43,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.config import make_config  # noqa: E402
-from lcrec_mini.tasks import run_tasks  # noqa: E402
-from lcrec_mini.tuning import run_tune  # noqa: E402
+from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.tasks.examples import run_tasks  # noqa: E402
+from lcrec_mini.tune.stage import run_tune  # noqa: E402
 
 #: the tables in benchmarks/results were measured on text-only indices: --run-dir must hold
 #: data/embed/index stages built with embed.cf_dims=0 (e.g. `lcrec-mini run --set embed.cf_dims=0`)
@@ -92,7 +92,7 @@ def run_variant(name: str, src: Path, work: Path, steps: int, batch: int) -> dic
 
 def cpu_line() -> str:
     """The CPU's model name and the flags that decide the tuner's kernels."""
-    from lcrec_mini.tuning import BF16_CPU_FLAGS, cpu_flags, cpu_has_native_bf16
+    from lcrec_mini.tune.stage import BF16_CPU_FLAGS, cpu_flags, cpu_has_native_bf16
 
     model = "unknown CPU"
     try:

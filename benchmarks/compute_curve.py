@@ -7,7 +7,7 @@ with each snapshot and with the final model (LC-Rec's seqrec prompts, the same b
 search as the eval stage) of one or more runs that differ only in ``tune.seed``, and
 plots NDCG@10 and HR@10 against the minutes of training, with the baselines of the same
 data as lines. Each point is the mean over the seeds; its standard error counts the
-users and the seeds (:func:`lcrec_mini.metrics.seeded_difference`).
+users and the seeds (:func:`lcrec_mini.generate.metrics.seeded_difference`).
 
 Where the curve meets SASRec: NDCG@10 is fitted as a + b log(minutes) through the last
 three points of each seed, and the minutes where the fit reaches SASRec's NDCG@10 are
@@ -36,12 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.config import make_config  # noqa: E402
+from lcrec_mini.core.config import make_config  # noqa: E402
 from lcrec_mini.data.splits import test_case  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lcrec_mini.metrics import per_user, seeded_difference  # noqa: E402
-from lcrec_mini.stage import stage_seconds  # noqa: E402
+from lcrec_mini.generate.metrics import per_user, seeded_difference  # noqa: E402
+from lcrec_mini.core.stage import stage_seconds  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -62,9 +62,9 @@ def points(run_dir: Path) -> list[tuple[int, Path, float]]:
 def score_points(run_dir: Path, cfg) -> dict[int, dict]:
     """Rank every test user with each snapshot of ``run_dir``'s tune; each point is kept in
     ``run_dir/curve`` with the tune's fingerprint, and reused only for the same tune."""
-    from lcrec_mini.evaluation import Ranker, score_tests
-    from lcrec_mini.stage import read_stage_config
-    from lcrec_mini.tasks import read_examples
+    from lcrec_mini.generate.stage import Ranker, score_tests
+    from lcrec_mini.core.stage import read_stage_config
+    from lcrec_mini.tasks.examples import read_examples
 
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
     store = run_dir / "curve"
@@ -141,9 +141,9 @@ def main() -> None:
     run_dirs = [Path(d) for d in (a.run_dir or ["runs/cpu"])]
     cfg = make_config(a.preset)
 
-    from lcrec_mini.baselines import most_popular
-    from lcrec_mini.data import load_dataset
-    from lcrec_mini.evaluation import rank_of
+    from lcrec_mini.baselines.stage import most_popular
+    from lcrec_mini.data.stage import load_dataset
+    from lcrec_mini.generate.metrics import rank_of
 
     for d in run_dirs:
         for stage in ("tune", "baselines"):

@@ -14,7 +14,7 @@ that budget over the variant's mean example length) with each training seed of
 whole catalogue for all test users with LC-Rec's seqrec prompts. Reported: HR@10 and
 NDCG@10 averaged over the seeds, and each NDCG@10 difference from ``today`` and from the
 row above (that lever's own effect), with two standard errors over users and seeds
-(:func:`lcrec_mini.metrics.seeded_difference`) and the verdict of the lever's own step.
+(:func:`lcrec_mini.generate.metrics.seeded_difference`) and the verdict of the lever's own step.
 
     python benchmarks/levers.py --run-dir runs/cpu-text --tokens 120000 --seeds 42 43 44
 """
@@ -30,12 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.config import make_config  # noqa: E402
-from lcrec_mini.evaluation import run_evaluate  # noqa: E402
-from lcrec_mini.metrics import ndcg_of, seeded_difference, verdict  # noqa: E402
-from lcrec_mini.study import mean_example_tokens  # noqa: E402
-from lcrec_mini.tasks import run_tasks  # noqa: E402
-from lcrec_mini.tuning import run_tune  # noqa: E402
+from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.generate.stage import run_evaluate  # noqa: E402
+from lcrec_mini.generate.metrics import ndcg_of, seeded_difference, verdict  # noqa: E402
+from lcrec_mini.analyses.study import mean_example_tokens  # noqa: E402
+from lcrec_mini.tasks.examples import run_tasks  # noqa: E402
+from lcrec_mini.tune.stage import run_tune  # noqa: E402
 
 from bench_tune import OLD_CPU_FORMAT  # noqa: E402  (this folder is on sys.path when run as a script)
 

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from lcrec_mini.config import make_config
-from lcrec_mini.errors import DataError
-from lcrec_mini.stage import STAGES, UPSTREAM, read_stage_config, run_named_stage
+from lcrec_mini.core.config import make_config
+from lcrec_mini.core.errors import DataError
+from lcrec_mini.core.stage import STAGES, UPSTREAM, read_stage_config, run_named_stage
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_the_code_page_states_each_stages_reads_and_writes():
     import re
     from pathlib import Path
 
-    from lcrec_mini.stage import STAGE_RUNNERS
+    from lcrec_mini.core.stage import STAGE_RUNNERS
 
     page = (Path(__file__).resolve().parents[1] / "book" / "code.md").read_text()
     rows = {m.group(1): (m.group(2), m.group(3), m.group(4))

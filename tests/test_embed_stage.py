@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from lcrec_mini.config import make_config
-from lcrec_mini.data import run_data
-from lcrec_mini.embed import embed_items, load_embeddings, mean_pool, run_embed
-from lcrec_mini.errors import ConfigError, DataError
-from lcrec_mini.collisions import collision_rate
-from lcrec_mini.indexing import load_codes, run_index
-from lcrec_mini.stage import run_stage
+from lcrec_mini.core.config import make_config
+from lcrec_mini.data.stage import run_data
+from lcrec_mini.index.embed import embed_items, load_embeddings, mean_pool, run_embed
+from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.index.collisions import collision_rate
+from lcrec_mini.index.stage import load_codes, run_index
+from lcrec_mini.core.stage import run_stage
 
 
 def quiet(_m):
@@ -162,7 +162,7 @@ def test_unknown_embed_field(tmp_path):
 
 def test_cooccurrence_vectors_separate_groups_and_ignore_held_out_items():
     from lcrec_mini.data.splits import train_part
-    from lcrec_mini.embed import cooccurrence_vectors, with_cf
+    from lcrec_mini.index.embed import cooccurrence_vectors, with_cf
 
     # items 0-4 are watched together, items 5-9 together; items 10 and 11 only ever as a
     # user's last two (held-out) items
@@ -181,8 +181,8 @@ def test_cooccurrence_vectors_separate_groups_and_ignore_held_out_items():
 
 
 def test_embed_stage_appends_collaborative_dimensions(tmp_path, monkeypatch):
-    import lcrec_mini.embed as embed_module
-    from lcrec_mini.data import load_dataset
+    import lcrec_mini.index.embed as embed_module
+    from lcrec_mini.data.stage import load_dataset
 
     seen = {}
     real = embed_module.cooccurrence_vectors
@@ -208,8 +208,8 @@ def test_embed_stage_appends_collaborative_dimensions(tmp_path, monkeypatch):
 def test_collaborative_dimensions_from_a_trained_sasrec(tmp_path, monkeypatch):
     """embed.cf_source=sasrec: the cf part comes from SASRec's item table, trained on the
     training parts only; its settings enter the embed stage's fingerprint."""
-    import lcrec_mini.sasrec as baselines
-    from lcrec_mini.data import load_dataset
+    import lcrec_mini.baselines.sasrec as baselines
+    from lcrec_mini.data.stage import load_dataset
 
     seen = {}
     real = baselines.train_sasrec

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from lcrec_mini.config import make_config
-from lcrec_mini.errors import ConfigError, DataError
-from lcrec_mini.evaluation import rank_metrics, rank_of
+from lcrec_mini.core.config import make_config
+from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.generate.metrics import rank_metrics, rank_of
 
 
 def test_metrics_hand_computed():
@@ -34,7 +34,7 @@ def test_metrics_hand_computed():
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """One smoke run of every stage; (run_dir, what `lcrec-mini run` printed)."""
-    from lcrec_mini.cli import main
+    from lcrec_mini.core.cli import main
 
     run_dir = tmp_path_factory.mktemp("smoke")
     buf = io.StringIO()
@@ -66,14 +66,14 @@ def test_smoke_evaluate_writes_metrics_and_predictions(smoke_run):
 
 
 def test_most_popular_counts_training_interactions_only():
-    from lcrec_mini.baselines import most_popular
+    from lcrec_mini.baselines.stage import most_popular
 
     assert most_popular([[0, 1, 1], [1, 2], [2]], n_items=4, k=3) == [1, 2, 0]
     assert most_popular([[3]], n_items=4, k=4) == [3, 0, 1, 2]  # ties: lower id first
 
 
 def test_sasrec_learns_a_deterministic_cycle():
-    from lcrec_mini.sasrec import sasrec_rank, train_sasrec
+    from lcrec_mini.baselines.sasrec import sasrec_rank, train_sasrec
 
     # every user walks the same cycle 0 -> 1 -> ... -> 9 -> 0: the next item is obvious
     seqs = [[(u + t) % 10 for t in range(30)] for u in range(20)]
@@ -90,7 +90,7 @@ def test_sasrec_starts_near_the_uniform_loss_and_windows_follow_the_setting():
 
     import torch
 
-    from lcrec_mini.sasrec import SASRec, train_sasrec
+    from lcrec_mini.baselines.sasrec import SASRec, train_sasrec
 
     # small initial embeddings: the first loss is about log(n_items), not ~30 nats
     model = SASRec(1000, 64, 2, 2, 0.0, 20, init_std=0.02)
@@ -117,7 +117,7 @@ def test_run_prints_the_comparison_table(smoke_run):
 
 
 def test_empty_test_split_is_a_clear_error(smoke_run, tmp_path):
-    from lcrec_mini.evaluation import run_evaluate
+    from lcrec_mini.generate.stage import run_evaluate
 
     run_dir = copy_run(smoke_run[0], tmp_path / "run")
     (run_dir / "tasks" / "test.jsonl").write_text("")
@@ -127,8 +127,8 @@ def test_empty_test_split_is_a_clear_error(smoke_run, tmp_path):
 
 
 def test_model_vocabulary_without_index_tokens_is_a_clear_error(smoke_run, tmp_path):
-    from lcrec_mini.evaluation import run_evaluate
-    from lcrec_mini.llm import load_tokenizer
+    from lcrec_mini.generate.stage import run_evaluate
+    from lcrec_mini.tune.llm import load_tokenizer
 
     run_dir = copy_run(smoke_run[0], tmp_path / "run")
     # a tokenizer that never had the index tokens added, saved over the tuned one
@@ -141,8 +141,8 @@ def test_model_vocabulary_without_index_tokens_is_a_clear_error(smoke_run, tmp_p
 def test_duplicated_index_is_a_clear_error(smoke_run, tmp_path):
     """Two items with one index are refused where the index is read: by the tasks stage
     (index/codes.json) and by evaluate (the tasks stage's context), before any work."""
-    from lcrec_mini.evaluation import run_evaluate
-    from lcrec_mini.tasks import run_tasks
+    from lcrec_mini.generate.stage import run_evaluate
+    from lcrec_mini.tasks.examples import run_tasks
 
     run_dir = copy_run(smoke_run[0], tmp_path / "run")
     codes = json.loads((run_dir / "index" / "codes.json").read_text())
@@ -161,8 +161,8 @@ def test_duplicated_index_is_a_clear_error(smoke_run, tmp_path):
 def test_results_table_scores_every_row_on_the_users_lc_rec_was_evaluated_on(smoke_run):
     """The smoke preset evaluates LC-Rec on its first 20 test users and the baselines on
     all 100: the table re-scores the baselines on those 20 from their per-user ranks."""
-    from lcrec_mini.baselines import comparison_rows, comparison_table
-    from lcrec_mini.metrics import METRIC_KEYS, rank_metrics
+    from lcrec_mini.baselines.stage import comparison_rows, comparison_table
+    from lcrec_mini.generate.metrics import METRIC_KEYS, rank_metrics
 
     run_dir, printed = smoke_run
     users = [json.loads(line)["user"] for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()]
@@ -184,7 +184,7 @@ def test_the_table_states_lc_rec_minus_each_baseline_with_its_paired_standard_er
     that of the per-user differences' mean, printed by `lcrec-mini run`."""
     import math
 
-    from lcrec_mini.baselines import comparison_rows, paired_differences
+    from lcrec_mini.baselines.stage import comparison_rows, paired_differences
 
     run_dir, printed = smoke_run
     rows = {r["model"].split(" (")[0]: r for r in comparison_rows(run_dir)}
@@ -210,8 +210,8 @@ def test_the_table_states_lc_rec_minus_each_baseline_with_its_paired_standard_er
 def test_a_second_run_of_the_seed_writes_byte_identical_metrics(smoke_run, tmp_path):
     """Determinism: the same seed and preset give the same metrics files, byte for byte;
     the wall time (which differs run to run) is kept apart in timing.json."""
-    from lcrec_mini.cli import main
-    from lcrec_mini.stage import stage_seconds
+    from lcrec_mini.core.cli import main
+    from lcrec_mini.core.stage import stage_seconds
 
     first, _ = smoke_run
     with contextlib.redirect_stdout(io.StringIO()):
@@ -223,11 +223,9 @@ def test_a_second_run_of_the_seed_writes_byte_identical_metrics(smoke_run, tmp_p
     assert (tmp_path / "eval" / "predictions.jsonl").read_bytes() == (first / "eval" / "predictions.jsonl").read_bytes()
 
 
-def test_stage_seconds_reads_older_runs_that_kept_it_in_metrics(tmp_path):
-    from lcrec_mini.stage import stage_seconds
+def test_stage_seconds_reads_timing_json(tmp_path):
+    from lcrec_mini.core.stage import stage_seconds
 
     assert stage_seconds(tmp_path) is None
-    (tmp_path / "metrics.json").write_text(json.dumps({"hr@10": 0.1, "wall_seconds": 12.5}))
-    assert stage_seconds(tmp_path) == 12.5
     (tmp_path / "timing.json").write_text(json.dumps({"wall_seconds": 3.0}))
     assert stage_seconds(tmp_path) == 3.0

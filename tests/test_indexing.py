@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from lcrec_mini.config import make_config
-from lcrec_mini.errors import ConfigError, DataError
-from lcrec_mini.collisions import collision_groups, collision_rate, level_stats
-from lcrec_mini.fixup import final_fixup, sinkhorn_fixup
-from lcrec_mini.indexing import build_index, code_tokens, parse_tokens
-from lcrec_mini.rqvae import RQVAE, kmeans, load_rqvae, residual_codes, sinkhorn
+from lcrec_mini.core.config import make_config
+from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.index.collisions import collision_groups, collision_rate, level_stats
+from lcrec_mini.index.fixup import final_fixup, sinkhorn_fixup
+from lcrec_mini.index.stage import build_index, code_tokens, parse_tokens
+from lcrec_mini.index.rqvae import RQVAE, kmeans, load_rqvae, residual_codes, sinkhorn
 
 
 def clustered(n=400, d=24, clusters=8, seed=0):
@@ -217,7 +217,7 @@ def test_codebook_too_small_is_an_error():
 
 
 def test_checkpoint_round_trip_and_corrupt_checkpoint(tmp_path):
-    from lcrec_mini.rqvae import save_rqvae
+    from lcrec_mini.index.rqvae import save_rqvae
 
     x, _ = clustered(n=200)
     cfg = small_cfg()

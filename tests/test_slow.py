@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from lcrec_mini.config import make_config
-from lcrec_mini.data import run_data
-from lcrec_mini.embed import load_encoder, encode_texts, run_embed
-from lcrec_mini.collisions import collision_rate
-from lcrec_mini.indexing import load_codes, run_index
+from lcrec_mini.core.config import make_config
+from lcrec_mini.data.stage import run_data
+from lcrec_mini.index.embed import load_encoder, encode_texts, run_embed
+from lcrec_mini.index.collisions import collision_rate
+from lcrec_mini.index.stage import load_codes, run_index
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_tune_runs_on_two_cpu_processes_with_gloo(tmp_path):
     import subprocess
     import sys
 
-    from lcrec_mini.tasks import run_tasks
+    from lcrec_mini.tasks.examples import run_tasks
 
     cfg = make_config("smoke")
     for stage in (run_data, run_embed, run_index, run_tasks):
@@ -54,7 +54,7 @@ def test_tune_runs_on_two_cpu_processes_with_gloo(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-        "-m", "lcrec_mini.cli", "tune", "--preset", "smoke", "--run-dir", str(tmp_path),
+        "-m", "lcrec_mini.core.cli", "tune", "--preset", "smoke", "--run-dir", str(tmp_path),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,13 +1,14 @@
 """Stages: skipped when up to date, byte-identical reruns, no partial output on failure."""
 
 import json
+import os
 
 import pytest
 
-from lcrec_mini.cli import main
-from lcrec_mini.config import make_config
-from lcrec_mini.data import OUTPUTS, run_data
-from lcrec_mini.stage import run_stage
+from lcrec_mini.core.cli import main
+from lcrec_mini.core.config import make_config
+from lcrec_mini.data.stage import OUTPUTS, run_data
+from lcrec_mini.core.stage import run_stage
 
 
 def snapshot(folder):
@@ -100,7 +101,7 @@ def test_cli_config_lists_keys(capsys):
 def test_cli_run_chains_stages(tmp_path, capsys):
     """`run` runs every stage once, in pipeline order, each reading the one before; the
     second `run` skips them all and prints the same results table."""
-    from lcrec_mini.stage import STAGES, read_stage_config
+    from lcrec_mini.core.stage import STAGES, read_stage_config
 
     folders = list(STAGES)  # one name per stage: the CLI command is the folder's name
     assert main(["run", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 0
@@ -134,7 +135,7 @@ def test_cli_run_chains_stages(tmp_path, capsys):
 
 
 def test_out_of_order_stage_names_the_one_command_with_the_preset(tmp_path, capsys):
-    from lcrec_mini.cli import main
+    from lcrec_mini.core.cli import main
 
     run_dir = tmp_path / "empty"
     rc = main(["eval", "--preset", "smoke", "--run-dir", str(run_dir)])
@@ -153,17 +154,88 @@ def test_out_of_order_stage_names_the_one_command_with_the_preset(tmp_path, caps
     assert f"run `lcrec-mini index --preset smoke --run-dir {run_dir}` first" in err
 
 
-def test_the_old_stage_name_evaluate_still_runs_the_eval_stage(tmp_path, capsys):
-    """`eval` is the stage's one name (CLI, folder, config section); `evaluate`, its older
-    CLI name, is an alias of it: the same error, naming the `eval` command."""
-    from lcrec_mini.cli import main
-    from lcrec_mini.stage import ALIASES, STAGES
+def test_a_stage_without_its_inputs_names_the_command_that_builds_them(tmp_path, capsys):
+    from lcrec_mini.core.cli import main
 
-    assert "eval" in STAGES and "evaluate" not in STAGES and ALIASES == {"evaluate": "eval"}
     main(["data", "--preset", "smoke", "--run-dir", str(tmp_path)])
     capsys.readouterr()
-    errs = []
-    for name in ("eval", "evaluate"):
-        assert main([name, "--preset", "smoke", "--run-dir", str(tmp_path)]) == 2
-        errs.append(capsys.readouterr().err)
-    assert errs[0] == errs[1] and "has not been run" in errs[0]
+    assert main(["eval", "--preset", "smoke", "--run-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "has not been run" in err and "lcrec-mini run --preset smoke" in err
+
+
+# -- bad inputs: one line, rc 2, in under 2 s, nothing computed -----------------------------
+
+
+def _cli(args, capsys):
+    import time
+
+    from lcrec_mini.core.cli import main
+
+    t0 = time.perf_counter()
+    rc = main(args)
+    err = capsys.readouterr().err.strip()
+    return rc, err, time.perf_counter() - t0
+
+
+def test_a_run_folder_that_is_a_file_is_refused(tmp_path, capsys):
+    f = tmp_path / "notafolder"
+    f.write_text("x")
+    rc, err, sec = _cli(["run", "--preset", "smoke", "--run-dir", str(f)], capsys)
+    assert rc == 2 and len(err.splitlines()) == 1 and sec < 2, err
+    assert f"run folder {f}: a file of that name exists" in err
+    assert f.read_text() == "x"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_run_folder_is_refused(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        rc, err, sec = _cli(["data", "--preset", "smoke", "--run-dir", str(ro / "run")], capsys)
+    finally:
+        ro.chmod(0o700)
+    assert rc == 2 and len(err.splitlines()) == 1 and sec < 2, err
+    assert "is not writable" in err and not (ro / "run").exists()
+
+
+def test_the_writability_check_follows_the_permissions(tmp_path, monkeypatch):
+    """The same check as above, run as root too: os.access saying no is an error."""
+    from lcrec_mini.core.errors import DataError
+    from lcrec_mini.core.stage import check_run_dir
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(DataError, match="is not writable by this user"):
+        check_run_dir(tmp_path / "run")
+
+
+def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (run_dir / ".lock").write_text(f"{holder.pid}\n")
+        rc, err, sec = _cli(["data", "--preset", "smoke", "--run-dir", str(run_dir)], capsys)
+        assert rc == 2 and len(err.splitlines()) == 1 and sec < 2, err
+        assert f"in use by process {holder.pid}" in err and f"tail --pid={holder.pid}" in err
+        assert not (run_dir / "data").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone: its lock is stale, taken over, and released at the end
+    rc, err, _ = _cli(["data", "--preset", "smoke", "--run-dir", str(run_dir)], capsys)
+    assert rc == 0 and f"process {holder.pid} no longer runs; taking over its lock" in err
+    assert (run_dir / "data" / "items.json").exists() and not (run_dir / ".lock").exists()
+
+
+def test_an_index_too_small_for_the_items_is_refused_before_embedding(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    sets = ["--set", "index.levels=1", "--set", "index.codebook_size=16"]
+    rc, err, sec = _cli(["run", "--preset", "smoke", "--run-dir", str(run_dir), *sets], capsys)
+    assert rc == 2 and sec < 2, err
+    assert err.splitlines()[-1].startswith("lcrec-mini: error: index.codebook_size^index.levels = 16^1 = 16 indices")
+    assert (run_dir / "data" / "items.json").exists() and not (run_dir / "embed").exists()

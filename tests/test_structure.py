@@ -75,17 +75,17 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycle_and_nothing_imports_the_cli():
     graph = import_graph()
-    assert "lcrec_mini.cli" in graph and "lcrec_mini.stage" in graph  # the graph was read
-    assert "lcrec_mini.config" in graph["lcrec_mini.stage"]
+    assert "lcrec_mini.core.cli" in graph and "lcrec_mini.core.stage" in graph  # the graph was read
+    assert "lcrec_mini.core.config" in graph["lcrec_mini.core.stage"]
     assert cycles(graph) == []
-    assert [m for m, deps in graph.items() if "lcrec_mini.cli" in deps] == []
+    assert [m for m, deps in graph.items() if "lcrec_mini.core.cli" in deps] == []
 
 
 def test_the_index_token_is_formatted_in_one_function():
     """Only tokens.code_token writes ``<x_N>``; every other module goes through it."""
     import re
 
-    from lcrec_mini.tokens import code_token, index_str, index_vocabulary, parse_code_token
+    from lcrec_mini.index.tokens import code_token, index_str, index_vocabulary, parse_code_token
 
     writers = []
     for p in PKG.rglob("*.py"):
@@ -118,3 +118,41 @@ def test_the_leave_one_out_split_is_written_in_one_module():
     seq = [5, 6, 7, 8, 9]
     assert train_part(seq) == [5, 6, 7] and list(train_positions(seq)) == [1, 2]
     assert valid_case(seq) == ([5, 6, 7], 8) and test_case(seq) == ([5, 6, 7, 8], 9)
+
+
+def test_every_config_field_declares_its_allowed_values():
+    """One place per key: each field of every section carries its allowed values
+    (``core.settings.setting``), and no stage module checks a config value again."""
+    import dataclasses
+    import re
+
+    from lcrec_mini.core.config import SECTIONS, Config
+    from lcrec_mini.core.settings import Allowed
+
+    cfg = Config()
+    checked = 0
+    for sec in [cfg] + [getattr(cfg, s) for s in sorted(SECTIONS)]:
+        for f in dataclasses.fields(sec):
+            assert isinstance(f.metadata.get("allowed"), Allowed), f"{type(sec).__name__}.{f.name}"
+            assert f.metadata["allowed"].ok(getattr(sec, f.name)), f"{type(sec).__name__}.{f.name}: default refused"
+            checked += 1
+    assert checked > 90
+    # the re-checks of allowed values that stage modules held before the declarations
+    rechecks = re.compile(r"expected (lora or full|mean or semantic|auto, bf16 or fp32|random, last or all|"
+                          r"prefix or window|template or llm)|unknown (index\.method|tasks\.user_text|tune\.method)")
+    found = [f"{p.relative_to(PKG)}:{i}" for p in PKG.rglob("*.py") if p.parent.name != "core"
+             for i, line in enumerate(p.read_text().splitlines(), 1) if rechecks.search(line)]
+    assert found == []
+
+
+def test_the_indexers_and_tasks_are_named_where_the_config_reads_them():
+    import dataclasses
+
+    from lcrec_mini.index.config import METHOD_NAMES
+    from lcrec_mini.index.methods import METHODS
+    from lcrec_mini.tasks.config import TasksConfig
+    from lcrec_mini.tasks.templates import TASKS
+
+    assert tuple(METHODS) == METHOD_NAMES
+    samples = [f.name[: -len("_samples")] for f in dataclasses.fields(TasksConfig) if f.name.endswith("_samples")]
+    assert samples == list(TASKS) == TasksConfig().tasks

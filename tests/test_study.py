@@ -2,7 +2,7 @@
 
 import pytest
 
-from lcrec_mini.study import (ABLATION_ROWS, PCA_RUN, STUDY_SEEDS, claims, co_interaction, estimate_seconds,
+from lcrec_mini.analyses.study import (ABLATION_ROWS, PCA_RUN, STUDY_SEEDS, claims, co_interaction, estimate_seconds,
                               run_config, run_name, study_runs, title_overlap, users_of_items)
 
 
@@ -24,7 +24,7 @@ def test_plan_covers_every_comparison_once():
 
 
 def test_equal_tokens_give_the_longer_examples_fewer_steps(monkeypatch, tmp_path):
-    from lcrec_mini import study
+    from lcrec_mini.analyses import study
 
     cfg = run_config("cpu", study_runs()[0], 42)
     monkeypatch.setattr(study, "mean_example_tokens", lambda run_dir, cfg: 100.0)
@@ -109,8 +109,8 @@ def test_an_interval_that_holds_zero_is_not_resolved():
 def test_seeds_count_in_the_standard_error():
     """Two configurations whose users agree within each seed but whose seeds disagree: the
     users alone would call the difference certain; with the seeds it is not resolved."""
-    from lcrec_mini.metrics import seeded_difference
-    from lcrec_mini.study import difference
+    from lcrec_mini.generate.metrics import seeded_difference
+    from lcrec_mini.analyses.study import difference
 
     n = 400
     hits = lambda k: [1 if u < k else None for u in range(n)]  # noqa: E731  HR@5 = k / n
@@ -134,7 +134,7 @@ def test_token_pca_zooms_on_index_tokens_packed_into_a_dot():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from lcrec_mini.analysis import plot_token_pca, token_embedding_pca
+    from lcrec_mini.analyses.probes import plot_token_pca, token_embedding_pca
 
     rng = np.random.default_rng(0)
     words = rng.normal(size=(300, 16))
@@ -156,7 +156,7 @@ def test_indexing_chart_labels_every_bar_even_a_zero():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lcrec_mini.study import plot_indexing
+    from lcrec_mini.analyses.study import plot_indexing
 
     runs = {f"index-{m}-{t}": {"hr@5": 0.0 if m == "random" else 0.02, "ndcg@5": 0.01}
             for m in ("lcrec", "rqvae", "random") for t in ("seq", "all")}
@@ -167,8 +167,8 @@ def test_indexing_chart_labels_every_bar_even_a_zero():
 
 
 def test_empty_generations_are_named_in_the_case_study_tables():
-    from lcrec_mini.analysis import EMPTY_AT_ONCE
-    from lcrec_mini.notebook import prefix_generation_tables
+    from lcrec_mini.analyses.probes import EMPTY_AT_ONCE
+    from lcrec_mini.book.notebook import prefix_generation_tables
 
     res = {"case_studies": {"prefix_generation": [{"item": 3, "title": "Star Wars", "rows": [
         {"prefix length": 1, "prefix": "<a_1>", "generated title": "", "text": ""},
@@ -180,7 +180,7 @@ def test_empty_generations_are_named_in_the_case_study_tables():
 
 
 def test_differences_are_paired_over_the_same_users_when_ranks_are_kept():
-    from lcrec_mini.study import difference
+    from lcrec_mini.analyses.study import difference
 
     n = 400
     base = [1 if u % 10 == 0 else None for u in range(n)]  # HR@5 0.10

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from lcrec_mini.config import make_config
-from lcrec_mini.errors import ConfigError, DataError
-from lcrec_mini.prompts import TASKS, TEMPLATES
-from lcrec_mini.tasks import TaskContext, build_examples, check_codes_match, render
-from lcrec_mini.usertext import template_preference, template_query, user_texts
+from lcrec_mini.core.config import make_config
+from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.tasks.templates import TASKS, TEMPLATES
+from lcrec_mini.tasks.examples import TaskContext, build_examples, check_codes_match, render
+from lcrec_mini.tasks.usertext import template_preference, template_query, user_texts
 
 ITEMS = {
     str(i): {
@@ -149,7 +149,7 @@ def test_examples_are_deterministic():
 
 
 def test_window_examples_tile_the_training_part_and_nothing_else():
-    from lcrec_mini.tasks import windows
+    from lcrec_mini.tasks.examples import windows
 
     assert windows(list(range(10)), 4) == [[0, 1], [2, 3, 4, 5], [6, 7, 8, 9]]
     assert windows([5], 4) == [] and windows(list(range(5)), 4) == [[1, 2, 3, 4]]  # a 1-item window has no history
@@ -173,12 +173,12 @@ def test_window_examples_tile_the_training_part_and_nothing_else():
 def test_tasks_table_shows_every_task_and_which_the_run_trains(tmp_path):
     """A run that trains seqrec alone (the cpu preset) still shows the reader all six
     tasks, the five left out marked and built from the run's own data and index."""
-    from lcrec_mini.data import run_data
-    from lcrec_mini.embed import run_embed
-    from lcrec_mini.indexing import run_index
-    from lcrec_mini.notebook import task_examples_table
-    from lcrec_mini.prompts import TASKS
-    from lcrec_mini.tasks import run_tasks
+    from lcrec_mini.data.stage import run_data
+    from lcrec_mini.index.embed import run_embed
+    from lcrec_mini.index.stage import run_index
+    from lcrec_mini.book.notebook import task_examples_table
+    from lcrec_mini.tasks.templates import TASKS
+    from lcrec_mini.tasks.examples import run_tasks
 
     cfg = make_config("smoke", set_items=["tasks.tasks=seqrec"])
     for stage in (run_data, run_embed, run_index, run_tasks):

@@ -7,16 +7,17 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from lcrec_mini.config import make_config
-from lcrec_mini.data import run_data
-from lcrec_mini.embed import run_embed
-from lcrec_mini.errors import DataError
-from lcrec_mini.indexing import run_index
-from lcrec_mini.llm import add_index_tokens, format_prompt, index_vocabulary, load_causal_lm
-from lcrec_mini.prompts import SYSTEM
-from lcrec_mini.stage import write_json
-from lcrec_mini.tasks import run_tasks
-from lcrec_mini.tuning import encode_example, load_tuned, run_tune
+from lcrec_mini.core.config import make_config
+from lcrec_mini.data.stage import run_data
+from lcrec_mini.index.embed import run_embed
+from lcrec_mini.core.errors import DataError
+from lcrec_mini.index.stage import run_index
+from lcrec_mini.tune.llm import add_index_tokens, format_prompt, load_causal_lm
+from lcrec_mini.index.tokens import index_vocabulary
+from lcrec_mini.tasks.templates import SYSTEM
+from lcrec_mini.core.stage import write_json
+from lcrec_mini.tasks.examples import run_tasks
+from lcrec_mini.tune.stage import encode_example, load_tuned, run_tune
 
 
 def quiet(_m):
@@ -115,7 +116,7 @@ def test_cut_full_tuning_trains_index_rows_only_and_reloads_cut(prepared, tmp_pa
     assert json.loads((run_dir / "tune" / "tune_meta.json").read_text())["num_layers"] == 1
     tok, model = load_tuned(run_dir)
     assert len(model.model.layers) == 1 and model.config.num_hidden_layers == 1
-    from lcrec_mini.tuning import init_index_rows
+    from lcrec_mini.tune.stage import init_index_rows
 
     tok0, base = load_causal_lm("tiny", seed=cfg.seed)
     n_words = base.get_input_embeddings().weight.shape[0]
@@ -125,7 +126,7 @@ def test_cut_full_tuning_trains_index_rows_only_and_reloads_cut(prepared, tmp_pa
     assert not torch.equal(w[ids], w0[ids])  # the index rows trained
     assert not torch.equal(model.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight)
     with pytest.raises(DataError, match="tune.num_layers = 5, but the model has only 2 decoder layers"):
-        from lcrec_mini.llm import keep_layers
+        from lcrec_mini.tune.llm import keep_layers
 
         keep_layers(base, 5)
     assert len(ids) == 48
@@ -159,7 +160,8 @@ def test_model_without_the_index_tokens_is_refused(prepared, tmp_path):
 def test_response_only_loss_equals_the_full_loss():
     import torch
 
-    from lcrec_mini.tuning import collate, response_loss
+    from lcrec_mini.tune.objective import lm_loss
+    from lcrec_mini.tune.stage import collate
 
     tok, model = load_causal_lm("tiny", seed=1)
     add_index_tokens(tok, model, index_vocabulary(3, 16))
@@ -170,7 +172,7 @@ def test_response_only_loss_equals_the_full_loss():
     inputs = collate(tok.pad_token_id)(batch)
     assert (inputs["attention_mask"][:, -1] == 1).all()  # left padding
     with torch.no_grad():
-        fast = response_loss(model, inputs)
+        fast = lm_loss(model, inputs)
     # reference: the plain loss of each example alone, averaged over all response tokens
     total, count = 0.0, 0
     for b in batch:
@@ -190,7 +192,7 @@ def test_dequantizing_smollm2_leaves_the_global_rng_alone(tmp_path, monkeypatch)
     import transformers
     from transformers import LlamaConfig
 
-    import lcrec_mini.models as models
+    import lcrec_mini.core.models as models
 
     def tiny_from_gguf(*_a, **_k):  # stands in for the GGUF load: a small model, quickly
         cfg = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
@@ -246,7 +248,7 @@ def test_bf16_tuning_runs_on_the_cpu_and_its_loss_falls(prepared, tmp_path):
 
 
 def test_auto_precision_follows_the_cpu_flags(monkeypatch):
-    from lcrec_mini import tuning
+    from lcrec_mini.tune import stage as tuning
 
     assert tuning.cpu_has_native_bf16({"avx2", "avx512_bf16"}) and tuning.cpu_has_native_bf16({"amx_bf16"})
     assert not tuning.cpu_has_native_bf16({"avx2", "avx512f"})

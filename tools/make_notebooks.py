@@ -49,7 +49,7 @@ preset = "cpu"
 run_dir = None
 overrides = {}'''
 
-ENV = '''from lcrec_mini.notebook import setup, stage
+ENV = '''from lcrec_mini.book.notebook import setup, stage
 env = setup(preset, run_dir, overrides)'''
 
 

@@ -229,7 +229,8 @@ def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
     the intention alone and with the history, beside the history alone (its seqrec
     evaluation), for the first ``users`` test users (0: all)."""
     from lcrec_mini.core.runtime import pick_device
-    from lcrec_mini.generate.stage import Ranker, rank_metrics, rank_of
+    from lcrec_mini.generate.stage import Ranker
+    from lcrec_mini.generate.metrics import rank_metrics, rank_of
     from lcrec_mini.tune.llm import format_prompt
     from lcrec_mini.tasks.examples import read_examples, render
 

@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from lcrec_mini.data.splits import test_case, valid_case
-from lcrec_mini.core.errors import ConfigError
 from lcrec_mini.generate.metrics import rank_metrics, rank_of
 
 
@@ -88,8 +87,6 @@ def train_sasrec(
     g = torch.Generator().manual_seed(seed)
     model = SASRec(n_items, bc.sasrec_hidden, bc.sasrec_layers, bc.sasrec_heads, bc.sasrec_dropout, bc.max_len, bc.sasrec_init_std)
     opt = torch.optim.Adam(model.parameters(), lr=bc.sasrec_lr)
-    if bc.sasrec_windows not in ("random", "last", "all"):
-        raise ConfigError(f"baselines.sasrec_windows: {bc.sasrec_windows!r}; expected random, last or all")
     rng = np.random.default_rng(seed)
 
     def epoch_windows() -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
-from torch import nn
 
 from lcrec_mini.core.config import Config
 from lcrec_mini.data.splits import test_case, train_part
@@ -42,7 +40,7 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
     bc = cfg.baselines
 
     def build(out: Path) -> None:
-        from lcrec_mini.data import load_dataset
+        from lcrec_mini.data.stage import load_dataset
 
         t0 = time.perf_counter()
         ds = load_dataset(run_dir)

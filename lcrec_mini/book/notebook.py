@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lcrec_mini.baselines.stage import popular_items  # noqa: F401  (the notebooks import it from here)
 from lcrec_mini.core.config import Config, make_config
 from lcrec_mini.generate.metrics import METRIC_KEYS
 from lcrec_mini.index.tokens import index_str

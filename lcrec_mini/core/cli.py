@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from lcrec_mini import __version__
 from lcrec_mini.core.config import PRESETS, make_config, valid_keys
 from lcrec_mini.core.errors import LcrecError
-from lcrec_mini.core.stage import ALIASES, STAGES, run_named_stage
+from lcrec_mini.core.stage import STAGES, check_run_dir, run_lock, run_named_stage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true", help="rerun even if the outputs are up to date")
 
     for name in STAGES:
-        old = [a for a, n in ALIASES.items() if n == name]
-        common(sub.add_parser(name, aliases=old, help=f"run the {name} stage"))
+        common(sub.add_parser(name, help=f"run the {name} stage"))
     common(sub.add_parser("run", help="run every stage in order (skipping those up to date)"))
     st = sub.add_parser("study", help="the paper's analyses: indexing methods, task ablation, intentions, "
                         "token PCA, case studies (resumable; prints a time estimate first)")
@@ -65,15 +63,15 @@ def main(argv: list[str] | None = None) -> int:
 
             print("\n".join(valid_keys(cfg)) if args.keys else yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
             return 0
-        run_dir = Path(args.run_dir or f"runs/{args.preset}")
-        if args.command == "analyze":
-            from lcrec_mini.analyses.study import analyze_run
+        run_dir = check_run_dir(args.run_dir or f"runs/{args.preset}")
+        with run_lock(run_dir):
+            if args.command == "analyze":
+                from lcrec_mini.analyses.study import analyze_run
 
-            analyze_run(cfg, run_dir, args.items, args.force)
-            return 0
-        stages = list(STAGES) if args.command == "run" else [args.command]  # run_named_stage resolves aliases
-        for name in stages:
-            run_named_stage(name, cfg, run_dir, args.force)
+                analyze_run(cfg, run_dir, args.items, args.force)
+                return 0
+            for name in STAGES if args.command == "run" else [args.command]:
+                run_named_stage(name, cfg, run_dir, args.force)
         if args.command == "run":
             from lcrec_mini.baselines.stage import comparison_table
 

@@ -38,7 +38,7 @@ class Run:
     @cached_property
     def dataset(self):
         """``data.Dataset``: items, sequences, stats."""
-        from lcrec_mini.data import load_dataset
+        from lcrec_mini.data.stage import load_dataset
 
         return load_dataset(self.dir)
 

@@ -13,6 +13,7 @@ Wall times go to ``run_dir/log.jsonl`` instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -52,15 +53,9 @@ def write_timing(out_dir: str | Path, seconds: float) -> None:
 
 
 def stage_seconds(out_dir: str | Path) -> float | None:
-    """The wall time a stage recorded (``timing.json``; runs before it kept
-    ``wall_seconds`` in ``metrics.json``), or None when it recorded none."""
-    out_dir = Path(out_dir)
-    for name in ("timing.json", "metrics.json"):
-        if (out_dir / name).exists():
-            sec = read_json(out_dir / name).get("wall_seconds")
-            if sec is not None:
-                return float(sec)
-    return None
+    """The wall time a stage recorded in ``timing.json``, or None when it has none."""
+    path = Path(out_dir) / "timing.json"
+    return float(read_json(path)["wall_seconds"]) if path.exists() else None
 
 
 def read_json(path: str | Path) -> Any:
@@ -111,11 +106,6 @@ def read_stage_config(out_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-#: older names of a stage, still accepted by the CLI and ``run_named_stage``; a stage has one
-#: name, its folder's, everywhere else (CLI command, folder, config section, log)
-ALIASES = {"evaluate": "eval"}
-
-
 def missing_stages(run_dir: Path, stage: str) -> list[str]:
     """``stage`` and every stage it needs, transitively, that ``run_dir`` lacks, in pipeline order."""
     order = list(UPSTREAM)
@@ -148,6 +138,81 @@ def upstream_fingerprint(run_dir: Path, stage: str, preset: str | None = None, n
         raise DataError(f"{Path(run_dir) / stage / 'config.json'}: stage {stage!r} has not been run in this "
                         f"run folder; run {fix} first")
     return meta["fingerprint"]
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` as a folder this process can write to (created if missing), or a one-line
+    error naming it: a file of that name, or a folder (or the nearest existing parent)
+    without write permission."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError(f"run folder {run_dir}: a file of that name exists; expected a folder (or no such path)")
+    parent = run_dir
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        what = "the run folder" if parent == run_dir else f"its parent {parent}"
+        raise DataError(f"run folder {run_dir}: {what} is not writable by this user; expected a folder you can write to")
+    return run_dir
+
+
+class RunFolderBusy(DataError):
+    """Another process writes to the run folder."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+_held: set[Path] = set()  # run folders this process has locked
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path, log: Callable[[str], None] | None = None):
+    """Hold ``run_dir/.lock`` (this process's PID) while the block writes to the run folder.
+
+    A second writer is refused with one line naming the holder's PID; a lock left by a
+    process that no longer exists is taken over. Nested use in one process (``run`` chains
+    the stages, each locks too) holds it once. Under several processes (``accelerate
+    launch``), only rank 0 takes it: the other ranks write into the stage it runs.
+    """
+    run_dir = check_run_dir(run_dir).resolve()
+    if int(os.environ.get("RANK", "0")) != 0 or run_dir in _held:
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = run_dir / ".lock"
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _pid_alive(holder):
+                raise RunFolderBusy(
+                    f"run folder {run_dir} is in use by process {holder} (its .lock); wait for it to end "
+                    f"(`tail --pid={holder} -f /dev/null`) or use another --run-dir") from None
+            (log or (lambda m: print(m, file=sys.stderr)))(
+                f"[lock] {lock}: process {holder} no longer runs; taking over its lock")
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        break
+    _held.add(run_dir)
+    try:
+        yield
+    finally:
+        _held.discard(run_dir)
+        lock.unlink(missing_ok=True)
 
 
 def _swap_in(tmp: Path, out_dir: Path) -> None:
@@ -185,8 +250,16 @@ def run_stage(
     ``outputs`` are the file names ``build`` must write; a missing one is a bug and
     fails the stage before anything is moved into place. Under several processes
     (``shared_tmp``), all of them build into one temporary folder and only the main
-    process checks, records and moves it into place.
+    process checks, records and moves it into place. The main process holds the run
+    folder's lock (:func:`run_lock`) meanwhile.
     """
+    if not main_process:
+        return _run_stage(name, cfg, run_dir, build, outputs, upstream, force, log, main_process, shared_tmp)
+    with run_lock(run_dir, log):
+        return _run_stage(name, cfg, run_dir, build, outputs, upstream, force, log, main_process, shared_tmp)
+
+
+def _run_stage(name, cfg, run_dir, build, outputs, upstream, force, log, main_process, shared_tmp) -> StageResult:
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run_dir = Path(run_dir)
     out_dir = run_dir / name
@@ -243,7 +316,7 @@ def run_stage(
 #: stage name -> (module, runner), in pipeline order; `run` chains them. Modules are
 #: imported only when their stage runs, so `lcrec-mini data` never loads torch models.
 STAGE_RUNNERS: dict[str, tuple[str, str]] = {
-    "data": ("lcrec_mini.data", "run_data"),
+    "data": ("lcrec_mini.data.stage", "run_data"),
     "embed": ("lcrec_mini.index.embed", "run_embed"),
     "index": ("lcrec_mini.index.stage", "run_index"),
     "tasks": ("lcrec_mini.tasks.examples", "run_tasks"),
@@ -257,7 +330,6 @@ def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool):
     """Run (or skip, when up to date) one stage; returns its ``StageResult``."""
     import importlib
 
-    name = ALIASES.get(name, name)
     if name not in STAGE_RUNNERS:
         raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_RUNNERS)}")
     module, func = STAGE_RUNNERS[name]

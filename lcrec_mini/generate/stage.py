@@ -22,7 +22,7 @@ import numpy as np
 
 from lcrec_mini.core.config import Config, EvalConfig
 from lcrec_mini.core.errors import DataError
-from lcrec_mini.generate.metrics import KS, METRIC_KEYS, rank_metrics, rank_of  # noqa: F401  (re-exported)
+from lcrec_mini.generate.metrics import rank_metrics, rank_of
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_timing
 
 OUTPUTS = ("metrics.json", "predictions.jsonl")  # and timing.json (not required: older runs lack it)
@@ -94,7 +94,7 @@ class Ranker:
         import torch
 
         from lcrec_mini.generate.decoding import IndexTrie
-        from lcrec_mini.tune.llm import index_vocabulary
+        from lcrec_mini.index.tokens import index_vocabulary
         from lcrec_mini.tasks.examples import TaskContext
         from lcrec_mini.tune.stage import load_tuned
 

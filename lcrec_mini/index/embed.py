@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from lcrec_mini.core.config import Config
-from lcrec_mini.data import load_dataset
+from lcrec_mini.data.stage import load_dataset
 from lcrec_mini.core.errors import ConfigError, DataError
 from lcrec_mini.core.runtime import pick_device
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json
@@ -239,6 +239,9 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
             },
         )
 
+    stats = Path(run_dir) / "data" / "stats.json"
+    if stats.exists():  # the item count is known: refuse an index that cannot hold it before embedding
+        cfg.index.check_capacity(int(read_json(stats)["items"]))
     return run_stage("embed", cfg, run_dir, build, OUTPUTS, force=force, log=log)
 
 

@@ -20,16 +20,15 @@ always ends, because K^L >= number of items is checked before anything runs.
 Items with identical text have identical embeddings, so no model can separate them;
 this step does.
 
-Where things live: the RQ-VAE, its training loop and checkpoints in :mod:`lcrec_mini.index.rqvae`;
-both fix-ups in :mod:`lcrec_mini.index.fixup`; collision and code-usage counts in
-:mod:`lcrec_mini.index.collisions`; the token strings in :mod:`lcrec_mini.index.tokens`. This module
-holds the methods, the stage and the index file's I/O.
+Where things live: the RQ-VAE, its training loop and checkpoints in ``rqvae.py``; the
+four methods in ``methods.py``; both fix-ups in ``fixup.py``; collision and code-usage
+counts in ``collisions.py``; the token strings in ``tokens.py``. This module holds the
+stage and the index file's I/O.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -37,12 +36,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from lcrec_mini.core.config import Config, IndexConfig
-from lcrec_mini.core.errors import ConfigError, DataError
-from lcrec_mini.index.tokens import code_token, index_str, parse_code_token, row_tokens  # noqa: F401  (index_str: re-exported)
+from lcrec_mini.core.config import Config
+from lcrec_mini.index.config import IndexConfig
+from lcrec_mini.index.methods import METHODS
+from lcrec_mini.core.errors import DataError
+from lcrec_mini.index.tokens import code_token, index_str, parse_code_token, row_tokens
 from lcrec_mini.index.collisions import collision_groups, collision_rate, level_stats
 from lcrec_mini.index.fixup import final_fixup, sinkhorn_fixup
-from lcrec_mini.index.rqvae import RQVAE, kmeans, load_rqvae, residual_codes, save_rqvae, train_rqvae
+from lcrec_mini.index.rqvae import RQVAE, save_rqvae
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_json_rows
 
 OUTPUTS = ("codes.json", "stats.json", "history.json")
@@ -97,14 +98,6 @@ def parse_tokens(codes: dict[str, list[str]], where: str = "codes.json") -> np.n
 # -- methods ----------------------------------------------------------------------------
 
 
-def check_capacity(n_items: int, levels: int, k: int) -> None:
-    if k**levels < n_items:
-        raise ConfigError(
-            f"index.codebook_size^index.levels = {k}^{levels} = {k**levels} indices < {n_items} items: "
-            f"no unique index is possible; raise index.codebook_size or index.levels"
-        )
-
-
 @contextlib.contextmanager
 def deterministic():
     """Deterministic kernels while indexing: on CPU, the backward pass of codebook
@@ -126,81 +119,11 @@ def build_index(
         return _build_index(x, ic, seed, device, log)
 
 
-@dataclass
-class Codes:
-    """What an indexing method returns: codes [N, L] before any fix-up, and (for the
-    methods that have them) the latents and codebooks the fix-ups measure distances in."""
-
-    codes: np.ndarray
-    z: torch.Tensor | None = None
-    codebooks: list[torch.Tensor] | None = None
-    model: RQVAE | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-
-
-def _rqvae_codes(x: np.ndarray, ic: IndexConfig, seed: int, device: str, log: Callable[[str], None]) -> Codes:
-    """``lcrec`` (uniform semantic mapping in training) and ``rqvae`` (without): an RQ-VAE,
-    trained here or loaded from ``index.checkpoint``, then its nearest codes."""
-    history: list[dict[str, Any]] = []
-    if ic.checkpoint:
-        model = load_rqvae(ic.checkpoint)
-        got = model.config()
-        want = {"in_dim": x.shape[1], "levels": ic.levels, "codebook_size": ic.codebook_size}
-        bad = {k: (got[k], v) for k, v in want.items() if got[k] != v}
-        if bad:
-            raise ConfigError(
-                f"{ic.checkpoint}: checkpoint does not fit this config: "
-                + ", ".join(f"{k} is {g} there, {w} here" for k, (g, w) in bad.items())
-            )
-        log(f"[index] using the RQ-VAE in {ic.checkpoint} (no training)")
-    else:
-        model, history = train_rqvae(x, ic, seed, use_sk=ic.method == "lcrec", device=device)
-    with torch.no_grad():
-        xt = torch.as_tensor(x, dtype=torch.float32)
-        z = model.latents(xt)
-        codebooks = [cb.detach().clone() for cb in model.codebooks]
-        codes = residual_codes(z, codebooks)
-        x_hat = model.decoder(sum(cb[torch.as_tensor(codes[:, l])] for l, cb in enumerate(codebooks)))
-        mse = round(float(torch.nn.functional.mse_loss(x_hat, xt)), 6)
-    return Codes(codes, z, codebooks, model, history,
-                 {"reconstruction_mse": mse, "epochs": 0 if ic.checkpoint else ic.epochs})
-
-
-def _rqkmeans_codes(x: np.ndarray, ic: IndexConfig, seed: int, device: str, log: Callable[[str], None]) -> Codes:
-    """Residual k-means on the embeddings themselves: no training."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.as_tensor(x, dtype=torch.float32)
-    codebooks, r = [], z.clone()
-    for _ in range(ic.levels):
-        c = kmeans(r, ic.codebook_size, ic.kmeans_iters, g)
-        codebooks.append(c)
-        r = r - c[torch.cdist(r, c).argmin(1)]
-    return Codes(residual_codes(z, codebooks), z, codebooks, stats={"reconstruction_mse": round(float(r.pow(2).mean()), 6)})
-
-
-def _random_codes(x: np.ndarray, ic: IndexConfig, seed: int, device: str, log: Callable[[str], None]) -> Codes:
-    """L random codes per item, no index drawn twice (the paper's random baseline)."""
-    rng = np.random.default_rng(seed)
-    K, L = ic.codebook_size, ic.levels
-    flat = rng.choice(K**L, size=len(x), replace=False)
-    return Codes(np.stack([(flat // K ** (L - 1 - l)) % K for l in range(L)], 1))
-
-
-#: index.method -> the function that computes its codes; a new indexer is one entry here
-#: (and its name in config.py's allowed values)
-METHODS: dict[str, Callable[..., Codes]] = {
-    "lcrec": _rqvae_codes, "rqvae": _rqvae_codes, "rqkmeans": _rqkmeans_codes, "random": _random_codes,
-}
-
-
 def _build_index(
     x: np.ndarray, ic: IndexConfig, seed: int, device: str, log: Callable[[str], None]
 ) -> tuple[np.ndarray, dict[str, Any], list[dict[str, Any]], RQVAE | None]:
     n = len(x)
-    check_capacity(n, ic.levels, ic.codebook_size)
-    if ic.method not in METHODS:
-        raise ConfigError(f"unknown index.method {ic.method!r}; expected {', '.join(METHODS)}")
+    ic.check_capacity(n)
     t0 = time.perf_counter()
     stats: dict[str, Any] = {"method": ic.method, "items": n, "levels": ic.levels, "codebook_size": ic.codebook_size}
     # items whose embeddings are identical (same text): only the final step can separate them

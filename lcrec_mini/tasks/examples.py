@@ -31,8 +31,8 @@ import numpy as np
 
 from lcrec_mini.core.config import Config
 from lcrec_mini.data import splits
-from lcrec_mini.core.errors import ConfigError, DataError
-from lcrec_mini.tasks.templates import TASKS, TEMPLATES
+from lcrec_mini.core.errors import DataError
+from lcrec_mini.tasks.templates import TEMPLATES
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json
 
 CONTEXT = "context.json"  # what tune and evaluate need to render prompts (TaskContext)
@@ -192,10 +192,9 @@ def _seqrec(d: _Sequences, tc) -> list[dict]:
     if tc.seqrec_format == "window":  # whole windows of the training part, every item a target
         return [{"task": "seqrec", "variant": "", "user": u, "item": w[-1], "history": w[:-1], "targets": "all"}
                 for u, part in d.train_part.items() for w in windows(part, d.H + 1 if d.H > 0 else len(part))]
-    if tc.seqrec_format == "prefix":  # LC-Rec's: one example per training position
-        return [{"task": "seqrec", "variant": "", "user": u, "item": d.seq_of(u)[t], "history": d.cap(d.seq_of(u)[:t])}
-                for u, t in d.positions]
-    raise ConfigError(f"tasks.seqrec_format: {tc.seqrec_format!r}; expected prefix or window")
+    # prefix, LC-Rec's: one example per training position
+    return [{"task": "seqrec", "variant": "", "user": u, "item": d.seq_of(u)[t], "history": d.cap(d.seq_of(u)[:t])}
+            for u, t in d.positions]
 
 
 def _item_index(d: _Sequences, task: str, rng: np.random.Generator, passes: int = 1) -> list[dict]:
@@ -269,9 +268,6 @@ def build_examples(
     """Structured examples per split (templates drawn, not yet rendered). Training
     examples come from the training part of each sequence only; one seeded generator
     draws every sample, variant and template, in a fixed order."""
-    unknown = [t for t in tc.tasks if t not in TASKS]
-    if unknown:
-        raise ConfigError(f"tasks.tasks: unknown tasks {unknown}; tasks are {', '.join(TASKS)}")
     rng = np.random.default_rng(seed)
     d = _Sequences(items, sequences, max_history)
     positions = d.positions
@@ -314,7 +310,7 @@ def check_codes_match(codes: dict[str, list[str]], items: dict[str, Any], where:
 
 
 def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
-    from lcrec_mini.data import load_dataset
+    from lcrec_mini.data.stage import load_dataset
     from lcrec_mini.tasks.usertext import user_texts
 
     tc = cfg.tasks

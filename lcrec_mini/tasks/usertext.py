@@ -137,10 +137,6 @@ def user_texts(
         prefs = {u: template_preference(items, h) for u, h in histories.items()}
         queries = {(u, i): template_query(items[str(i)], salt=u + i) for u, i in query_items}
         return prefs, queries
-    if method != "llm":
-        from lcrec_mini.core.errors import ConfigError
-
-        raise ConfigError(f"unknown tasks.user_text {method!r}; expected template or llm")
     from lcrec_mini.tune.llm import load_causal_lm
 
     tok, model = load_causal_lm(model_name, cache_dir)

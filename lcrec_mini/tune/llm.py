@@ -14,7 +14,6 @@ from __future__ import annotations
 import torch
 
 from lcrec_mini.core.errors import DataError
-from lcrec_mini.index.tokens import index_vocabulary  # noqa: F401  (part of this module's API)
 
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 

@@ -144,17 +144,6 @@ def collate(pad_id: int):
     return fn
 
 
-# -- the loss ---------------------------------------------------------------------------------
-
-
-def response_loss(model, inputs: dict[str, torch.Tensor], num_items: Any = None) -> torch.Tensor:
-    """LC-Rec's loss: cross-entropy over the full vocabulary at the labelled (response)
-    positions, logits computed only there (see :func:`lcrec_mini.tune.objective.lm_loss`)."""
-    from lcrec_mini.tune.objective import lm_loss
-
-    return lm_loss(model, inputs, num_items)
-
-
 def make_trainer_class():
     from transformers import Trainer
 
@@ -244,7 +233,8 @@ def init_index_rows(tok, model, index_init: str, n_levels: int, codebook_size: i
     """Add the index tokens to ``tok`` and ``model`` and set their first rows as
     ``tune.index_init`` says (see :func:`prepare_model`); returns their ids. The token-PCA
     analysis calls it too, so its "before tuning" rows are the ones tuning started from."""
-    from lcrec_mini.tune.llm import add_index_tokens, index_vocabulary
+    from lcrec_mini.tune.llm import add_index_tokens
+    from lcrec_mini.index.tokens import index_vocabulary
 
     vocab_rows = model.get_input_embeddings().weight.detach().clone()
     ids = add_index_tokens(tok, model, index_vocabulary(n_levels, codebook_size), seed=seed)
@@ -256,8 +246,6 @@ def init_index_rows(tok, model, index_init: str, n_levels: int, codebook_size: i
         text_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in item_texts]
         rows, used = semantic_index_rows(vocab_rows, text_ids, codes, codebook_size)
         set_index_rows(model, ids, match_spread(rows, used, vocab_rows, n_levels, codebook_size), used)
-    elif index_init != "mean":
-        raise ConfigError(f"tune.index_init: {index_init!r}; expected mean or semantic")
     return ids
 
 
@@ -297,8 +285,6 @@ def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, c
             trainable_token_indices={"embed_tokens": ids},
         )
         model = get_peft_model(model, lcfg)
-    elif tc.method != "full":
-        raise ConfigError(f"unknown tune.method {tc.method!r}; expected lora or full")
     if tc.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if hasattr(model, "enable_input_require_grads"):
@@ -354,7 +340,8 @@ def check_resume(path: str, fp: str) -> str:
 def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", model_dir: str | Path | None = None):
     """(tokenizer, model) of ``<run_dir>/tune`` (or of ``model_dir``, e.g. a snapshot
     ``tune/snapshots/step-N``), LoRA merged, checked against the index."""
-    from lcrec_mini.tune.llm import check_index_tokens, index_vocabulary, keep_layers, load_causal_lm
+    from lcrec_mini.tune.llm import check_index_tokens, keep_layers, load_causal_lm
+    from lcrec_mini.index.tokens import index_vocabulary
 
     tune_dir = Path(run_dir) / "tune"
     model_dir = Path(model_dir) if model_dir else tune_dir / "model"
@@ -466,8 +453,6 @@ def resolve_precision(precision: str, device: str) -> str:
                           "expected auto or fp32 there")
     if precision in ("bf16", "fp32"):
         return precision
-    if precision != "auto":
-        raise ConfigError(f"tune.precision = {precision!r}: expected auto, bf16 or fp32")
     if device.startswith("cuda"):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if device == "cpu" and cpu_has_native_bf16() else "fp32"

@@ -1,0 +1,117 @@
+"""Presets: plain data, dotted keys over the defaults of each section.
+
+``smoke`` runs in seconds (CI); ``cpu`` is the book's main run on a laptop CPU; ``colab``
+one GPU with real Amazon data; ``paper`` the paper's setting on several GPUs. What each
+setting was chosen by is measured in benchmarks/results, not here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # seconds per stage (CI): 100 ML-100K users, a tiny RQ-VAE
+    "smoke": {
+        "data.max_users": 100,
+        "embed.max_length": 32,
+        "embed.cf_dims": 8,
+        "index.levels": 3,
+        "index.codebook_size": 16,
+        "index.e_dim": 16,
+        "index.layers": [64],
+        "index.epochs": 10,
+        "index.batch_size": 256,
+        "index.warmup_epochs": 1,
+        "index.kmeans_iters": 10,
+        "tasks.seqrec_samples": 200,
+        "tasks.item2index_samples": 60,
+        "tasks.index2item_samples": 60,
+        "tasks.fusionseqrec_samples": 40,
+        "tasks.itemsearch_samples": 40,
+        "tasks.preferenceobtain_samples": 40,
+        "tasks.seqrec_format": "window",
+        "tune.index_softmax": True,
+        "tune.model": "tiny",
+        "tune.max_steps": 6,
+        "tune.batch_size": 4,
+        "tune.eval_samples": 8,
+        "tune.eval_steps": 3,
+        "tune.save_steps": 3,
+        "tune.logging_steps": 1,
+        "tune.max_length": 128,
+        "eval.max_users": 20,
+        "baselines.sasrec_epochs": 3,
+    },
+    # ML-100K with the real offline models on a laptop CPU. 1,349 items: 3 levels of
+    # 32 codes (32,768 indices) with a 3-layer MLP; 4 x 256 would leave most codes empty.
+    "cpu": {
+        # 64 collaborative dimensions beside the text vector (co-occurrence in the training
+        # sequences): items watched together share index prefixes. With them a 150-step
+        # seqrec run reached NDCG@10 .0339 on all 943 users, text-only indices .0246 after
+        # 300 steps (benchmarks/results/round3.md)
+        "embed.cf_dims": 64,
+        "index.levels": 3,
+        "index.codebook_size": 32,
+        "index.layers": [512, 256, 128],
+        "index.epochs": 200,
+        "index.batch_size": 256,
+        # the paper's six tasks; item2index and index2item hold every item of the catalogue
+        # (kept whole), so one epoch aligns each item with its index in both directions.
+        # seqrec as sliding windows with a target at every item, scored against the index
+        # rows only; the budget is one epoch over these examples
+        "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
+        "tasks.max_history": 20,
+        "tasks.seqrec_format": "window",
+        "tasks.seqrec_samples": 3000,
+        "tasks.item2index_samples": 0,
+        "tasks.index2item_samples": 0,
+        "tasks.fusionseqrec_samples": 130,
+        "tasks.itemsearch_samples": 130,
+        "tasks.preferenceobtain_samples": 50,
+        "tune.system_prompt": False,
+        "tune.index_softmax": True,
+        # the levers that won at a fixed budget (benchmarks/results/levers.md): index rows
+        # from their items' titles, trained alone for 10 steps, at their own rate
+        "tune.index_init": "semantic",
+        "tune.embed_warmup_steps": 10,
+        "tune.index_lr": 5e-3,
+        "tune.epochs": 1,
+        "tune.lr": 1e-3,
+        "tune.batch_size": 8,
+        "tune.eval_samples": 100,
+        "tune.eval_steps": 150,
+        "tune.save_steps": 50,
+        "tune.snapshot_steps": [150, 300, 450, 600],
+    },
+    # one Colab GPU with real Amazon data (LC-Rec's Instruments subset) and a 0.5B LLM
+    "colab": {
+        "data.source": "amazon2018:Musical_Instruments",
+        "embed.model": "Qwen/Qwen2.5-0.5B-Instruct",
+        "tune.model": "Qwen/Qwen2.5-0.5B-Instruct",
+        "tasks.seqrec_format": "window",
+        "tune.index_softmax": True,
+        "tune.index_init": "semantic",
+        "tune.embed_warmup_steps": 10,
+        "tune.index_lr": 5e-3,
+        "tune.batch_size": 16,
+        "tune.epochs": 2,
+        "tune.gradient_checkpointing": True,
+    },
+    # the paper's setting (LLaMA-7B on several GPUs, 4 x 256 codes, e = 32), launched with
+    # `accelerate launch --config_file configs/accelerate_zero3.yaml -m lcrec_mini.core.cli tune ...`
+    "paper": {
+        "data.source": "amazon2018:Musical_Instruments",
+        "embed.model": "huggyllama/llama-7b",
+        "tune.model": "huggyllama/llama-7b",
+        "tune.method": "full",
+        "tune.batch_size": 8,
+        "tune.epochs": 4,
+        "tune.lr": 5e-5,
+        "tune.max_length": 512,
+        "tune.gradient_checkpointing": True,
+        "tune.deepspeed": "configs/ds_zero3.json",
+        # all-position windows; the index-only softmax needs the index rows outside the
+        # forward, which ZeRO-3 partitions, so the paper preset keeps the full softmax
+        "tasks.seqrec_format": "window",
+    },
+}

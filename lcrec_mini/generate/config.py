@@ -1,0 +1,21 @@
+"""The eval stage's config section (generation and metrics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lcrec_mini.core.settings import ANY, DEVICE, at_least, setting
+
+
+
+@dataclass
+class EvalConfig:
+    """Generation and full-ranking metrics (stage and folder ``eval``)."""
+
+    beams: int = setting(20, at_least(1))
+    batch_size: int = setting(16, at_least(1))
+    #: average the metrics over every seqrec template, as the paper does (else the drawn one)
+    all_templates: bool = setting(False, ANY)
+    #: evaluate only the first N test users (0 = all)
+    max_users: int = setting(0, at_least(0))
+    device: str = setting("auto", DEVICE, fingerprint=False, help="auto | cpu | cuda")

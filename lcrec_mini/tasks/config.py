@@ -1,0 +1,43 @@
+"""The tasks stage's config section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lcrec_mini.core.settings import Allowed, ANY, at_least, one_of, setting
+from lcrec_mini.tasks.templates import TASKS
+
+#: a task with templates is a task ``tasks.tasks`` accepts; seqrec is the one evaluated
+TASK_LIST = Allowed(lambda v: "seqrec" in v and all(t in TASKS for t in v) and len(set(v)) == len(v),
+                    "a list that holds seqrec (the task evaluated), without repeats, of " + ", ".join(TASKS))
+
+
+
+@dataclass
+class TasksConfig:
+    """Alignment tasks as instruction examples (stage ``tasks``)."""
+
+    #: which of seqrec, item2index, index2item, fusionseqrec, itemsearch, preferenceobtain
+    tasks: list[str] = setting(factory=lambda: list(TASKS), allowed=TASK_LIST)
+    #: training examples kept per task (0 = all); a random subset, seeded
+    seqrec_samples: int = setting(0, at_least(0))
+    item2index_samples: int = setting(0, at_least(0))
+    index2item_samples: int = setting(0, at_least(0))
+    fusionseqrec_samples: int = setting(10000, at_least(0))
+    itemsearch_samples: int = setting(10000, at_least(0))
+    preferenceobtain_samples: int = setting(0, at_least(0))
+    #: rows per item in item2index and in index2item (each row draws its own text variant
+    #: and template): 2 aligns every item with its index twice per epoch in each direction
+    index_passes: int = setting(1, at_least(1))
+    #: user preference / intention text: ``template`` (deterministic) or ``llm``
+    user_text: str = setting("template", one_of("template", "llm"))
+    user_text_model: str = setting("smollm2", ANY)
+    #: item text longer than this is cut at a word boundary in prompts and responses
+    max_text_chars: int = setting(200, at_least(1))
+    #: longest history in a prompt (0 = the data stage's data.max_history)
+    max_history: int = setting(0, at_least(0))
+    #: seqrec training examples: ``prefix`` (LC-Rec: one example per next-item target, the
+    #: loss on its response only) or ``window`` (sliding windows of ``max_history`` + 1
+    #: items tiling each training sequence from its end; the loss is taken on the index
+    #: tokens of every history item and of the response, so one example trains ~21 targets)
+    seqrec_format: str = setting("prefix", one_of("prefix", "window"))
