@@ -172,15 +172,14 @@ def load_embedding_weights(run_dir: str | Path, cache_dir: str = "") -> tuple[di
 
     run = Run(run_dir)
     meta = run.json("tune", "tune_meta.json")
-    # how the rows were started (older runs: from the stage's recorded config)
-    init = meta.get("index_init") or run.json("tune", "config.json")["config"]["tune"].get("index_init", "mean")
+    init = meta["index_init"]  # how the rows were started
     codes = titles = None
     if init == "semantic":  # from what the tune stage read: the tasks stage's context
         ctx = run.context
         codes = ctx.codes()
         titles = [ctx.items[str(i)].get("title") or "" for i in range(ctx.n_items)]
     tok0, base = load_causal_lm(meta["base_model"], cache_dir, seed=meta["seed"])
-    init_index_rows(tok0, base, init, run.levels, run.codebook_size, meta.get("train_seed", meta["seed"]), codes, titles)
+    init_index_rows(tok0, base, init, run.levels, run.codebook_size, meta["train_seed"], codes, titles)
     before = base.get_input_embeddings().weight.detach().float().numpy().copy()
     del base
     tok, tuned = load_tuned(run_dir, cache_dir)

@@ -21,7 +21,7 @@ class BaselinesConfig:
     #: items, as in the SASRec paper)
     sasrec_windows: str = setting("all", one_of("all", "random", "last"))
     #: std of the initial item/position embeddings (0 = PyTorch's N(0, 1)); 0.02 as RecBole:
-    #: the logits start near zero instead of at ~8 (benchmarks/results/sasrec.md)
+    #: the logits start near zero instead of at ~8
     sasrec_init_std: float = setting(0.02, NON_NEGATIVE)
     sasrec_hidden: int = setting(64, at_least(1))
     sasrec_layers: int = setting(2, at_least(1))

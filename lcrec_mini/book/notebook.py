@@ -337,7 +337,6 @@ def prefix_generation_tables(results: dict[str, Any], shown: int = 3) -> list:
     from lcrec_mini.analyses.probes import EMPTY_AT_ONCE, PREFIX_COLUMNS
 
     cs = results["case_studies"]
-    # results of older runs hold the raw text only: an empty cell there is an empty generation
     gens = cs["prefix_generation"][:shown]
     rows = [[{**r, "generated title": r["generated title"] or EMPTY_AT_ONCE} for r in g["rows"]] for g in gens]
     out = [Table(rs, PREFIX_COLUMNS, caption=f"item {g['item']}: {g['title']}") for rs, g in zip(rows, gens)]

@@ -46,9 +46,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 32 codes (32,768 indices) with a 3-layer MLP; 4 x 256 would leave most codes empty.
     "cpu": {
         # 64 collaborative dimensions beside the text vector (co-occurrence in the training
-        # sequences): items watched together share index prefixes. With them a 150-step
-        # seqrec run reached NDCG@10 .0339 on all 943 users, text-only indices .0246 after
-        # 300 steps (benchmarks/results/round3.md)
+        # sequences), so that items watched together share index prefixes
         "embed.cf_dims": 64,
         "index.levels": 3,
         "index.codebook_size": 32,
@@ -70,8 +68,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tasks.preferenceobtain_samples": 50,
         "tune.system_prompt": False,
         "tune.index_softmax": True,
-        # the levers that won at a fixed budget (benchmarks/results/levers.md): index rows
-        # from their items' titles, trained alone for 10 steps, at their own rate
+        # the index rows start from their items' title words, train alone for 10 steps,
+        # then at their own rate: new rows need larger steps than LoRA's matrices
         "tune.index_init": "semantic",
         "tune.embed_warmup_steps": 10,
         "tune.index_lr": 5e-3,

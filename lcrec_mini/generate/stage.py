@@ -25,7 +25,7 @@ from lcrec_mini.core.errors import DataError
 from lcrec_mini.generate.metrics import rank_metrics, rank_of
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_timing
 
-OUTPUTS = ("metrics.json", "predictions.jsonl")  # and timing.json (not required: older runs lack it)
+OUTPUTS = ("metrics.json", "predictions.jsonl", "timing.json")
 
 
 def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:

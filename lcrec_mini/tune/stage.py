@@ -359,7 +359,7 @@ def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", mo
         from peft import PeftModel
 
         _, base = load_causal_lm(meta["base_model"], cache_dir, seed=meta["seed"])
-        keep_layers(base, meta.get("num_layers", 0))
+        keep_layers(base, meta["num_layers"])
         base.resize_token_embeddings(len(tok), mean_resizing=False)
         model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
     if tok.pad_token is None:
