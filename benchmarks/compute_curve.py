@@ -64,7 +64,7 @@ def score_points(run_dir: Path, cfg) -> dict[int, dict]:
     ``run_dir/curve`` with the tune's fingerprint, and reused only for the same tune."""
     from lcrec_mini.generate.stage import Ranker, score_tests
     from lcrec_mini.core.stage import read_stage_config
-    from lcrec_mini.tasks.examples import read_examples
+    from lcrec_mini.tasks.stage import read_examples
 
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
     store = run_dir / "curve"

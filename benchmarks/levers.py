@@ -34,7 +34,7 @@ from lcrec_mini.core.config import make_config  # noqa: E402
 from lcrec_mini.generate.stage import run_evaluate  # noqa: E402
 from lcrec_mini.generate.metrics import ndcg_of, seeded_difference, verdict  # noqa: E402
 from lcrec_mini.analyses.study import mean_example_tokens  # noqa: E402
-from lcrec_mini.tasks.examples import run_tasks  # noqa: E402
+from lcrec_mini.tasks.stage import run_tasks# noqa: E402
 from lcrec_mini.tune.stage import run_tune  # noqa: E402
 
 from bench_tune import OLD_CPU_FORMAT  # noqa: E402  (this folder is on sys.path when run as a script)

@@ -142,7 +142,7 @@ def test_duplicated_index_is_a_clear_error(smoke_run, tmp_path):
     """Two items with one index are refused where the index is read: by the tasks stage
     (index/codes.json) and by evaluate (the tasks stage's context), before any work."""
     from lcrec_mini.generate.stage import run_evaluate
-    from lcrec_mini.tasks.examples import run_tasks
+    from lcrec_mini.tasks.stage import run_tasks
 
     run_dir = copy_run(smoke_run[0], tmp_path / "run")
     codes = json.loads((run_dir / "index" / "codes.json").read_text())

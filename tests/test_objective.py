@@ -7,7 +7,7 @@ import torch
 from lcrec_mini.tune.llm import add_index_tokens, load_causal_lm, match_spread, semantic_index_rows
 from lcrec_mini.index.tokens import index_vocabulary
 from lcrec_mini.tune.objective import lm_loss
-from lcrec_mini.tasks.examples import TaskContext
+from lcrec_mini.tasks.context import TaskContext
 from lcrec_mini.tune.stage import TaskDataset, collate, encode_example
 
 L, K = 3, 16
@@ -34,7 +34,7 @@ def window_dataset(tok, ids, codes, examples, system=None):
 
 
 def test_all_position_labels_are_exactly_the_history_and_response_index_tokens(tiny):
-    from lcrec_mini.tasks.templates import SYSTEM
+    from lcrec_mini.tasks.base import SYSTEM
 
     tok, _, ids = tiny
     codes = catalogue()

@@ -41,7 +41,7 @@ def test_tune_runs_on_two_cpu_processes_with_gloo(tmp_path):
     import subprocess
     import sys
 
-    from lcrec_mini.tasks.examples import run_tasks
+    from lcrec_mini.tasks.stage import run_tasks
 
     cfg = make_config("smoke")
     for stage in (run_data, run_embed, run_index, run_tasks):

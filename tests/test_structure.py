@@ -151,7 +151,7 @@ def test_the_indexers_and_tasks_are_named_where_the_config_reads_them():
     from lcrec_mini.index.config import METHOD_NAMES
     from lcrec_mini.index.methods import METHODS
     from lcrec_mini.tasks.config import TasksConfig
-    from lcrec_mini.tasks.templates import TASKS
+    from lcrec_mini.tasks.registry import TASKS
 
     assert tuple(METHODS) == METHOD_NAMES
     samples = [f.name[: -len("_samples")] for f in dataclasses.fields(TasksConfig) if f.name.endswith("_samples")]

@@ -2,12 +2,14 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from lcrec_mini.core.config import make_config
 from lcrec_mini.core.errors import ConfigError, DataError
-from lcrec_mini.tasks.templates import TASKS, TEMPLATES
-from lcrec_mini.tasks.examples import TaskContext, build_examples, check_codes_match, render
+from lcrec_mini.tasks.registry import TASKS, templates
+from lcrec_mini.tasks.context import TaskContext
+from lcrec_mini.tasks.stage import build_examples, check_codes_match, render
 from lcrec_mini.tasks.usertext import template_preference, template_query, user_texts
 
 ITEMS = {
@@ -101,7 +103,7 @@ def test_history_cap_and_sampling():
 def test_only_selected_tasks_and_unknown_task():
     ex = fixture_examples("tasks.tasks=seqrec")
     assert {e["task"] for e in ex["train"]} == {"seqrec"}
-    with pytest.raises(ConfigError, match="tasks.tasks = \\['seqrec', 'seqrek'\\]: expected a non-empty list"):
+    with pytest.raises(ConfigError, match="tasks.tasks = \\['seqrec', 'seqrek'\\]: expected a list that holds seqrec"):
         fixture_examples("tasks.tasks=seqrec,seqrek")
 
 
@@ -126,7 +128,7 @@ def test_templates_are_drawn_at_random_and_render():
             assert response.startswith("The user mostly enjoys")
     # every template of a task can render
     e = next(x for x in ex["train"] if x["task"] == "seqrec")
-    assert len({render(e, ctx, k)[0] for k in range(len(TEMPLATES["seqrec"][""]))}) == len(TEMPLATES["seqrec"][""])
+    assert len({render(e, ctx, k)[0] for k in range(len(templates("seqrec")))}) == len(templates("seqrec"))
 
 
 def test_template_user_text():
@@ -149,7 +151,7 @@ def test_examples_are_deterministic():
 
 
 def test_window_examples_tile_the_training_part_and_nothing_else():
-    from lcrec_mini.tasks.examples import windows
+    from lcrec_mini.tasks.seqrec import windows
 
     assert windows(list(range(10)), 4) == [[0, 1], [2, 3, 4, 5], [6, 7, 8, 9]]
     assert windows([5], 4) == [] and windows(list(range(5)), 4) == [[1, 2, 3, 4]]  # a 1-item window has no history
@@ -177,8 +179,8 @@ def test_tasks_table_shows_every_task_and_which_the_run_trains(tmp_path):
     from lcrec_mini.index.embed import run_embed
     from lcrec_mini.index.stage import run_index
     from lcrec_mini.book.notebook import task_examples_table
-    from lcrec_mini.tasks.templates import TASKS
-    from lcrec_mini.tasks.examples import run_tasks
+    from lcrec_mini.tasks.registry import TASKS
+    from lcrec_mini.tasks.stage import run_tasks
 
     cfg = make_config("smoke", set_items=["tasks.tasks=seqrec"])
     for stage in (run_data, run_embed, run_index, run_tasks):
@@ -189,3 +191,38 @@ def test_tasks_table_shows_every_task_and_which_the_run_trains(tmp_path):
     assert trained == {"seqrec"} and shown == set(TASKS) - {"seqrec"}
     assert all(r["prompt"] and r["response"] for r in rows)
     assert rows[0]["task"] == "seqrec"  # the run's own tasks first
+
+
+def test_a_new_task_is_one_object_in_the_registry():
+    """Adding a task: a Task subclass (templates, build, render) registered; the config
+    accepts its name and the tasks stage builds, draws templates for and renders it."""
+    from lcrec_mini.tasks.base import Task, sample
+    from lcrec_mini.tasks.context import TaskContext
+    from lcrec_mini.tasks.registry import TASKS, register
+    from lcrec_mini.tasks.stage import render
+
+    class LastItem(Task):  # the item a user saw last in the training part -> its title
+        name = "lastitem"
+        templates = {"": ["Which item did {index} come after? Title only.", "Title of the item after {index}?"]}
+
+        def build(self, d, n, rng, text, tc, planned):
+            rows = [{"task": self.name, "variant": "", "user": u, "item": part[-1], "history": part[-2:-1]}
+                    for u, part in d.train_part.items() if len(part) >= 2]
+            return sample(rng, rows, n)
+
+        def render(self, ex, ctx, template):
+            return template.format(index=ctx.index[ex["history"][0]]), ctx.text(ex["item"], "title")
+
+    register(LastItem())
+    try:
+        tc = make_config("cpu", set_items=["tasks.tasks=[seqrec,lastitem]", "tasks.max_history=10"]).tasks
+        ex = build_examples(ITEMS, SEQS, tc, 20, 0, lambda h, q: ({}, {k: "q" for k in q}))
+        rows = [e for e in ex["train"] if e["task"] == "lastitem"]
+        assert sorted(e["user"] for e in rows) == [0, 1, 2] and all(e["template"] in (0, 1) for e in rows)
+        ctx = TaskContext.from_codes(ITEMS, np.array([[i % 3, i] for i in range(12)]), 200, 12, 10)
+        prompt, response = render(rows[0], ctx)
+    finally:
+        TASKS.pop("lastitem")
+    assert ctx.index[rows[0]["history"][0]] in prompt and response == ITEMS[str(rows[0]["item"])]["title"]
+    with pytest.raises(ConfigError, match="tasks.tasks"):
+        make_config("cpu", set_items=["tasks.tasks=[seqrec,lastitem]"])

@@ -112,9 +112,9 @@ def prefix_titles(model, tok, codes: np.ndarray, item: int, system: str | None =
     import torch
 
     from lcrec_mini.tune.llm import format_prompt
-    from lcrec_mini.tasks.templates import TEMPLATES
+    from lcrec_mini.tasks.registry import templates
 
-    template = TEMPLATES["index2item"]["title"][0]
+    template = templates("index2item", "title")[0]
     rows = []
     device = next(model.parameters()).device
     stop = tok.convert_tokens_to_ids(end_of_response) if end_of_response else tok.eos_token_id

@@ -36,7 +36,7 @@ import numpy as np
 
 from lcrec_mini.core.config import Config, make_config
 from lcrec_mini.generate.metrics import HOLDS, METRIC_KEYS, NOT_RESOLVED, per_user, seeded_difference, verdict
-from lcrec_mini.tasks.templates import TASKS
+from lcrec_mini.tasks.registry import TASKS
 from lcrec_mini.core.stage import read_json, write_json
 
 ALL_TASKS = list(TASKS)
@@ -148,8 +148,9 @@ def mean_example_tokens(run_dir: Path, cfg: Config, n: int = 800) -> float:
     from transformers import AddedToken
 
     from lcrec_mini.tune.llm import format_prompt, load_tokenizer
-    from lcrec_mini.tasks.templates import SYSTEM
-    from lcrec_mini.tasks.examples import TaskContext, read_examples
+    from lcrec_mini.tasks.base import SYSTEM
+    from lcrec_mini.tasks.context import TaskContext
+    from lcrec_mini.tasks.stage import read_examples
     from lcrec_mini.index.tokens import index_vocabulary
 
     examples = read_examples(run_dir, "train")
@@ -232,7 +233,7 @@ def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
     from lcrec_mini.generate.stage import Ranker
     from lcrec_mini.generate.metrics import rank_metrics, rank_of
     from lcrec_mini.tune.llm import format_prompt
-    from lcrec_mini.tasks.examples import read_examples, render
+    from lcrec_mini.tasks.stage import read_examples, render
 
     rk = Ranker.load(run_dir, cfg, pick_device(cfg.eval.device))
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "itemsearch"]

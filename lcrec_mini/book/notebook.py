@@ -230,9 +230,9 @@ def _left_out_task_examples(run_dir: Path, trained: set[str]) -> list[tuple[dict
     import dataclasses
 
     from lcrec_mini.core.config import TasksConfig
-    from lcrec_mini.tasks.templates import TASKS
+    from lcrec_mini.tasks.registry import TASKS
     from lcrec_mini.core.run import Run
-    from lcrec_mini.tasks.examples import build_examples, render
+    from lcrec_mini.tasks.stage import build_examples, render
     from lcrec_mini.tasks.usertext import user_texts
 
     missing = [t for t in TASKS if t not in trained]

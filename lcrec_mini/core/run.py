@@ -73,7 +73,7 @@ class Run:
     @cached_property
     def context(self):
         """``tasks.TaskContext``: item text and index strings as the prompts show them."""
-        from lcrec_mini.tasks.examples import TaskContext
+        from lcrec_mini.tasks.context import TaskContext
 
         return TaskContext.load(self.dir)
 

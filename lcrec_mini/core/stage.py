@@ -319,7 +319,7 @@ STAGE_RUNNERS: dict[str, tuple[str, str]] = {
     "data": ("lcrec_mini.data.stage", "run_data"),
     "embed": ("lcrec_mini.index.embed", "run_embed"),
     "index": ("lcrec_mini.index.stage", "run_index"),
-    "tasks": ("lcrec_mini.tasks.examples", "run_tasks"),
+    "tasks": ("lcrec_mini.tasks.stage", "run_tasks"),
     "tune": ("lcrec_mini.tune.stage", "run_tune"),
     "eval": ("lcrec_mini.generate.stage", "run_evaluate"),
     "baselines": ("lcrec_mini.baselines.stage", "run_baselines"),

@@ -31,7 +31,7 @@ OUTPUTS = ("metrics.json", "predictions.jsonl", "timing.json")
 def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
     """Beam search (``eval.beams``) over the index trie for every ``seqrec`` test user."""
     from lcrec_mini.core.runtime import pick_device
-    from lcrec_mini.tasks.examples import read_examples
+    from lcrec_mini.tasks.stage import read_examples
 
     ec = cfg.eval
     run_dir = Path(run_dir)
@@ -95,7 +95,7 @@ class Ranker:
 
         from lcrec_mini.generate.decoding import IndexTrie
         from lcrec_mini.index.tokens import index_vocabulary
-        from lcrec_mini.tasks.examples import TaskContext
+        from lcrec_mini.tasks.context import TaskContext
         from lcrec_mini.tune.stage import load_tuned
 
         run_dir = Path(run_dir)
@@ -130,11 +130,11 @@ def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tu
     """Rank the catalogue for every seqrec test example with LC-Rec's prompt (its drawn
     template, or every template with ``ec.all_templates``): (metrics, predictions)."""
     from lcrec_mini.tune.llm import format_prompt
-    from lcrec_mini.tasks.templates import TEMPLATES
-    from lcrec_mini.tasks.examples import render
+    from lcrec_mini.tasks.registry import templates
+    from lcrec_mini.tasks.stage import render
 
     tok, meta = rk.tok, rk.meta
-    n_templates = len(TEMPLATES["seqrec"][""]) if ec.all_templates else 1
+    n_templates = len(templates("seqrec")) if ec.all_templates else 1
     system = meta.get("system")
     per_template: list[list[int | None]] = []
     preds: list[dict[str, Any]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lcrec_mini.core.settings import Allowed, ANY, at_least, one_of, setting
-from lcrec_mini.tasks.templates import TASKS
+from lcrec_mini.tasks.registry import TASKS
 
 #: a task with templates is a task ``tasks.tasks`` accepts; seqrec is the one evaluated
 TASK_LIST = Allowed(lambda v: "seqrec" in v and all(t in TASKS for t in v) and len(set(v)) == len(v),

@@ -34,9 +34,12 @@ import torch
 
 from lcrec_mini.core.config import Config
 from lcrec_mini.core.errors import ConfigError, DataError
-from lcrec_mini.tasks.templates import SYSTEM, TEMPLATES
+from lcrec_mini.tasks.base import SYSTEM
+from lcrec_mini.tasks.registry import templates
 from lcrec_mini.core.stage import UPSTREAM, StageResult, read_json, run_stage, stage_fingerprint, upstream_fingerprint, write_json
-from lcrec_mini.tasks.examples import TaskContext, read_examples, render, seqrec_targets
+from lcrec_mini.tasks.context import TaskContext
+from lcrec_mini.tasks.stage import read_examples, render
+from lcrec_mini.tasks.seqrec import seqrec_targets
 
 OUTPUTS = ("tune_meta.json", "history.json", "train_stats.json")
 
@@ -97,7 +100,7 @@ class TaskDataset(torch.utils.data.Dataset):
         ex = self.examples[j]
         if self.seed is None:
             return ex["template"]
-        pool = TEMPLATES[ex["task"]][ex.get("variant", "")]
+        pool = templates(ex["task"], ex.get("variant", ""))
         return int(np.random.default_rng([self.seed, epoch, j]).integers(len(pool)))
 
     def __getitem__(self, i: int) -> dict[str, list[int]]:
