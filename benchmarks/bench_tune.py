@@ -92,7 +92,7 @@ def run_variant(name: str, src: Path, work: Path, steps: int, batch: int) -> dic
 
 def cpu_line() -> str:
     """The CPU's model name and the flags that decide the tuner's kernels."""
-    from lcrec_mini.tune.stage import BF16_CPU_FLAGS, cpu_flags, cpu_has_native_bf16
+    from lcrec_mini.tune.trainer import BF16_CPU_FLAGS, cpu_flags, cpu_has_native_bf16
 
     model = "unknown CPU"
     try:

@@ -248,7 +248,7 @@ def test_bf16_tuning_runs_on_the_cpu_and_its_loss_falls(prepared, tmp_path):
 
 
 def test_auto_precision_follows_the_cpu_flags(monkeypatch):
-    from lcrec_mini.tune import stage as tuning
+    from lcrec_mini.tune import trainer as tuning
 
     assert tuning.cpu_has_native_bf16({"avx2", "avx512_bf16"}) and tuning.cpu_has_native_bf16({"amx_bf16"})
     assert not tuning.cpu_has_native_bf16({"avx2", "avx512f"})

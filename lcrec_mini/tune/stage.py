@@ -22,10 +22,10 @@ every prompt token.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +40,7 @@ from lcrec_mini.core.stage import UPSTREAM, StageResult, read_json, run_stage, s
 from lcrec_mini.tasks.context import TaskContext
 from lcrec_mini.tasks.stage import read_examples, render
 from lcrec_mini.tasks.seqrec import seqrec_targets
+from lcrec_mini.tune.trainer import LCRecTrainer, Snapshots, resolve_precision, training_arguments
 
 OUTPUTS = ("tune_meta.json", "history.json", "train_stats.json")
 
@@ -147,87 +148,6 @@ def collate(pad_id: int):
     return fn
 
 
-def make_trainer_class():
-    from transformers import Trainer
-
-    class LCRecTrainer(Trainer):
-        response_only_logits = True
-        lengths: list[int] | None = None
-        #: (first, last) index-token id for the index-only softmax; None = full vocabulary
-        index_range: tuple[int, int] | None = None
-        #: learning rate of the index-token rows (None: tune.lr) and steps during which
-        #: only they train (the embedding warm-up)
-        index_lr: float | None = None
-        warmup_rows_steps: int = 0
-        row_params: list | None = None
-        #: bf16 autocast on the CPU around the whole loss (the forward and the output rows)
-        cpu_bf16: bool = False
-
-        def autocast_smart_context_manager(self, cache_enabled: bool | None = True):
-            # training steps only: the validation loss stays in fp32, comparable across precisions
-            if self.cpu_bf16 and self.model.training:
-                return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache_enabled)
-            return super().autocast_smart_context_manager(cache_enabled)
-
-        def _get_train_sampler(self, train_dataset=None):
-            # group by length with the lengths we already know, instead of the default,
-            # which would render and tokenize every example once more to measure it
-            if self.args.train_sampling_strategy == "group_by_length" and self.lengths is not None:
-                from transformers.trainer_pt_utils import LengthGroupedSampler
-
-                return LengthGroupedSampler(
-                    self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths=self.lengths
-                )
-            return super()._get_train_sampler(train_dataset)
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if not self.response_only_logits:
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            from lcrec_mini.tune.objective import lm_loss
-
-            loss = lm_loss(model, inputs, num_items_in_batch, self.index_range)
-            return (loss, {"loss": loss}) if return_outputs else loss
-
-        rows_apart: bool = False  # tuning.rows_apart(tune config)
-
-        def _rows_apart(self) -> bool:
-            """Whether the index rows get their own optimizer group and schedule."""
-            return bool(self.row_params) and self.rows_apart
-
-        def create_optimizer(self, model=None):
-            if self.optimizer is None and self._rows_apart():
-                rows = {id(p) for p in self.row_params}
-                rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in rows]
-                groups = [
-                    {"params": rest, "lr": self.args.learning_rate, "weight_decay": self.args.weight_decay},
-                    {"params": list(self.row_params), "lr": self.index_lr or self.args.learning_rate, "weight_decay": 0.0},
-                ]
-                self.optimizer = torch.optim.AdamW(groups, lr=self.args.learning_rate)
-                return self.optimizer
-            return super().create_optimizer(model)
-
-        def create_scheduler(self, num_training_steps, optimizer=None):
-            if self.lr_scheduler is None and self._rows_apart():
-                opt = optimizer or self.optimizer
-                w = self.warmup_rows_steps
-                ws = self.args.get_warmup_steps(num_training_steps)
-
-                def cosine(step: int, start: int = 0) -> float:
-                    s, total = step - start, max(1, num_training_steps - start)
-                    if s < 0:
-                        return 0.0
-                    if s < ws:
-                        return (s + 1) / max(1, ws)
-                    return 0.5 * (1 + math.cos(math.pi * min(1.0, (s - ws) / max(1, total - ws))))
-
-                # group 0 (LoRA or the whole model) waits for the rows' warm-up; group 1 (the rows) never waits
-                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(opt, [lambda s: cosine(s, w), lambda s: cosine(s)])
-                return self.lr_scheduler
-            return super().create_scheduler(num_training_steps, optimizer)
-
-    return LCRecTrainer
-
-
 # -- model ------------------------------------------------------------------------------------
 
 
@@ -295,16 +215,16 @@ def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, c
     return tok, model, ids
 
 
-def index_row_params(model, token_ids: list[int], full_rows_apart: bool) -> list:
+def index_row_params(model, token_ids: list[int], full: bool) -> list:
     """The parameters that hold the index-token rows, for their own optimizer group.
 
-    LoRA: peft's trainable-token deltas. Full tuning with ``full_rows_apart``: the
+    LoRA: peft's trainable-token deltas. Full tuning (``full``): the
     embedding matrix itself, with a gradient hook that keeps only the index rows' gradient,
     so the word rows stay as pretrained and the index rows train at ``tune.index_lr``
     (AdamW leaves a parameter entry whose gradient is always zero unchanged when weight
-    decay is 0, as it is in that group). Otherwise none (one group for everything)."""
+    decay is 0, as it is in that group)."""
     rows = [p for n, p in model.named_parameters() if "trainable_tokens_delta" in n and p.requires_grad]
-    if rows or not full_rows_apart:
+    if rows or not full:
         return rows
     w = model.get_input_embeddings().weight
     keep = torch.zeros(w.shape[0], 1, dtype=w.dtype, device=w.device)
@@ -373,31 +293,6 @@ def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", mo
 # -- the stage --------------------------------------------------------------------------------
 
 
-def snapshot_callback(steps: list[int], folder: Path):
-    """A TrainerCallback that saves the model (the adapter, for LoRA) at the given steps into
-    ``folder/step-N``; kept in the work folder, so an interrupted run keeps what it saved."""
-    from transformers import TrainerCallback
-
-    wanted = set(int(s) for s in steps)
-
-    class Snapshots(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kw):
-            self.t0 = time.perf_counter()  # training seconds of a resumed run restart here
-
-        def on_step_end(self, args, state, control, model=None, **kw):
-            if state.global_step in wanted and state.is_world_process_zero and model is not None:
-                target = folder / f"step-{state.global_step}"
-                tmp = target.with_name(target.name + ".tmp")
-                model.save_pretrained(str(tmp))
-                (tmp / "snapshot.json").write_text(json.dumps(
-                    {"step": state.global_step, "train_seconds": round(time.perf_counter() - self.t0, 1)}))
-                shutil.rmtree(target, ignore_errors=True)
-                tmp.rename(target)
-            return control
-
-    return Snapshots()
-
-
 def world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
@@ -430,93 +325,19 @@ def train_seed(cfg: Config) -> int:
     return cfg.seed if cfg.tune.seed is None else cfg.tune.seed
 
 
-#: the CPU flags of native bf16 arithmetic (AVX-512 BF16 on AMD Zen 4/5 and Intel; AMX on Intel Xeon)
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
-
-
-def cpu_has_native_bf16(flags: set[str] | None = None) -> bool:
-    return bool(set(BF16_CPU_FLAGS) & (cpu_flags() if flags is None else flags))
-
-
-def resolve_precision(precision: str, device: str) -> str:
-    """``tune.precision`` for this machine: ``auto`` is bf16 on a GPU that supports it and on
-    a CPU with native bf16 instructions, fp32 elsewhere (emulated bf16 is slower than fp32)."""
-    if precision == "bf16" and device == "mps":
-        raise ConfigError("tune.precision = 'bf16' on mps: bf16 autocast is used on cuda and cpu only; "
-                          "expected auto or fp32 there")
-    if precision in ("bf16", "fp32"):
-        return precision
-    if device.startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device == "cpu" and cpu_has_native_bf16() else "fp32"
-
-
-def training_arguments(tc, work: Path, device: str, world_size: int, seed: int, n_train: int, precision: str = "fp32"):
-    """The Trainer's arguments from ``tune.*``: cosine schedule, warm-up as a share of the
-    steps, checkpoints in ``work`` (resumable), bf16 autocast when ``precision`` says so
-    (on a CPU the Trainer subclass enters the autocast itself: :func:`make_trainer_class`)."""
-    from transformers import TrainingArguments
-
-    use_cuda = device.startswith("cuda")
-    args = TrainingArguments(
-        output_dir=str(work),
-        per_device_train_batch_size=tc.batch_size,
-        per_device_eval_batch_size=tc.batch_size,
-        gradient_accumulation_steps=tc.grad_accum,
-        learning_rate=tc.lr,
-        weight_decay=tc.weight_decay,
-        warmup_steps=0,
-        lr_scheduler_type="cosine",
-        num_train_epochs=1,  # the dataset already holds `epochs` passes
-        max_steps=tc.max_steps if tc.max_steps > 0 else -1,
-        logging_steps=tc.logging_steps,
-        eval_strategy="steps",
-        eval_steps=tc.eval_steps,
-        save_strategy="steps",
-        save_steps=tc.save_steps,
-        save_total_limit=2,
-        prediction_loss_only=True,
-        bf16=use_cuda and precision == "bf16",
-        use_cpu=not use_cuda,
-        seed=seed,
-        data_seed=seed,
-        report_to="none",
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
-        ddp_backend=None if use_cuda else ("gloo" if world_size > 1 else None),
-        ddp_find_unused_parameters=False if world_size > 1 else None,
-        disable_tqdm=False,
-        deepspeed=tc.deepspeed or None,
-    )
-    steps_per_pass = math.ceil(n_train / (tc.batch_size * tc.grad_accum * world_size))
-    total_steps = tc.max_steps if tc.max_steps > 0 else steps_per_pass
-    args.warmup_steps = int(tc.warmup_ratio * total_steps)
-    return args, total_steps
-
-
-def trainer_class(tc, lengths: list[int], token_ids: list[int], model, cpu_bf16: bool = False):
-    """The Trainer subclass, configured from ``tune.*`` for this run's index tokens."""
-    Trainer = make_trainer_class()
-    Trainer.cpu_bf16 = cpu_bf16
-    Trainer.response_only_logits = tc.response_only_logits or tc.index_softmax
-    Trainer.lengths = lengths
-    Trainer.index_range = (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None
-    Trainer.index_lr = tc.index_lr or None
-    Trainer.warmup_rows_steps = tc.embed_warmup_steps
-    Trainer.rows_apart = rows_apart(tc)
-    Trainer.row_params = index_row_params(model, token_ids, tc.method == "full" and rows_apart(tc))
-    return Trainer
+def trainer_options(tc, lengths: list[int], token_ids: list[int], model, cpu_bf16: bool = False) -> dict[str, Any]:
+    """:class:`~lcrec_mini.tune.trainer.LCRecTrainer`'s own arguments, from ``tune.*``, for
+    this run's index tokens."""
+    apart = rows_apart(tc)
+    return {
+        "lengths": lengths,
+        "index_range": (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None,
+        "response_only_logits": tc.response_only_logits or tc.index_softmax,
+        "row_params": index_row_params(model, token_ids, tc.method == "full") if apart else None,
+        "index_lr": tc.index_lr or None,
+        "warmup_rows_steps": tc.embed_warmup_steps,
+        "cpu_bf16": cpu_bf16,
+    }
 
 
 def _datasets(cfg: Config, train_ex: list[dict], valid_ex: list[dict], ctx: TaskContext, codes: np.ndarray, tok,
@@ -546,66 +367,91 @@ def _sort_adapter_configs(out: Path) -> None:
             f.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
-def _write_outputs(out: Path, work: Path, cfg: Config, trainer, model, metrics: dict, tok, train, train_ex: list,
-                   token_ids: list[int],
-                   last: str | None, train_s: float, t0: float, device: str, world_size: int,
-                   system: str | None, eor: str, precision: str, log: Callable[[str], None]) -> None:
-    """Everything but the model (saved by the caller): history, snapshots, statistics
-    (throughput counted over the steps this process ran), the metadata that reloads the
-    model, and the loss plot."""
-    tc = cfg.tune
-    history = trainer.state.log_history
-    lengths = train.lengths()
-    resumed_at = int(Path(last).name.split("-")[-1]) if last else 0
-    steps_run = trainer.state.global_step - resumed_at
-    seen = steps_run * tc.batch_size * tc.grad_accum * world_size
-    tokens = int(np.mean(lengths) * min(seen, len(lengths)))
-    targets = train.targets() * tc.epochs * min(seen, len(lengths)) / max(1, len(lengths))
-    tok.save_pretrained(str(out / "model"))
-    # a pickle of the arguments: never needed, and never to be unpickled
-    (out / "model" / "training_args.bin").unlink(missing_ok=True)
-    write_json(out / "history.json", history, indent=None)
-    if (work / "snapshots").is_dir():
-        shutil.copytree(work / "snapshots", out / "snapshots",
-                        ignore=shutil.ignore_patterns("*.tmp", "training_args.bin"))
-    _sort_adapter_configs(out)
-    stats = {
-        "model": tc.model,
-        "method": tc.method,
-        "steps": trainer.state.global_step,
-        "resumed_from_step": resumed_at,
-        "examples": len(train_ex),
-        "epochs": tc.epochs,
-        "train_seconds": round(train_s, 1),
-        "tokens_per_second": round(tokens / max(train_s, 1e-9), 1),
-        "next_item_targets": int(targets),
-        "targets_per_second": round(targets / max(train_s, 1e-9), 2),
-        "mean_example_tokens": round(float(np.mean(lengths)), 1),
-        "first_loss": next((h["loss"] for h in history if "loss" in h), None),
-        "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
-        "final_eval_loss": metrics.get("eval_loss"),
-        "parameters": count_parameters(model),
-        "device": device,
-        "precision": precision,
-        "world_size": world_size,
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-    }
-    write_json(out / "train_stats.json", stats)
-    write_json(out / "tune_meta.json", {
-        "base_model": tc.model,
-        "method": tc.method,
-        "index_token_ids": [int(token_ids[0]), int(token_ids[-1])],
-        "n_index_tokens": len(token_ids),
-        "system": system,
-        "end_of_response": eor,
-        "seed": cfg.seed,
-        "train_seed": train_seed(cfg),
-        "precision": precision,
-        "index_init": tc.index_init,
-        "num_layers": tc.num_layers,
-    })
-    _loss_plot(history, out / "loss.png")
-    log(format_tune_summary(stats))
+@dataclass
+class Tuned:
+    """One finished training run of the tune stage: what the files beside the model
+    (statistics, reload metadata, history, loss plot) are written from."""
+
+    cfg: Config
+    trainer: Any
+    model: Any
+    tok: Any
+    train: "TaskDataset"
+    n_examples: int
+    token_ids: list[int]
+    resumed_at: int  # the step training resumed from (0: a fresh run)
+    train_seconds: float
+    wall_seconds: float
+    eval_metrics: dict[str, Any]
+    device: str
+    world_size: int
+    precision: str
+    system: str | None
+    eor: str
+
+    def stats(self) -> dict[str, Any]:
+        """``train_stats.json``: throughput counted over the steps this process ran."""
+        tc, history = self.cfg.tune, self.trainer.state.log_history
+        lengths = self.train.lengths()
+        seen = (self.trainer.state.global_step - self.resumed_at) * tc.batch_size * tc.grad_accum * self.world_size
+        tokens = int(np.mean(lengths) * min(seen, len(lengths)))
+        targets = self.train.targets() * tc.epochs * min(seen, len(lengths)) / max(1, len(lengths))
+        return {
+            "model": tc.model,
+            "method": tc.method,
+            "steps": self.trainer.state.global_step,
+            "resumed_from_step": self.resumed_at,
+            "examples": self.n_examples,
+            "epochs": tc.epochs,
+            "train_seconds": round(self.train_seconds, 1),
+            "tokens_per_second": round(tokens / max(self.train_seconds, 1e-9), 1),
+            "next_item_targets": int(targets),
+            "targets_per_second": round(targets / max(self.train_seconds, 1e-9), 2),
+            "mean_example_tokens": round(float(np.mean(lengths)), 1),
+            "first_loss": next((h["loss"] for h in history if "loss" in h), None),
+            "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
+            "final_eval_loss": self.eval_metrics.get("eval_loss"),
+            "parameters": count_parameters(self.model),
+            "device": self.device,
+            "precision": self.precision,
+            "world_size": self.world_size,
+            "wall_seconds": round(self.wall_seconds, 1),
+        }
+
+    def meta(self) -> dict[str, Any]:
+        """``tune_meta.json``: what reloading the model and prompting it needs."""
+        tc = self.cfg.tune
+        return {
+            "base_model": tc.model,
+            "method": tc.method,
+            "index_token_ids": [int(self.token_ids[0]), int(self.token_ids[-1])],
+            "n_index_tokens": len(self.token_ids),
+            "system": self.system,
+            "end_of_response": self.eor,
+            "seed": self.cfg.seed,
+            "train_seed": train_seed(self.cfg),
+            "precision": self.precision,
+            "index_init": tc.index_init,
+            "num_layers": tc.num_layers,
+        }
+
+    def write(self, out: Path, work: Path, log: Callable[[str], None]) -> None:
+        """Everything but the model (saved by the caller): tokenizer, history, snapshots,
+        statistics, metadata, the loss plot."""
+        history = self.trainer.state.log_history
+        self.tok.save_pretrained(str(out / "model"))
+        # a pickle of the arguments: never needed, and never to be unpickled
+        (out / "model" / "training_args.bin").unlink(missing_ok=True)
+        write_json(out / "history.json", history, indent=None)
+        if (work / "snapshots").is_dir():
+            shutil.copytree(work / "snapshots", out / "snapshots",
+                            ignore=shutil.ignore_patterns("*.tmp", "training_args.bin"))
+        _sort_adapter_configs(out)
+        stats = self.stats()
+        write_json(out / "train_stats.json", stats)
+        write_json(out / "tune_meta.json", self.meta())
+        _loss_plot(history, out / "loss.png")
+        log(format_tune_summary(stats))
 
 
 def run_tune(
@@ -648,10 +494,10 @@ def run_tune(
         (work / "lcrec_fingerprint.json").write_text(json.dumps({"fingerprint": fp, "config": cfg.to_dict()}))
         precision = resolve_precision(tc.precision, device)
         args, total_steps = training_arguments(tc, work, device, world_size, train_seed(cfg), len(train), precision)
-        Trainer = trainer_class(tc, train.lengths(), token_ids, model, cpu_bf16=device == "cpu" and precision == "bf16")
-        snapshots = [snapshot_callback(tc.snapshot_steps, work / "snapshots")] if tc.snapshot_steps else []
-        trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=valid,
-                          data_collator=collate(tok.pad_token_id), callbacks=(callbacks or []) + snapshots)
+        snapshots = [Snapshots(tc.snapshot_steps, work / "snapshots")] if tc.snapshot_steps else []
+        trainer = LCRecTrainer(model=model, args=args, train_dataset=train, eval_dataset=valid,
+                               data_collator=collate(tok.pad_token_id), callbacks=(callbacks or []) + snapshots,
+                               **trainer_options(tc, train.lengths(), token_ids, model, device == "cpu" and precision == "bf16"))
         last = check_resume(tc.resume_from, fp) if tc.resume_from else (get_last_checkpoint(str(work)) if work.exists() else None)
         if last:
             log(f"[tune] resuming from {last}")
@@ -666,8 +512,9 @@ def run_tune(
         metrics = trainer.evaluate()  # every process takes part in the evaluation and the save
         trainer.save_model(str(out / "model"))  # every process calls it; the main one writes
         if trainer.is_world_process_zero():
-            _write_outputs(out, work, cfg, trainer, model, metrics, tok, train, train_ex, token_ids, last, train_s, t0,
-                           device, world_size, system, eor, precision, log)
+            resumed_at = int(Path(last).name.split("-")[-1]) if last else 0
+            Tuned(cfg, trainer, model, tok, train, len(train_ex), token_ids, resumed_at, train_s, time.perf_counter() - t0,
+                  metrics, device, world_size, precision, system, eor).write(out, work, log)
         trainer.accelerator.wait_for_everyone()  # no process leaves before the files are written
         del result
 

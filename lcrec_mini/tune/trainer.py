@@ -1,0 +1,199 @@
+"""The Trainer: Hugging Face's, with LC-Rec's loss and the index rows' own schedule.
+
+:class:`LCRecTrainer` takes, beside the Trainer's own arguments, what this project
+changes: the loss (``objective.lm_loss``: response tokens, or every index token of a
+window, optionally scored against the index rows only), batches grouped by the lengths
+already known, the index-token rows in their own optimizer group (their own learning
+rate, and a warm-up during which they alone train), and bf16 autocast on a CPU with
+native bf16. :func:`training_arguments` maps ``tune.*`` to the Trainer's arguments;
+:func:`resolve_precision` decides bf16 or fp32 for this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from lcrec_mini.core.errors import ConfigError
+from lcrec_mini.tune.objective import lm_loss
+
+
+class LCRecTrainer(Trainer):
+    """The Trainer with this project's loss, sampler, optimizer groups and CPU autocast.
+
+    ``lengths``: tokens per training example (group-by-length batches without rendering
+    every example again to measure it). ``index_range``: (first, last) index-token id for
+    the index-only softmax (None: the full vocabulary). ``response_only_logits``: logits
+    only where a target is scored. ``row_params``: the parameters holding the index-token
+    rows when they get their own optimizer group and schedule (None: one group for
+    everything), trained at ``index_lr`` (None: the Trainer's rate) and alone for the
+    first ``warmup_rows_steps`` steps. ``cpu_bf16``: bf16 autocast around the training
+    loss on a CPU.
+    """
+
+    def __init__(self, *args, lengths: list[int] | None = None, index_range: tuple[int, int] | None = None,
+                 response_only_logits: bool = True, row_params: list | None = None, index_lr: float | None = None,
+                 warmup_rows_steps: int = 0, cpu_bf16: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lengths = lengths
+        self.index_range = index_range
+        self.response_only_logits = response_only_logits
+        self.row_params = row_params or None
+        self.index_lr = index_lr
+        self.warmup_rows_steps = warmup_rows_steps
+        self.cpu_bf16 = cpu_bf16
+
+    def autocast_smart_context_manager(self, cache_enabled: bool | None = True):
+        # training steps only: the validation loss stays in fp32, comparable across precisions
+        if self.cpu_bf16 and self.model.training:
+            return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache_enabled)
+        return super().autocast_smart_context_manager(cache_enabled)
+
+    def _get_train_sampler(self, train_dataset=None):
+        # group by length with the lengths we already know, instead of the default,
+        # which would render and tokenize every example once more to measure it
+        if self.args.train_sampling_strategy == "group_by_length" and self.lengths is not None:
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=self.lengths)
+        return super()._get_train_sampler(train_dataset)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.response_only_logits:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss = lm_loss(model, inputs, num_items_in_batch, self.index_range)
+        return (loss, {"loss": loss}) if return_outputs else loss
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None and self.row_params is not None:
+            rows = {id(p) for p in self.row_params}
+            rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in rows]
+            groups = [
+                {"params": rest, "lr": self.args.learning_rate, "weight_decay": self.args.weight_decay},
+                {"params": list(self.row_params), "lr": self.index_lr or self.args.learning_rate, "weight_decay": 0.0},
+            ]
+            self.optimizer = torch.optim.AdamW(groups, lr=self.args.learning_rate)
+            return self.optimizer
+        return super().create_optimizer(model)
+
+    def create_scheduler(self, num_training_steps, optimizer=None):
+        if self.lr_scheduler is None and self.row_params is not None:
+            opt = optimizer or self.optimizer
+            w = self.warmup_rows_steps
+            ws = self.args.get_warmup_steps(num_training_steps)
+
+            def cosine(step: int, start: int = 0) -> float:
+                s, total = step - start, max(1, num_training_steps - start)
+                if s < 0:
+                    return 0.0
+                if s < ws:
+                    return (s + 1) / max(1, ws)
+                return 0.5 * (1 + math.cos(math.pi * min(1.0, (s - ws) / max(1, total - ws))))
+
+            # group 0 (LoRA or the whole model) waits for the rows' warm-up; group 1 (the rows) never waits
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(opt, [lambda s: cosine(s, w), lambda s: cosine(s)])
+            return self.lr_scheduler
+        return super().create_scheduler(num_training_steps, optimizer)
+
+
+class Snapshots(TrainerCallback):
+    """Saves the model (the adapter, for LoRA) at the given steps into ``folder/step-N``;
+    kept in the work folder, so an interrupted run keeps what it saved."""
+
+    def __init__(self, steps: list[int], folder: Path):
+        self.wanted = set(int(s) for s in steps)
+        self.folder = folder
+        self.t0 = time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.t0 = time.perf_counter()  # training seconds of a resumed run restart here
+
+    def on_step_end(self, args, state, control, model=None, **kw):
+        if state.global_step in self.wanted and state.is_world_process_zero and model is not None:
+            target = self.folder / f"step-{state.global_step}"
+            tmp = target.with_name(target.name + ".tmp")
+            model.save_pretrained(str(tmp))
+            (tmp / "snapshot.json").write_text(json.dumps(
+                {"step": state.global_step, "train_seconds": round(time.perf_counter() - self.t0, 1)}))
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
+        return control
+
+
+#: the CPU flags of native bf16 arithmetic (AVX-512 BF16 on AMD Zen 4/5 and Intel; AMX on Intel Xeon)
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def cpu_has_native_bf16(flags: set[str] | None = None) -> bool:
+    return bool(set(BF16_CPU_FLAGS) & (cpu_flags() if flags is None else flags))
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``tune.precision`` for this machine: ``auto`` is bf16 on a GPU that supports it and on
+    a CPU with native bf16 instructions, fp32 elsewhere (emulated bf16 is slower than fp32)."""
+    if precision == "bf16" and device == "mps":
+        raise ConfigError("tune.precision = 'bf16' on mps: bf16 autocast is used on cuda and cpu only; "
+                          "expected auto or fp32 there")
+    if precision in ("bf16", "fp32"):
+        return precision
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
+def training_arguments(tc, work: Path, device: str, world_size: int, seed: int, n_train: int, precision: str = "fp32"):
+    """The Trainer's arguments from ``tune.*``: cosine schedule, warm-up as a share of the
+    steps, checkpoints in ``work`` (resumable), bf16 autocast when ``precision`` says so
+    (on a CPU the Trainer subclass enters the autocast itself: :class:`LCRecTrainer`)."""
+    use_cuda = device.startswith("cuda")
+    args = TrainingArguments(
+        output_dir=str(work),
+        per_device_train_batch_size=tc.batch_size,
+        per_device_eval_batch_size=tc.batch_size,
+        gradient_accumulation_steps=tc.grad_accum,
+        learning_rate=tc.lr,
+        weight_decay=tc.weight_decay,
+        warmup_steps=0,
+        lr_scheduler_type="cosine",
+        num_train_epochs=1,  # the dataset already holds `epochs` passes
+        max_steps=tc.max_steps if tc.max_steps > 0 else -1,
+        logging_steps=tc.logging_steps,
+        eval_strategy="steps",
+        eval_steps=tc.eval_steps,
+        save_strategy="steps",
+        save_steps=tc.save_steps,
+        save_total_limit=2,
+        prediction_loss_only=True,
+        bf16=use_cuda and precision == "bf16",
+        use_cpu=not use_cuda,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
+        ddp_backend=None if use_cuda else ("gloo" if world_size > 1 else None),
+        ddp_find_unused_parameters=False if world_size > 1 else None,
+        disable_tqdm=False,
+        deepspeed=tc.deepspeed or None,
+    )
+    steps_per_pass = math.ceil(n_train / (tc.batch_size * tc.grad_accum * world_size))
+    total_steps = tc.max_steps if tc.max_steps > 0 else steps_per_pass
+    args.warmup_steps = int(tc.warmup_ratio * total_steps)
+    return args, total_steps
