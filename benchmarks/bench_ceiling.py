@@ -50,8 +50,8 @@ def gemm_gflops(m: int, k: int, n: int, reps: int = 5) -> float:
 def main() -> None:
     from peft import LoraConfig, get_peft_model
 
-    from lcrec_mini.tune.llm import add_index_tokens, load_causal_lm
     from lcrec_mini.index.tokens import index_vocabulary
+    from lcrec_mini.tune.llm import add_index_tokens, load_causal_lm
 
     torch.manual_seed(0)
     tokens = BATCH * SEQ

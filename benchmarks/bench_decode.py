@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.generate.decoding import IndexTrie, TrieLogitsProcessor, beam_search  # noqa: E402
 from lcrec_mini.index.tokens import index_str  # noqa: E402
-from lcrec_mini.tune.llm import add_index_tokens, format_prompt, load_causal_lm
-from lcrec_mini.index.tokens import index_vocabulary# noqa: E402
+from lcrec_mini.index.tokens import index_vocabulary  # noqa: E402
 from lcrec_mini.tasks.seqrec import TEMPLATES as SEQREC  # noqa: E402
+from lcrec_mini.tune.llm import add_index_tokens, format_prompt, load_causal_lm
 
 L, K = 4, 256
 def random_catalogue(n: int, seed: int = 0) -> np.ndarray:

@@ -44,7 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.core.config import make_config  # noqa: E402
-from lcrec_mini.tasks.stage import run_tasks# noqa: E402
+from lcrec_mini.tasks.stage import run_tasks  # noqa: E402
 from lcrec_mini.tune.stage import run_tune  # noqa: E402
 
 #: the tables in benchmarks/results were measured on text-only indices: --run-dir must hold

@@ -36,12 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.core.config import make_config  # noqa: E402
-from lcrec_mini.data.splits import test_case  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lcrec_mini.generate.metrics import per_user, seeded_difference  # noqa: E402
+from lcrec_mini.core.config import make_config  # noqa: E402
 from lcrec_mini.core.stage import stage_seconds  # noqa: E402
+from lcrec_mini.data.splits import test_case  # noqa: E402
+from lcrec_mini.generate.metrics import per_user, seeded_difference  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -62,8 +62,8 @@ def points(run_dir: Path) -> list[tuple[int, Path, float]]:
 def score_points(run_dir: Path, cfg) -> dict[int, dict]:
     """Rank every test user with each snapshot of ``run_dir``'s tune; each point is kept in
     ``run_dir/curve`` with the tune's fingerprint, and reused only for the same tune."""
-    from lcrec_mini.generate.stage import Ranker, score_tests
     from lcrec_mini.core.stage import read_stage_config
+    from lcrec_mini.generate.stage import Ranker, score_tests
     from lcrec_mini.tasks.stage import read_examples
 
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]

@@ -30,14 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.core.config import make_config  # noqa: E402
-from lcrec_mini.generate.stage import run_evaluate  # noqa: E402
-from lcrec_mini.generate.metrics import ndcg_of, seeded_difference, verdict  # noqa: E402
-from lcrec_mini.analyses.study import mean_example_tokens  # noqa: E402
-from lcrec_mini.tasks.stage import run_tasks# noqa: E402
-from lcrec_mini.tune.stage import run_tune  # noqa: E402
-
 from bench_tune import OLD_CPU_FORMAT  # noqa: E402  (this folder is on sys.path when run as a script)
+
+from lcrec_mini.analyses.study import mean_example_tokens  # noqa: E402
+from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.generate.metrics import ndcg_of, seeded_difference, verdict  # noqa: E402
+from lcrec_mini.generate.stage import run_evaluate  # noqa: E402
+from lcrec_mini.tasks.stage import run_tasks  # noqa: E402
+from lcrec_mini.tune.stage import run_tune  # noqa: E402
 
 TODAY = OLD_CPU_FORMAT
 ALLPOS = ["tasks.seqrec_format=window", "tasks.max_history=20", "tasks.seqrec_samples=0"]

@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.baselines.sasrec import sasrec_cases, sasrec_rank, train_sasrec  # noqa: E402
-from lcrec_mini.data.splits import train_part  # noqa: E402
 from lcrec_mini.core.config import make_config  # noqa: E402
-from lcrec_mini.generate.metrics import rank_metrics, rank_of# noqa: E402
 from lcrec_mini.core.stage import stage_seconds  # noqa: E402
+from lcrec_mini.data.splits import train_part  # noqa: E402
+from lcrec_mini.generate.metrics import rank_metrics, rank_of  # noqa: E402
 
 BASE = ["baselines.sasrec_epochs=400"]
 E5 = ["baselines.sasrec_eval_every=5", "baselines.sasrec_patience=8"]  # patience: 40 epochs

@@ -4,9 +4,9 @@ browser (headless Chromium, Debian's package) typesets its maths and loads its f
 from __future__ import annotations
 
 import functools
-import os
 import http.server
 import json
+import os
 import re
 import shutil
 import subprocess

@@ -5,13 +5,12 @@ import json
 import socket
 
 import pytest
+from conftest import CORE_ITEMS, sha256, write_amazon2018, write_amazon2023
 
 from lcrec_mini.core.config import make_config
-from lcrec_mini.data.stage import load_dataset, run_data
-from lcrec_mini.data.download import fetch
 from lcrec_mini.core.errors import ConfigError, DataError, DownloadError
-
-from conftest import CORE_ITEMS, sha256, write_amazon2018, write_amazon2023
+from lcrec_mini.data.download import fetch
+from lcrec_mini.data.stage import load_dataset, run_data
 
 
 def cfg_for(source, tmp_path, *sets):

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from lcrec_mini.generate.decoding import IndexTrie, TrieLogitsProcessor, beam_search, contiguous_token_ids
 from lcrec_mini.core.errors import DataError
-from lcrec_mini.tune.llm import add_index_tokens, load_causal_lm
+from lcrec_mini.generate.decoding import IndexTrie, TrieLogitsProcessor, beam_search, contiguous_token_ids
 from lcrec_mini.index.tokens import index_vocabulary
+from lcrec_mini.tune.llm import add_index_tokens, load_causal_lm
 
 L, K = 3, 8
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from lcrec_mini.core.config import make_config
-from lcrec_mini.data.stage import run_data
-from lcrec_mini.index.embed import embed_items, load_embeddings, mean_pool, run_embed
 from lcrec_mini.core.errors import ConfigError, DataError
-from lcrec_mini.index.collisions import collision_rate
-from lcrec_mini.index.stage import load_codes, run_index
 from lcrec_mini.core.stage import run_stage
+from lcrec_mini.data.stage import run_data
+from lcrec_mini.index.collisions import collision_rate
+from lcrec_mini.index.embed import embed_items, load_embeddings, mean_pool, run_embed
+from lcrec_mini.index.stage import load_codes, run_index
 
 
 def quiet(_m):

@@ -9,8 +9,8 @@ from lcrec_mini.core.config import make_config
 from lcrec_mini.core.errors import ConfigError, DataError
 from lcrec_mini.index.collisions import collision_groups, collision_rate, level_stats
 from lcrec_mini.index.fixup import final_fixup, sinkhorn_fixup
-from lcrec_mini.index.stage import build_index, code_tokens, parse_tokens
 from lcrec_mini.index.rqvae import RQVAE, kmeans, load_rqvae, residual_codes, sinkhorn
+from lcrec_mini.index.stage import build_index, code_tokens, parse_tokens
 
 
 def clustered(n=400, d=24, clusters=8, seed=0):

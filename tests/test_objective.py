@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from lcrec_mini.tune.llm import add_index_tokens, load_causal_lm, match_spread, semantic_index_rows
 from lcrec_mini.index.tokens import index_vocabulary
-from lcrec_mini.tune.objective import lm_loss
 from lcrec_mini.tasks.context import TaskContext
+from lcrec_mini.tune.llm import add_index_tokens, load_causal_lm, match_spread, semantic_index_rows
+from lcrec_mini.tune.objective import lm_loss
 from lcrec_mini.tune.stage import TaskDataset, collate, encode_example
 
 L, K = 3, 16

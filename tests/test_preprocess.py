@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
+from lcrec_mini.core.errors import DataError
 from lcrec_mini.data.preprocess import kcore, preprocess
 from lcrec_mini.data.raw import RawData
 from lcrec_mini.data.splits import leave_one_out
 from lcrec_mini.data.stats import dataset_stats
-from lcrec_mini.core.errors import DataError
 
 
 def meta(*ids):

@@ -7,8 +7,8 @@ import pytest
 
 from lcrec_mini.core.config import make_config
 from lcrec_mini.data.stage import run_data
-from lcrec_mini.index.embed import load_encoder, encode_texts, run_embed
 from lcrec_mini.index.collisions import collision_rate
+from lcrec_mini.index.embed import encode_texts, load_encoder, run_embed
 from lcrec_mini.index.stage import load_codes, run_index
 
 pytestmark = pytest.mark.slow

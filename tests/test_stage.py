@@ -7,8 +7,8 @@ import pytest
 
 from lcrec_mini.core.cli import main
 from lcrec_mini.core.config import make_config
-from lcrec_mini.data.stage import OUTPUTS, run_data
 from lcrec_mini.core.stage import run_stage
+from lcrec_mini.data.stage import OUTPUTS, run_data
 
 
 def snapshot(folder):

@@ -2,8 +2,19 @@
 
 import pytest
 
-from lcrec_mini.analyses.study import (ABLATION_ROWS, PCA_RUN, STUDY_SEEDS, claims, co_interaction, estimate_seconds,
-                              run_config, run_name, study_runs, title_overlap, users_of_items)
+from lcrec_mini.analyses.study import (
+    ABLATION_ROWS,
+    PCA_RUN,
+    STUDY_SEEDS,
+    claims,
+    co_interaction,
+    estimate_seconds,
+    run_config,
+    run_name,
+    study_runs,
+    title_overlap,
+    users_of_items,
+)
 
 
 def test_plan_covers_every_comparison_once():
@@ -109,8 +120,8 @@ def test_an_interval_that_holds_zero_is_not_resolved():
 def test_seeds_count_in_the_standard_error():
     """Two configurations whose users agree within each seed but whose seeds disagree: the
     users alone would call the difference certain; with the seeds it is not resolved."""
-    from lcrec_mini.generate.metrics import seeded_difference
     from lcrec_mini.analyses.study import difference
+    from lcrec_mini.generate.metrics import seeded_difference
 
     n = 400
     hits = lambda k: [1 if u < k else None for u in range(n)]  # noqa: E731  HR@5 = k / n

@@ -8,15 +8,15 @@ import torch
 from transformers import TrainerCallback
 
 from lcrec_mini.core.config import make_config
+from lcrec_mini.core.errors import DataError
+from lcrec_mini.core.stage import write_json
 from lcrec_mini.data.stage import run_data
 from lcrec_mini.index.embed import run_embed
-from lcrec_mini.core.errors import DataError
 from lcrec_mini.index.stage import run_index
-from lcrec_mini.tune.llm import add_index_tokens, format_prompt, load_causal_lm
 from lcrec_mini.index.tokens import index_vocabulary
 from lcrec_mini.tasks.base import SYSTEM
-from lcrec_mini.core.stage import write_json
 from lcrec_mini.tasks.stage import run_tasks
+from lcrec_mini.tune.llm import add_index_tokens, format_prompt, load_causal_lm
 from lcrec_mini.tune.stage import encode_example, load_tuned, run_tune
 
 

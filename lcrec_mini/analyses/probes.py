@@ -16,7 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from lcrec_mini.book.viz import PALETTE
+from lcrec_mini.core.run import Run
 from lcrec_mini.index.tokens import code_token, index_str
+from lcrec_mini.tasks.registry import templates
+from lcrec_mini.tune.llm import format_prompt, load_causal_lm
+from lcrec_mini.tune.stage import init_index_rows, load_tuned
 
 
 def word_token_ids(tok, n: int, seed: int = 0, vocab_limit: int | None = None) -> list[int]:
@@ -69,7 +74,6 @@ def plot_token_pca(result: dict[str, Any], levels: int, codebook_size: int):
     """One panel per model: word tokens grey, index tokens coloured by level."""
     import matplotlib.pyplot as plt
 
-    from lcrec_mini.book.viz import PALETTE
 
     fig, axes = plt.subplots(1, len(result), figsize=(5.2 * len(result), 4.4), squeeze=False)
 
@@ -111,8 +115,6 @@ def prefix_titles(model, tok, codes: np.ndarray, item: int, system: str | None =
     """Greedy answers of the index2item question for the first 1..L tokens of ``item``'s index."""
     import torch
 
-    from lcrec_mini.tune.llm import format_prompt
-    from lcrec_mini.tasks.registry import templates
 
     template = templates("index2item", "title")[0]
     rows = []
@@ -166,10 +168,6 @@ def load_embedding_weights(run_dir: str | Path, cache_dir: str = "") -> tuple[di
     """Input embeddings before tuning (the base model with the index rows as tuning started
     them: ``tune.index_init``, same seed) and after (the tuned model, LoRA merged);
     returns (weights, tokenizer, tune meta)."""
-    from lcrec_mini.tune.llm import load_causal_lm
-    from lcrec_mini.core.run import Run
-    from lcrec_mini.tune.stage import init_index_rows, load_tuned
-
     run = Run(run_dir)
     meta = run.json("tune", "tune_meta.json")
     init = meta["index_init"]  # how the rows were started

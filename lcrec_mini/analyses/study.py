@@ -26,7 +26,10 @@ runs in pieces.
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +37,48 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lcrec_mini.analyses.probes import (
+    load_embedding_weights,
+    plot_token_pca,
+    prefix_titles,
+    related_items,
+    token_embedding_pca,
+    word_token_ids,
+)
+from lcrec_mini.baselines.stage import popular_items
+from lcrec_mini.book.viz import PALETTE
 from lcrec_mini.core.config import Config, make_config
-from lcrec_mini.generate.metrics import HOLDS, METRIC_KEYS, NOT_RESOLVED, per_user, seeded_difference, verdict
+from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.core.run import Run
+from lcrec_mini.core.runtime import pick_device
+from lcrec_mini.core.stage import (
+    UPSTREAM,
+    read_json,
+    read_stage_config,
+    run_named_stage,
+    stage_fingerprint,
+    upstream_fingerprint,
+    write_json,
+)
+from lcrec_mini.generate.metrics import (
+    HOLDS,
+    METRIC_KEYS,
+    NOT_RESOLVED,
+    paired_se,
+    per_user,
+    rank_metrics,
+    rank_of,
+    seeded_difference,
+    verdict,
+)
+from lcrec_mini.generate.stage import Ranker
+from lcrec_mini.index.embed import text_embeddings
+from lcrec_mini.index.tokens import index_vocabulary
+from lcrec_mini.tasks.base import SYSTEM
+from lcrec_mini.tasks.context import TaskContext
 from lcrec_mini.tasks.registry import TASKS
-from lcrec_mini.core.stage import read_json, write_json
+from lcrec_mini.tasks.stage import read_examples, render
+from lcrec_mini.tune.llm import format_prompt, load_tokenizer
 
 ALL_TASKS = list(TASKS)
 
@@ -133,8 +174,6 @@ def steps_for_tokens(cfg: Config, run_dir: Path, tokens: int) -> int:
     """Optimizer steps that train on about ``tokens`` tokens of ``run_dir``'s training
     examples (their mean length, counted as the tuned model sees them), at least one more
     than the embedding warm-up."""
-    import math
-
     if tokens <= 0:
         return 0
     per_example = mean_example_tokens(run_dir, cfg)
@@ -147,11 +186,6 @@ def mean_example_tokens(run_dir: Path, cfg: Config, n: int = 800) -> float:
     as the tasks stage wrote them; every index token counts one, as in the tuned model)."""
     from transformers import AddedToken
 
-    from lcrec_mini.tune.llm import format_prompt, load_tokenizer
-    from lcrec_mini.tasks.base import SYSTEM
-    from lcrec_mini.tasks.context import TaskContext
-    from lcrec_mini.tasks.stage import read_examples
-    from lcrec_mini.index.tokens import index_vocabulary
 
     examples = read_examples(run_dir, "train")
     ctx = TaskContext.load(run_dir)
@@ -184,10 +218,6 @@ SHARED_STAGES = ("data", "embed", "index", "tasks")  # tune and eval differ from
 def _copy_shared_stage(study_dir: Path, target: Path, stage: str, cfg: Config) -> None:
     """Copy ``stage`` from an earlier run of the study whose output this run would rebuild
     identically (same fingerprint); ``run_stage`` then finds it up to date."""
-    import shutil
-
-    from lcrec_mini.core.stage import UPSTREAM, read_stage_config, stage_fingerprint, upstream_fingerprint
-
     if stage not in SHARED_STAGES or (target / stage / "config.json").exists():
         return
     try:
@@ -202,8 +232,6 @@ def _copy_shared_stage(study_dir: Path, target: Path, stage: str, cfg: Config) -
 
 
 def _metrics_row(run_dir: Path) -> dict[str, Any]:
-    from lcrec_mini.core.run import Run
-
     run = Run(run_dir)
     m, ist, ts = run.metrics, run.index_stats, run.json("tune", "train_stats.json")
     return {
@@ -229,12 +257,6 @@ def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
     """Paper Fig. 3: HR/NDCG of the itemsearch test prompts of ``run_dir``'s tuned model,
     the intention alone and with the history, beside the history alone (its seqrec
     evaluation), for the first ``users`` test users (0: all)."""
-    from lcrec_mini.core.runtime import pick_device
-    from lcrec_mini.generate.stage import Ranker
-    from lcrec_mini.generate.metrics import rank_metrics, rank_of
-    from lcrec_mini.tune.llm import format_prompt
-    from lcrec_mini.tasks.stage import read_examples, render
-
     rk = Ranker.load(run_dir, cfg, pick_device(cfg.eval.device))
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "itemsearch"]
     out: dict[str, Any] = {}
@@ -246,7 +268,6 @@ def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
         ranks = [rank_of(e["item"], r.items) for e, r in zip(ex, ranked)]
         out[variant] = {**rank_metrics(ranks), "n_users": len(ex), "ranks": ranks}
     # the same users' seqrec prompts (history alone) from the run's own evaluation
-    from lcrec_mini.core.run import Run
 
     ranks = _ranks(Run(run_dir))[: users or None]
     out["history"] = {**rank_metrics(ranks), "n_users": len(ranks), "ranks": ranks}
@@ -257,8 +278,6 @@ def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
 def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path) -> dict[str, Any]:
     import matplotlib.pyplot as plt  # no backend switch: inside a notebook that would hide later figures
 
-    from lcrec_mini.analyses.probes import load_embedding_weights, plot_token_pca, token_embedding_pca, word_token_ids
-    from lcrec_mini.core.run import Run
 
     run = Run(run_dir)
     weights, tok, _ = load_embedding_weights(run_dir, cfg.data.cache_dir)
@@ -273,8 +292,6 @@ def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path) -> dict[str, Any]:
 
 def title_overlap(a: str, b: str) -> float:
     """Word-level F1 between two titles (lower-cased, alphanumeric words)."""
-    import re
-
     wa, wb = re.findall(r"[a-z0-9]+", a.lower()), re.findall(r"[a-z0-9]+", b.lower())
     if not wa or not wb:
         return 0.0
@@ -312,12 +329,6 @@ def case_studies(run_dir: Path, cfg: Config, n_items: int = 100) -> dict[str, An
     the share of distinct full-index titles says whether the model tells items apart);
     (b) whether items that share index prefixes were chosen by the same users more than
     items close by text."""
-    from lcrec_mini.analyses.probes import prefix_titles, related_items
-    from lcrec_mini.baselines.stage import popular_items
-    from lcrec_mini.index.embed import text_embeddings
-    from lcrec_mini.core.run import Run
-    from lcrec_mini.core.runtime import pick_device
-
     run = Run(run_dir)
     ds, codes = run.dataset, run.codes
     emb = text_embeddings(run_dir, ds.n_items)
@@ -358,8 +369,6 @@ def _tune_and_eval(preset: str, study_dir: Path, run: StudyRun, seed: int, token
     """One configuration with one training seed: the stages up to tasks (copied from an
     earlier run of the study where the config is the same), the token budget turned into
     steps on this run's examples, then tune (and eval)."""
-    from lcrec_mini.core.stage import run_named_stage
-
     rd = study_dir / run_name(run, seed)
     rd.mkdir(exist_ok=True)
     cfg = run_config(preset, run, seed)
@@ -382,8 +391,6 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     b = STUDY_BUDGETS[preset]
     budget = {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS)}
     if results.get("preset", preset) != preset or results.get("budget", budget) != budget:
-        from lcrec_mini.core.errors import ConfigError
-
         raise ConfigError(
             f"{res_path} holds a study of preset {results.get('preset')!r} with budget {results.get('budget')}, "
             f"not {preset!r} with {budget}: its numbers cannot be mixed with this one's; use another --run-dir "
@@ -465,13 +472,10 @@ def analyze_run(cfg: Config, run_dir: str | Path, n_items: int = 100, force: boo
     prediction on all its test users (Fig. 3) and the case studies (Fig. 5) over its
     ``n_items`` most popular items, with the verdicts; each part is written to
     ``<run_dir>/analyses/<part>.json`` as it finishes and kept (``force`` redoes them)."""
-    from lcrec_mini.core.errors import DataError
-
     run_dir = Path(run_dir)
     if not (run_dir / "eval" / "metrics.json").exists():
         raise DataError(f"{run_dir / 'eval' / 'metrics.json'}: not found; the analyses need a finished run "
                         f"(`lcrec-mini run --preset {cfg.preset} --run-dir {run_dir}`)")
-    from lcrec_mini.core.stage import read_stage_config
 
     out = run_dir / "analyses"
     out.mkdir(exist_ok=True)
@@ -646,8 +650,6 @@ def _case_study_claims(cs: dict[str, Any] | None) -> list[dict[str, Any]]:
     per_item = [[g["rows"][d]["overlap_with_title"] for d in range(len(ov))] for g in cs.get("prefix_generation", [])]
     se = None
     if len(per_item) > 1:
-        from lcrec_mini.generate.metrics import paired_se
-
         se = paired_se([p[-1] for p in per_item], [p[0] for p in per_item])
     rel = cs["related_items"]
     d = rel["co_interaction_by_index"] - rel["co_interaction_by_text"]
@@ -680,7 +682,6 @@ def plot_indexing(results: dict[str, Any], keys: tuple[str, ...] = ("hr@5", "ndc
     """Paper Fig. 2 at our scale: HR@5 and NDCG@5 per indexing method, seqrec only vs all tasks."""
     import matplotlib.pyplot as plt
 
-    from lcrec_mini.book.viz import PALETTE
 
     runs = results["runs"]
     methods = [("random", "random"), ("rqvae", "RQ-VAE, no uniform mapping"), ("lcrec", "LC-Rec")]
@@ -701,7 +702,6 @@ def plot_indexing(results: dict[str, Any], keys: tuple[str, ...] = ("hr@5", "ndc
 def plot_ablation(results: dict[str, Any], keys: tuple[str, ...] = ("hr@10", "ndcg@10")):
     import matplotlib.pyplot as plt
 
-    from lcrec_mini.book.viz import PALETTE
 
     runs = results["runs"]
     rows = [(lab, runs[r]) for r, lab in ABLATION_ROWS if r in runs]

@@ -8,7 +8,6 @@ from lcrec_mini.core.errors import ConfigError
 from lcrec_mini.core.settings import FRACTION, NON_NEGATIVE, POSITIVE, at_least, one_of, setting
 
 
-
 @dataclass
 class BaselinesConfig:
     """Most-popular and SASRec on the same split (stage ``baselines``)."""

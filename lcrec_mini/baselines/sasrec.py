@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from lcrec_mini.data.splits import test_case, valid_case
 from lcrec_mini.generate.metrics import rank_metrics, rank_of
@@ -81,8 +82,6 @@ def train_sasrec(
     bc,
     seed: int,
 ) -> tuple[SASRec, list[dict[str, Any]]]:
-    from tqdm.auto import tqdm
-
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     model = SASRec(n_items, bc.sasrec_hidden, bc.sasrec_layers, bc.sasrec_heads, bc.sasrec_dropout, bc.max_len, bc.sasrec_init_std)

@@ -16,11 +16,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lcrec_mini.core.config import Config
-from lcrec_mini.data.splits import test_case, train_part
-from lcrec_mini.generate.metrics import METRIC_KEYS, rank_metrics, rank_of
 from lcrec_mini.baselines.sasrec import sasrec_cases, sasrec_rank, train_sasrec
+from lcrec_mini.core.config import Config
+from lcrec_mini.core.run import Run
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_timing
+from lcrec_mini.data.splits import test_case, train_part
+from lcrec_mini.data.stage import load_dataset
+from lcrec_mini.generate.metrics import METRIC_KEYS, paired_se, per_user, rank_metrics, rank_of
 
 OUTPUTS = ("metrics.json", "ranks.json", "timing.json")
 
@@ -40,8 +42,6 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
     bc = cfg.baselines
 
     def build(out: Path) -> None:
-        from lcrec_mini.data.stage import load_dataset
-
         t0 = time.perf_counter()
         ds = load_dataset(run_dir)
         seqs = [ds.sequences[u] for u in ds.sequences]
@@ -86,8 +86,6 @@ def comparison_rows(run_dir: str | Path) -> list[dict[str, Any]]:
         rows.append({"model": f"LC-Rec ({m['model']}, {m['method']})", **{k: m[k] for k in METRIC_KEYS},
                      "test users": m["n_users"]})
         if (run_dir / "eval" / "predictions.jsonl").exists():
-            from lcrec_mini.core.run import Run
-
             users = list(Run(run_dir).predictions)
     if bl.exists():
         b = read_json(bl)
@@ -109,13 +107,10 @@ def paired_differences(run_dir: str | Path, keys: tuple[str, ...] = ("ndcg@10", 
     evaluated on): one row per baseline with ``baseline``, ``users`` and, per key, the
     mean difference and the standard error of that mean. Empty when the per-user ranks
     (``eval/predictions.jsonl``, ``baselines/ranks.json``) are not both there."""
-    from lcrec_mini.generate.metrics import paired_se, per_user
-
     run_dir = Path(run_dir)
     pred, ranks_path = run_dir / "eval" / "predictions.jsonl", run_dir / "baselines" / "ranks.json"
     if not (pred.exists() and ranks_path.exists()):
         return []
-    from lcrec_mini.core.run import Run
 
     ours = Run(run_dir).predictions
     r = read_json(ranks_path)

@@ -9,21 +9,21 @@ as fixed HTML for one user and one prefix.
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lcrec_mini.data.splits import test_case
 from lcrec_mini.core.errors import DataError
+from lcrec_mini.core.run import Run
+from lcrec_mini.data.splits import test_case
 from lcrec_mini.index.stage import densest_prefix, prefix_members
 from lcrec_mini.index.tokens import code_token, index_str
 
 
 class Explorer:
     def __init__(self, run_dir: str | Path, top: int = 10):
-        from lcrec_mini.core.run import Run
-
         self.run = Run(run_dir)
         self.run_dir = self.run.dir
         self.ds = self.run.dataset
@@ -93,8 +93,6 @@ class Explorer:
     def default_user(self, seed: int = 0) -> int:
         """A test user drawn with a fixed seed, without looking at how the model did for
         them (picking the best-ranked one would show the model at its best)."""
-        import numpy as np
-
         return self.users[int(np.random.default_rng(seed).integers(len(self.users)))]
 
     def default_prefix(self) -> tuple[int, ...]:
@@ -155,8 +153,6 @@ class Explorer:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
         """Jupyter shows the widget; the book (which drops widget views) shows fixed HTML."""
-        import os
-
         # the run folder relative to the working directory: no machine's path in a saved notebook
         bundle: dict[str, Any] = {"text/plain": f"Explorer({os.path.relpath(self.run_dir)})", "text/html": self.static_html()}
         try:

@@ -7,15 +7,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import platform
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lcrec_mini.core.config import Config, make_config
+from lcrec_mini import __version__
+from lcrec_mini.analyses.probes import EMPTY_AT_ONCE, PREFIX_COLUMNS, related_items
+from lcrec_mini.analyses.study import intention_rows
+from lcrec_mini.book.viz import PALETTE, Table
+from lcrec_mini.core.config import PRESETS, Config, TasksConfig, make_config
+from lcrec_mini.core.run import Run
+from lcrec_mini.core.runtime import pick_device
+from lcrec_mini.core.stage import read_json, run_named_stage
 from lcrec_mini.generate.metrics import METRIC_KEYS
+from lcrec_mini.index.stage import densest_prefix, prefix_members
 from lcrec_mini.index.tokens import index_str
+from lcrec_mini.tasks.registry import TASKS
+from lcrec_mini.tasks.stage import build_examples, render
+from lcrec_mini.tasks.usertext import user_texts
 
 
 @dataclass
@@ -44,8 +58,6 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
     """Config from ``preset`` + ``overrides``; prints what was found (GPU or CPU, versions)."""
     import torch
 
-    from lcrec_mini import __version__
-    from lcrec_mini.core.runtime import pick_device
 
     try:  # figures inline and crisp in Jupyter; harmless elsewhere
         from IPython import get_ipython
@@ -56,7 +68,6 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
             ip.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
     except Exception:  # noqa: BLE001 - not in IPython
         pass
-    import warnings
 
     # a notebook shows what the reader needs: no library deprecation notices, no bars for weight loading
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
@@ -83,8 +94,6 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
 
 def stage(name: str, env: NotebookEnv, force: bool = False):
     """Run one stage (skipped when its outputs exist for this config); returns its StageResult."""
-    from lcrec_mini.core.stage import run_named_stage
-
     # the run folder relative to the working directory, so what the stage prints (and what a
     # committed notebook keeps) names no path of the machine it ran on
     try:
@@ -102,9 +111,6 @@ PRESET_KEYS = ("data.source", "embed.model", "index.levels", "index.codebook_siz
 
 def preset_table():
     """The settings that differ most between presets, one column per preset."""
-    from lcrec_mini.core.config import PRESETS
-    from lcrec_mini.book.viz import Table
-
     cfgs = {p: make_config(p).to_dict() for p in PRESETS}
 
     def get(d: dict, key: str):
@@ -116,8 +122,6 @@ def preset_table():
 
 
 def stats_table(stats: dict[str, Any]):
-    from lcrec_mini.book.viz import Table
-
     raw, sl = stats["raw"], stats["sequence_length"]
     rows = [
         {"": "users", "raw": raw["users"], "after filtering": stats["users"]},
@@ -143,8 +147,6 @@ def first_label(item: dict[str, Any]) -> str:
 
 
 def items_table(ds, items, codes=None):
-    from lcrec_mini.book.viz import Table
-
     rows = []
     for i in items:
         it = ds.items[str(int(i))]
@@ -157,8 +159,6 @@ def items_table(ds, items, codes=None):
 
 
 def collision_table(stats: dict[str, Any]):
-    from lcrec_mini.book.viz import Table
-
     n = stats["items"]
     sk, fin = stats["sinkhorn_fixup"], stats["final_step"]
     rows = [
@@ -174,8 +174,6 @@ def collision_table(stats: dict[str, Any]):
 
 def prefix_table(ds, codes, depth: int, limit: int = 12):
     """Items of the most populated prefix of length ``depth`` (chosen greedily level by level)."""
-    from lcrec_mini.index.stage import densest_prefix, prefix_members
-
     prefix = densest_prefix(codes, depth)
     items = prefix_members(codes, prefix)
     t = items_table(ds, items[:limit], codes)
@@ -185,9 +183,6 @@ def prefix_table(ds, codes, depth: int, limit: int = 12):
 
 
 def task_count_table(run_dir):
-    from lcrec_mini.core.stage import read_json
-    from lcrec_mini.book.viz import Table
-
     st = read_json(Path(run_dir) / "tasks" / "stats.json")
     tasks = sorted({t for split in st["examples"].values() for t in split})
     rows = [{"task": t, **{s: st["examples"][s].get(t, 0) for s in ("train", "valid", "test")}} for t in tasks]
@@ -200,10 +195,6 @@ def task_examples_table(run_dir, width: int = 260):
     ``in this run`` says whether the run trains on it. Tasks a run leaves out (e.g.
     ``--set tasks.tasks=[seqrec]``) are shown too, built here from the run's data and index
     with the template user texts, so the reader sees all six."""
-    import json
-
-    from lcrec_mini.book.viz import Table
-
     run_dir = Path(run_dir)
     seen, rows = set(), []
 
@@ -227,14 +218,6 @@ def task_examples_table(run_dir, width: int = 260):
 
 def _left_out_task_examples(run_dir: Path, trained: set[str]) -> list[tuple[dict, str, str]]:
     """A few rendered training examples of each task the run's tasks stage left out."""
-    import dataclasses
-
-    from lcrec_mini.core.config import TasksConfig
-    from lcrec_mini.tasks.registry import TASKS
-    from lcrec_mini.core.run import Run
-    from lcrec_mini.tasks.stage import build_examples, render
-    from lcrec_mini.tasks.usertext import user_texts
-
     missing = [t for t in TASKS if t not in trained]
     if not missing:
         return []
@@ -254,8 +237,6 @@ def _left_out_task_examples(run_dir: Path, trained: set[str]) -> list[tuple[dict
 
 
 def train_stats_table(ts: dict[str, Any]):
-    from lcrec_mini.book.viz import Table
-
     keys = ["model", "method", "examples", "epochs", "steps", "mean_example_tokens", "tokens_per_second",
             "first_loss", "last_loss", "final_eval_loss", "device", "world_size", "wall_seconds"]
     rows = [{"": k, "value": ts.get(k)} for k in keys if k in ts]
@@ -266,8 +247,6 @@ def train_stats_table(ts: dict[str, Any]):
 
 
 def results_caption(run_dir) -> str:
-    from lcrec_mini.core.stage import read_json
-
     ev = read_json(Path(run_dir) / "eval" / "metrics.json")
     ds = read_json(Path(run_dir) / "data" / "stats.json")
     return (f"{ds['source']}, preset {ev['preset']}, model {ev['model']} ({ev['method']}), seed {ev['seed']}, "
@@ -275,9 +254,6 @@ def results_caption(run_dir) -> str:
 
 
 def related_table(ds, codes, emb, item: int, k: int = 5):
-    from lcrec_mini.analyses.probes import related_items
-    from lcrec_mini.book.viz import Table
-
     r = related_items(codes, emb, item, k)
     rows = [{"by index prefix": f"{ds.items[str(a)]['title']} {index_str(codes[a])}", "shared codes": s,
              "by text embedding": f"{ds.items[str(b)]['title']} {index_str(codes[b])}"}
@@ -289,8 +265,6 @@ def study_runs_table(results: dict[str, Any]):
     """One row per configuration: its metrics averaged over its training seeds, the seeds,
     and the minutes of all its runs; the tune steps and test users every run shares go to
     the caption (per row only where they differ)."""
-    from lcrec_mini.book.viz import Table
-
     runs = results.get("runs", {})
     steps = {s["tune_steps"] for r in runs.values() for s in r["seeds"].values()}
     users = {r["n_users"] for r in runs.values()}
@@ -320,9 +294,6 @@ def study_runs_table(results: dict[str, Any]):
 
 def intention_table(results: dict[str, Any]):
     """Paper Fig. 3: one row per prompt kind, metrics averaged over the training seeds."""
-    from lcrec_mini.analyses.study import intention_rows
-    from lcrec_mini.book.viz import Table
-
     rows = intention_rows(results["intention"])
     names = {"history": "history alone (seqrec prompt)", "query": "intention alone", "query+history": "intention + history"}
     return Table([{"prompt": names[k], **{m: rows[k][m] for m in METRIC_KEYS}, "seeds": rows[k]["n_seeds"],
@@ -332,10 +303,6 @@ def intention_table(results: dict[str, Any]):
 def prefix_generation_tables(results: dict[str, Any], shown: int = 3) -> list:
     """The titles generated from growing index prefixes for the first ``shown`` items, then
     the related-items summary."""
-    from lcrec_mini.book.viz import Table
-
-    from lcrec_mini.analyses.probes import EMPTY_AT_ONCE, PREFIX_COLUMNS
-
     cs = results["case_studies"]
     gens = cs["prefix_generation"][:shown]
     rows = [[{**r, "generated title": r["generated title"] or EMPTY_AT_ONCE} for r in g["rows"]] for g in gens]
@@ -352,7 +319,6 @@ def plot_prefix_overlap(cs: dict[str, Any]):
     against the index prefix shown (mean over the items, bars of 2 standard errors)."""
     import matplotlib.pyplot as plt
 
-    from lcrec_mini.book.viz import PALETTE
 
     ov = cs["mean_title_overlap_by_prefix_length"]
     se = cs.get("title_overlap_se_by_prefix_length") or [0.0] * len(ov)

@@ -12,6 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lcrec_mini.baselines.stage import comparison_rows
+from lcrec_mini.core.stage import read_json
+
 #: (system, data, model and compute, HR@5, HR@10, NDCG@5, NDCG@10, source); None where
 #: the source gives no figure
 PUBLISHED: list[dict[str, Any]] = [
@@ -58,9 +61,6 @@ def published_rows() -> list[dict[str, Any]]:
 def beside_published(run_dir: str | Path) -> list[dict[str, Any]]:
     """This run's rows (LC-Rec, SASRec, most popular, with the users they were measured on),
     then the published rows; one table, every row labelled with who measured it."""
-    from lcrec_mini.baselines.stage import comparison_rows
-    from lcrec_mini.core.stage import read_json
-
     run_dir = Path(run_dir)
     ev, bl = run_dir / "eval" / "metrics.json", run_dir / "baselines" / "metrics.json"
     rows: list[dict[str, Any]] = []

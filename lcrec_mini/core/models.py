@@ -17,8 +17,8 @@ import os
 import shutil
 from pathlib import Path
 
-from lcrec_mini.core.runtime import default_cache_dir
 from lcrec_mini.core.errors import ConfigError
+from lcrec_mini.core.runtime import default_cache_dir
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

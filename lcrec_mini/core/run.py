@@ -9,13 +9,20 @@ dataset, codes, vocabulary or tuned model by hand.
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lcrec_mini.core.errors import DataError
 from lcrec_mini.core.stage import read_json
+from lcrec_mini.data.stage import load_dataset
+from lcrec_mini.index.stage import load_codes
+from lcrec_mini.index.tokens import index_vocabulary
+from lcrec_mini.tasks.context import TaskContext
+from lcrec_mini.tune.stage import load_tuned
 
 
 class Run:
@@ -38,15 +45,11 @@ class Run:
     @cached_property
     def dataset(self):
         """``data.Dataset``: items, sequences, stats."""
-        from lcrec_mini.data.stage import load_dataset
-
         return load_dataset(self.dir)
 
     @cached_property
     def codes(self) -> np.ndarray:
         """The index [N items, L levels], checked: one row per item, no two alike."""
-        from lcrec_mini.index.stage import load_codes
-
         return load_codes(self.dir, int(self.index_stats["items"]))
 
     @cached_property
@@ -64,8 +67,6 @@ class Run:
     @cached_property
     def vocabulary(self) -> list[str]:
         """Every index token, level-major (``<a_0>`` .. the last level's last code)."""
-        from lcrec_mini.index.tokens import index_vocabulary
-
         return index_vocabulary(self.levels, self.codebook_size)
 
     # -- tasks, tuning, evaluation ---------------------------------------------------
@@ -73,8 +74,6 @@ class Run:
     @cached_property
     def context(self):
         """``tasks.TaskContext``: item text and index strings as the prompts show them."""
-        from lcrec_mini.tasks.context import TaskContext
-
         return TaskContext.load(self.dir)
 
     @cached_property
@@ -87,8 +86,6 @@ class Run:
 
     def tuned(self, cache_dir: str = "", device: str = "cpu") -> tuple[Any, Any]:
         """(tokenizer, model) of the tune stage, LoRA merged; loaded once per device."""
-        from lcrec_mini.tune.stage import load_tuned
-
         key = (cache_dir, device)
         if key not in self._tuned:
             self._tuned[key] = load_tuned(self.dir, cache_dir, device)
@@ -101,10 +98,6 @@ class Run:
     @cached_property
     def predictions(self) -> dict[int, dict[str, Any]]:
         """Test user -> their prediction (target, rank, top items and scores)."""
-        import json
-
-        from lcrec_mini.core.errors import DataError
-
         path = self.dir / "eval" / "predictions.jsonl"
         if not path.exists():
             raise DataError(f"{path}: missing; run `lcrec-mini eval --run-dir {self.dir}` first")

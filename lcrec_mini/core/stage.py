@@ -14,6 +14,8 @@ Wall times go to ``run_dir/log.jsonl`` instead.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -91,8 +93,6 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
 
 
 def stage_fingerprint(cfg: Config, section: str, upstream: dict[str, str]) -> str:
-    import hashlib
-
     blob = json.dumps(
         {"own": cfg.fingerprint(section), "upstream": upstream}, sort_keys=True
     ).encode()
@@ -328,8 +328,6 @@ STAGE_RUNNERS: dict[str, tuple[str, str]] = {
 
 def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool):
     """Run (or skip, when up to date) one stage; returns its ``StageResult``."""
-    import importlib
-
     if name not in STAGE_RUNNERS:
         raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_RUNNERS)}")
     module, func = STAGE_RUNNERS[name]

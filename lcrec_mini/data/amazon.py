@@ -16,6 +16,7 @@ The hub sends each file's SHA-256 (``X-Linked-ETag``); :func:`fetch` verifies it
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -53,7 +54,6 @@ KNOWN_SHA256: dict[str, str] = {}
 def check_category(category: str, valid: list[str], version: str) -> str:
     if category in valid:
         return category
-    import difflib
 
     close = difflib.get_close_matches(category, valid, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(close)}?" if close else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lcrec_mini.core.settings import Allowed, ANY, POSITIVE, at_least, setting
+from lcrec_mini.core.settings import ANY, POSITIVE, Allowed, at_least, setting
 
 
 def _source_ok(v: str) -> bool:

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lcrec_mini.core.config import Config
-from lcrec_mini.data.config import DataConfig
 from lcrec_mini.core.errors import ConfigError, DataError
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_json_rows
+from lcrec_mini.data.amazon import load_amazon2018, load_amazon2023
+from lcrec_mini.data.config import DataConfig
+from lcrec_mini.data.lcrec import load_lcrec
+from lcrec_mini.data.movielens import load_ml100k
 from lcrec_mini.data.preprocess import preprocess
 from lcrec_mini.data.raw import RawData
 from lcrec_mini.data.splits import Example, leave_one_out
@@ -29,20 +32,12 @@ def load_source(cfg: DataConfig) -> RawData:
     spec = cfg.source
     name, sep, arg = spec.partition(":")
     if name == "ml-100k" and not sep:
-        from lcrec_mini.data.movielens import load_ml100k
-
         return load_ml100k()
     if name == "amazon2018" and arg:
-        from lcrec_mini.data.amazon import load_amazon2018
-
         return load_amazon2018(arg, cfg)
     if name == "amazon2023" and arg:
-        from lcrec_mini.data.amazon import load_amazon2023
-
         return load_amazon2023(arg, cfg)
     if name == "lcrec" and arg:
-        from lcrec_mini.data.lcrec import load_lcrec
-
         return load_lcrec(arg)
     raise ConfigError(
         f"unknown data source {spec!r} (key data.source); expected ml-100k, amazon2018:<Category>, "

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from lcrec_mini.core.settings import ANY, DEVICE, at_least, setting
 
 
-
 @dataclass
 class EvalConfig:
     """Generation and full-ranking metrics (stage and folder ``eval``)."""

@@ -19,20 +19,26 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from lcrec_mini.core.config import Config, EvalConfig
 from lcrec_mini.core.errors import DataError
-from lcrec_mini.generate.metrics import rank_metrics, rank_of
+from lcrec_mini.core.runtime import pick_device
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_timing
+from lcrec_mini.generate.decoding import IndexTrie, beam_search
+from lcrec_mini.generate.metrics import rank_metrics, rank_of
+from lcrec_mini.index.tokens import index_vocabulary
+from lcrec_mini.tasks.context import TaskContext
+from lcrec_mini.tasks.registry import templates
+from lcrec_mini.tasks.stage import read_examples, render
+from lcrec_mini.tune.llm import format_prompt
+from lcrec_mini.tune.stage import load_tuned
 
 OUTPUTS = ("metrics.json", "predictions.jsonl", "timing.json")
 
 
 def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
     """Beam search (``eval.beams``) over the index trie for every ``seqrec`` test user."""
-    from lcrec_mini.core.runtime import pick_device
-    from lcrec_mini.tasks.stage import read_examples
-
     ec = cfg.eval
     run_dir = Path(run_dir)
 
@@ -93,10 +99,6 @@ class Ranker:
         the tasks stage wrote (``tasks/context.json``)."""
         import torch
 
-        from lcrec_mini.generate.decoding import IndexTrie
-        from lcrec_mini.index.tokens import index_vocabulary
-        from lcrec_mini.tasks.context import TaskContext
-        from lcrec_mini.tune.stage import load_tuned
 
         run_dir = Path(run_dir)
         ctx = TaskContext.load(run_dir)
@@ -108,10 +110,6 @@ class Ranker:
 
     def rank(self, texts: Sequence[str], beams: int, batch_size: int, desc: str = "rank") -> list[Ranked]:
         """Trie-constrained beam search for every (already chat-formatted) prompt, in batches."""
-        from tqdm.auto import tqdm
-
-        from lcrec_mini.generate.decoding import beam_search
-
         device = next(self.model.parameters()).device
         self.tok.padding_side = "left"
         out: list[Ranked] = []
@@ -129,10 +127,6 @@ class Ranker:
 def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Rank the catalogue for every seqrec test example with LC-Rec's prompt (its drawn
     template, or every template with ``ec.all_templates``): (metrics, predictions)."""
-    from lcrec_mini.tune.llm import format_prompt
-    from lcrec_mini.tasks.registry import templates
-    from lcrec_mini.tasks.stage import render
-
     tok, meta = rk.tok, rk.meta
     n_templates = len(templates("seqrec")) if ec.all_templates else 1
     system = meta.get("system")

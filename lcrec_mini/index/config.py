@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lcrec_mini.core.errors import ConfigError
-from lcrec_mini.core.settings import ANY, DEVICE, FRACTION, NAME, NON_NEGATIVE, POSITIVE, at_least, between, list_of, one_of, setting
+from lcrec_mini.core.settings import (
+    ANY,
+    DEVICE,
+    FRACTION,
+    NAME,
+    NON_NEGATIVE,
+    POSITIVE,
+    at_least,
+    between,
+    list_of,
+    one_of,
+    setting,
+)
 
 #: the indexers of ``methods.METHODS`` (named here so that building a config loads no torch)
 METHOD_NAMES = ("lcrec", "rqvae", "rqkmeans", "random")

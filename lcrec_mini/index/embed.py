@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from lcrec_mini.baselines.sasrec import sasrec_cases, train_sasrec
 from lcrec_mini.core.config import Config
-from lcrec_mini.data.stage import load_dataset
 from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.core.models import hub_error_hint, resolve_model
 from lcrec_mini.core.runtime import pick_device
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json
+from lcrec_mini.data.splits import train_part
+from lcrec_mini.data.stage import load_dataset
 
 OUTPUTS = ("items.npy", "meta.json")
 
@@ -36,7 +40,6 @@ def load_encoder(name: str, cache_dir: str, device: str):
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from lcrec_mini.core.models import hub_error_hint, resolve_model
 
     path = resolve_model(name, cache_dir)
     try:
@@ -67,7 +70,6 @@ def encode_texts(
 ) -> np.ndarray:
     """Mean-pooled embeddings [len(texts), d] (float32), batched by length for speed."""
     import torch
-    from tqdm.auto import tqdm
 
     order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
     out: np.ndarray | None = None
@@ -154,7 +156,6 @@ def sasrec_vectors(train_seqs: list[list[int]], valid: list[tuple[list[int], int
     tokenizer a sequential recommender's item embeddings is LETTER's (Wang et al., CIKM 2024)."""
     import torch
 
-    from lcrec_mini.baselines.sasrec import train_sasrec
 
     if dims > bc.sasrec_hidden:
         raise ConfigError(f"embed.cf_dims = {dims} with embed.cf_source = 'sasrec': expected at most "
@@ -206,12 +207,8 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
             raise DataError(f"model {ec.model} produced non-finite embeddings")
         text_dim = int(vecs.shape[1])
         if ec.cf_dims:
-            from lcrec_mini.data.splits import train_part
-
             train_seqs = [train_part(s) for s in ds.sequences.values()]
             if ec.cf_source == "sasrec":
-                from lcrec_mini.baselines.sasrec import sasrec_cases
-
                 _, valid = sasrec_cases(list(ds.sequences.values()), cfg.baselines.max_len)
                 cf = sasrec_vectors(train_seqs, valid, ds.n_items, ec.cf_dims, cfg.baselines, cfg.seed)
                 how = "a SASRec's item embeddings (baselines.sasrec_*), principal directions"

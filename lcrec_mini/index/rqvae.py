@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -30,10 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
-from lcrec_mini.index.collisions import collision_rate, level_stats
 from lcrec_mini.core.config import IndexConfig
 from lcrec_mini.core.errors import DataError
+from lcrec_mini.index.collisions import collision_rate, level_stats
 
 
 def sinkhorn(cost: torch.Tensor, epsilon: float = 0.003, iters: int = 50) -> torch.Tensor:
@@ -67,8 +69,6 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 50, generator: torch.Generator 
     at random (they stay unused until training moves them); with fewer *distinct* points
     than k, scikit-learn's duplicate centroids play the same part.
     """
-    import warnings
-
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
@@ -227,8 +227,6 @@ def train_rqvae(
     device: str = "cpu",
 ) -> tuple[RQVAE, list[dict[str, Any]]]:
     """Train an RQ-VAE on ``x`` [N, d]; returns the model and a per-epoch history."""
-    from tqdm.auto import tqdm
-
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     xt = torch.as_tensor(x, dtype=torch.float32)

@@ -37,14 +37,16 @@ import numpy as np
 import torch
 
 from lcrec_mini.core.config import Config
-from lcrec_mini.index.config import IndexConfig
-from lcrec_mini.index.methods import METHODS
 from lcrec_mini.core.errors import DataError
-from lcrec_mini.index.tokens import code_token, index_str, parse_code_token, row_tokens
-from lcrec_mini.index.collisions import collision_groups, collision_rate, level_stats
-from lcrec_mini.index.fixup import final_fixup, sinkhorn_fixup
-from lcrec_mini.index.rqvae import RQVAE, save_rqvae
+from lcrec_mini.core.runtime import pick_device
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_json_rows
+from lcrec_mini.index.collisions import collision_groups, collision_rate, level_stats
+from lcrec_mini.index.config import IndexConfig
+from lcrec_mini.index.embed import load_embeddings
+from lcrec_mini.index.fixup import final_fixup, sinkhorn_fixup
+from lcrec_mini.index.methods import METHODS
+from lcrec_mini.index.rqvae import RQVAE, save_rqvae
+from lcrec_mini.index.tokens import code_token, index_str, parse_code_token, row_tokens
 
 OUTPUTS = ("codes.json", "stats.json", "history.json")
 
@@ -158,9 +160,6 @@ def _build_index(
 
 
 def run_index(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
-    from lcrec_mini.index.embed import load_embeddings
-    from lcrec_mini.core.runtime import pick_device
-
     ic = cfg.index
 
     def build(out: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lcrec_mini.core.settings import Allowed, ANY, at_least, one_of, setting
+from lcrec_mini.core.settings import ANY, Allowed, at_least, one_of, setting
 from lcrec_mini.tasks.registry import TASKS
 
 #: a task with templates is a task ``tasks.tasks`` accepts; seqrec is the one evaluated

@@ -10,6 +10,8 @@ import numpy as np
 
 from lcrec_mini.core.errors import DataError
 from lcrec_mini.core.stage import read_json, write_json
+from lcrec_mini.index.stage import check_unique, parse_tokens
+from lcrec_mini.index.tokens import index_str, split_index
 
 CONTEXT = "context.json"  # what tune and evaluate need to render prompts
 
@@ -30,8 +32,6 @@ class TaskContext:
     def from_codes(cls, items: dict[str, dict[str, Any]], codes: np.ndarray, max_text_chars: int = 200,
                    codebook_size: int = 0, max_history: int = 0) -> "TaskContext":
         """From an index array [N, L] (as :func:`lcrec_mini.index.stage.load_codes` returns it)."""
-        from lcrec_mini.index.tokens import index_str
-
         return cls(items, [index_str(row) for row in codes], max_text_chars, codebook_size, max_history)
 
     @property
@@ -40,17 +40,12 @@ class TaskContext:
 
     def codes(self) -> np.ndarray:
         """The index as an array [N, L] of code numbers, parsed back from the strings."""
-        from lcrec_mini.index.stage import check_unique, parse_tokens
-        from lcrec_mini.index.tokens import split_index
-
         codes = parse_tokens({str(i): split_index(s) for i, s in enumerate(self.index)}, CONTEXT)
         check_unique(codes, CONTEXT)
         return codes
 
     @property
     def levels(self) -> int:
-        from lcrec_mini.index.tokens import split_index
-
         return len(split_index(self.index[0])) if self.index else 0
 
     def save(self, path: str | Path) -> None:

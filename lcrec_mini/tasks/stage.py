@@ -28,10 +28,14 @@ from lcrec_mini.core.config import Config
 from lcrec_mini.core.errors import DataError
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json
 from lcrec_mini.data import splits
+from lcrec_mini.data.readers import iter_json_lines
+from lcrec_mini.data.stage import load_dataset
+from lcrec_mini.index.stage import check_unique, parse_tokens
 from lcrec_mini.tasks.base import TrainingData, UserText
 from lcrec_mini.tasks.context import CONTEXT, TaskContext
 from lcrec_mini.tasks.registry import TASKS, templates
 from lcrec_mini.tasks.seqrec import seqrec_targets
+from lcrec_mini.tasks.usertext import user_texts
 
 OUTPUTS = ("train.jsonl", "valid.jsonl", "test.jsonl", "stats.json", CONTEXT)
 
@@ -109,15 +113,11 @@ def check_codes_match(codes: dict[str, list[str]], items: dict[str, Any], where:
 
 
 def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callable[[str], None] = print) -> StageResult:
-    from lcrec_mini.data.stage import load_dataset
-    from lcrec_mini.tasks.usertext import user_texts
-
     tc = cfg.tasks
     run_dir = Path(run_dir)
 
     def build(out: Path) -> None:
         ds = load_dataset(run_dir)
-        from lcrec_mini.index.stage import check_unique, parse_tokens
 
         codes_path = run_dir / "index" / "codes.json"
         codes = read_json(codes_path)
@@ -168,6 +168,5 @@ def read_examples(run_dir: str | Path, split: str) -> list[dict[str, Any]]:
     path = Path(run_dir) / "tasks" / f"{split}.jsonl"
     if not path.exists():
         raise DataError(f"{path}: not found; run `lcrec-mini tasks --run-dir {run_dir}` first")
-    from lcrec_mini.data.readers import iter_json_lines
 
     return [obj for _, obj in iter_json_lines(path)]

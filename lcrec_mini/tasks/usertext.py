@@ -22,6 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
+from tqdm.auto import tqdm
+
 
 def item_tags(item: dict[str, Any]) -> list[str]:
     """Genres (ML-100K) or the most specific categories (Amazon) of an item."""
@@ -95,7 +97,6 @@ def llm_generate(
 ) -> list[str]:
     """Greedy answers to chat ``prompts``, resuming from ``cache`` (a JSON list)."""
     import torch
-    from tqdm.auto import tqdm
 
     done: list[str] = json.loads(cache.read_text()) if cache.exists() else []
     if done:

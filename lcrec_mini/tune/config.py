@@ -5,8 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lcrec_mini.core.errors import ConfigError
-from lcrec_mini.core.settings import Allowed, ANY, CUDA_OR_CPU, FRACTION, NAME, NON_NEGATIVE, POSITIVE, at_least, list_of, one_of, setting
-
+from lcrec_mini.core.settings import (
+    ANY,
+    CUDA_OR_CPU,
+    FRACTION,
+    NAME,
+    NON_NEGATIVE,
+    POSITIVE,
+    Allowed,
+    at_least,
+    list_of,
+    one_of,
+    setting,
+)
 
 
 @dataclass

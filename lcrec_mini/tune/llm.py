@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-
+import numpy as np
 import torch
 
 from lcrec_mini.core.errors import DataError
+from lcrec_mini.core.models import hub_error_hint, resolve_model
 
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 
@@ -21,7 +22,6 @@ TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
 def load_tokenizer(name: str, cache_dir: str = ""):
     from transformers import AutoTokenizer
 
-    from lcrec_mini.core.models import hub_error_hint, resolve_model
 
     path = resolve_model("smollm2" if name == "tiny" else name, cache_dir)
     try:
@@ -37,7 +37,6 @@ def load_causal_lm(name: str, cache_dir: str = "", seed: int = 0, dtype: torch.d
     """(tokenizer, model) in eval mode; ``tiny`` is built from a seeded random init."""
     from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
 
-    from lcrec_mini.core.models import hub_error_hint, resolve_model
 
     tok = load_tokenizer(name, cache_dir)
     if name == "tiny":
@@ -166,8 +165,6 @@ def semantic_index_rows(emb: torch.Tensor, item_text_ids: list[list[int]], codes
     do. Returns (rows ``[L * K, d]``, level-major like :func:`index_vocabulary`; a bool
     mask of the codes that some item uses). Unused codes get zero rows.
     """
-    import numpy as np
-
     codes = np.asarray(codes)
     n, L = codes.shape
     K = codebook_size

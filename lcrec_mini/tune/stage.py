@@ -32,14 +32,37 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from lcrec_mini.book.viz import plot_training_curve
 from lcrec_mini.core.config import Config
 from lcrec_mini.core.errors import ConfigError, DataError
+from lcrec_mini.core.runtime import pick_device
+from lcrec_mini.core.stage import (
+    UPSTREAM,
+    StageResult,
+    read_json,
+    run_stage,
+    stage_fingerprint,
+    upstream_fingerprint,
+    write_json,
+)
+from lcrec_mini.index.tokens import index_vocabulary
 from lcrec_mini.tasks.base import SYSTEM
-from lcrec_mini.tasks.registry import templates
-from lcrec_mini.core.stage import UPSTREAM, StageResult, read_json, run_stage, stage_fingerprint, upstream_fingerprint, write_json
 from lcrec_mini.tasks.context import TaskContext
-from lcrec_mini.tasks.stage import read_examples, render
+from lcrec_mini.tasks.registry import templates
 from lcrec_mini.tasks.seqrec import seqrec_targets
+from lcrec_mini.tasks.stage import read_examples, render
+from lcrec_mini.tune.llm import (
+    add_index_tokens,
+    check_index_tokens,
+    end_of_response,
+    format_prompt,
+    keep_layers,
+    load_causal_lm,
+    match_spread,
+    semantic_index_rows,
+    set_index_rows,
+)
+from lcrec_mini.tune.objective import label_history
 from lcrec_mini.tune.trainer import LCRecTrainer, Snapshots, resolve_precision, training_arguments
 
 OUTPUTS = ("tune_meta.json", "history.json", "train_stats.json")
@@ -59,9 +82,6 @@ def encode_example(
     an all-position one: the history's index tokens in the prompt are targets too, and
     the response is its index alone (no end-of-turn target: decoding is fixed-length).
     """
-    from lcrec_mini.tune.llm import format_prompt
-    from lcrec_mini.tune.objective import label_history
-
     p = tok(format_prompt(tok, prompt, system), add_special_tokens=False)["input_ids"]
     r = tok(response + ("" if history_ids is not None else eor), add_special_tokens=False)["input_ids"]
     if len(p) + len(r) > max_length:
@@ -156,14 +176,9 @@ def init_index_rows(tok, model, index_init: str, n_levels: int, codebook_size: i
     """Add the index tokens to ``tok`` and ``model`` and set their first rows as
     ``tune.index_init`` says (see :func:`prepare_model`); returns their ids. The token-PCA
     analysis calls it too, so its "before tuning" rows are the ones tuning started from."""
-    from lcrec_mini.tune.llm import add_index_tokens
-    from lcrec_mini.index.tokens import index_vocabulary
-
     vocab_rows = model.get_input_embeddings().weight.detach().clone()
     ids = add_index_tokens(tok, model, index_vocabulary(n_levels, codebook_size), seed=seed)
     if index_init == "semantic":
-        from lcrec_mini.tune.llm import match_spread, semantic_index_rows, set_index_rows
-
         if codes is None or item_texts is None:
             raise ConfigError("tune.index_init=semantic needs the items' codes and texts")
         text_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in item_texts]
@@ -181,8 +196,6 @@ def prepare_model(cfg: Config, n_levels: int, codebook_size: int, device: str, c
     (:func:`lcrec_mini.tune.llm.semantic_index_rows`, :func:`lcrec_mini.tune.llm.match_spread`);
     that needs ``codes`` [N, L] and ``item_texts`` (one string per item id).
     """
-    from lcrec_mini.tune.llm import keep_layers, load_causal_lm
-
     tc = cfg.tune
     tok, model = load_causal_lm(tc.model, cfg.data.cache_dir, seed=cfg.seed)  # the base model: the run's seed
     keep_layers(model, tc.num_layers)
@@ -263,9 +276,6 @@ def check_resume(path: str, fp: str) -> str:
 def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", model_dir: str | Path | None = None):
     """(tokenizer, model) of ``<run_dir>/tune`` (or of ``model_dir``, e.g. a snapshot
     ``tune/snapshots/step-N``), LoRA merged, checked against the index."""
-    from lcrec_mini.tune.llm import check_index_tokens, keep_layers, load_causal_lm
-    from lcrec_mini.index.tokens import index_vocabulary
-
     tune_dir = Path(run_dir) / "tune"
     model_dir = Path(model_dir) if model_dir else tune_dir / "model"
     meta = read_json(tune_dir / "tune_meta.json")
@@ -306,7 +316,6 @@ def _loss_plot(history: list[dict], path: Path) -> None:
     inside a notebook it is not displayed twice, and no backend is switched."""
     import matplotlib.pyplot as plt
 
-    from lcrec_mini.book.viz import plot_training_curve
 
     fig = plot_training_curve(history)
     fig.savefig(path, dpi=120)
@@ -466,8 +475,6 @@ def run_tune(
     by the stage's fingerprint, so another config never resumes them)."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    from lcrec_mini.tune.llm import end_of_response
-    from lcrec_mini.core.runtime import pick_device
 
     tc = cfg.tune
     run_dir = Path(run_dir)
