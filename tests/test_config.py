@@ -1,7 +1,8 @@
 import pytest
 
-from lcrec_mini.core.config import PRESETS, make_config, valid_keys
+from lcrec_mini.core.config import make_config, valid_keys
 from lcrec_mini.core.errors import ConfigError
+from lcrec_mini.core.presets import PRESETS
 
 
 def test_presets_are_plain_data_and_all_four_exist():

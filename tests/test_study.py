@@ -145,7 +145,8 @@ def test_token_pca_zooms_on_index_tokens_packed_into_a_dot():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from lcrec_mini.analyses.probes import plot_token_pca, token_embedding_pca
+    from lcrec_mini.analyses.probes import token_embedding_pca
+    from lcrec_mini.book.figures import plot_token_pca
 
     rng = np.random.default_rng(0)
     words = rng.normal(size=(300, 16))
@@ -167,7 +168,7 @@ def test_indexing_chart_labels_every_bar_even_a_zero():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lcrec_mini.analyses.study import plot_indexing
+    from lcrec_mini.book.figures import plot_indexing
 
     runs = {f"index-{m}-{t}": {"hr@5": 0.0 if m == "random" else 0.02, "ndcg@5": 0.01}
             for m in ("lcrec", "rqvae", "random") for t in ("seq", "all")}
@@ -179,7 +180,7 @@ def test_indexing_chart_labels_every_bar_even_a_zero():
 
 def test_empty_generations_are_named_in_the_case_study_tables():
     from lcrec_mini.analyses.probes import EMPTY_AT_ONCE
-    from lcrec_mini.book.notebook import prefix_generation_tables
+    from lcrec_mini.book.tables import prefix_generation_tables
 
     res = {"case_studies": {"prefix_generation": [{"item": 3, "title": "Star Wars", "rows": [
         {"prefix length": 1, "prefix": "<a_1>", "generated title": "", "text": ""},

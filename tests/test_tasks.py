@@ -175,7 +175,7 @@ def test_window_examples_tile_the_training_part_and_nothing_else():
 def test_tasks_table_shows_every_task_and_which_the_run_trains(tmp_path):
     """A run that trains seqrec alone (the cpu preset) still shows the reader all six
     tasks, the five left out marked and built from the run's own data and index."""
-    from lcrec_mini.book.notebook import task_examples_table
+    from lcrec_mini.book.tables import task_examples_table
     from lcrec_mini.data.stage import run_data
     from lcrec_mini.index.embed import run_embed
     from lcrec_mini.index.stage import run_index

@@ -1,6 +1,6 @@
 """Tables as the book shows them."""
 
-from lcrec_mini.book.viz import Table
+from lcrec_mini.book.tables import Table
 
 
 def test_index_tokens_in_table_cells_are_never_split():

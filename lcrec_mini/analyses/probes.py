@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from lcrec_mini.book.viz import PALETTE
 from lcrec_mini.core.run import Run
-from lcrec_mini.index.tokens import code_token, index_str
+from lcrec_mini.index.tokens import index_str
 from lcrec_mini.tasks.registry import templates
 from lcrec_mini.tune.llm import format_prompt, load_causal_lm
 from lcrec_mini.tune.stage import init_index_rows, load_tuned
@@ -70,51 +69,10 @@ def token_embedding_pca(weights: dict[str, np.ndarray], word_ids: list[int], ind
     return out
 
 
-def plot_token_pca(result: dict[str, Any], levels: int, codebook_size: int):
-    """One panel per model: word tokens grey, index tokens coloured by level."""
-    import matplotlib.pyplot as plt
-
-
-    fig, axes = plt.subplots(1, len(result), figsize=(5.2 * len(result), 4.4), squeeze=False)
-
-    def draw(ax, r, labels: bool) -> None:
-        ax.scatter(r["words"][:, 0], r["words"][:, 1], s=4, alpha=0.35, color="#999999",
-                   label="word tokens" if labels else None)
-        for l in range(levels):
-            pts = r["index"][l * codebook_size : (l + 1) * codebook_size]
-            ax.scatter(pts[:, 0], pts[:, 1], s=9, alpha=0.8, color=PALETTE[l % len(PALETTE)],
-                       label=f"index tokens {code_token(l, '*')}" if labels else None)
-
-    for ax, (name, r) in zip(axes[0], result.items()):
-        draw(ax, r, True)
-        # index tokens packed into a small part of the words' cloud: an inset zoomed on them,
-        # so their own spread (or its absence) can be seen; the main panel keeps the frame
-        lo, hi = np.percentile(r["words"], [2, 98], axis=0)
-        ilo, ihi = r["index"].min(0), r["index"].max(0)
-        zoom = float(np.min((hi - lo) / np.maximum(ihi - ilo, 1e-9)))
-        title = f"{name}: centroid gap {r['centroid_gap']:.2f}, spread {r['index_spread']:.2f}"
-        if zoom > 5:
-            pad = 0.15 * np.maximum(ihi - ilo, 1e-6 * (hi - lo))
-            ins = ax.inset_axes([0.6, 0.6, 0.38, 0.38])
-            draw(ins, r, False)
-            ins.set_xlim(ilo[0] - pad[0], ihi[0] + pad[0])
-            ins.set_ylim(ilo[1] - pad[1], ihi[1] + pad[1])
-            ins.tick_params(labelsize=6)
-            ins.set_title(f"index tokens, zoomed {zoom:.0f}x", fontsize=7)
-            ax.indicate_inset_zoom(ins, edgecolor="#555555")
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("PC1 of the word tokens")
-        ax.set_ylabel("PC2 of the word tokens")
-        ax.legend(fontsize=7, markerscale=2, loc="lower left")
-    fig.tight_layout()
-    return fig
-
-
 def prefix_titles(model, tok, codes: np.ndarray, item: int, system: str | None = None,
                   end_of_response: str | None = None, max_new_tokens: int = 24) -> list[dict[str, Any]]:
     """Greedy answers of the index2item question for the first 1..L tokens of ``item``'s index."""
     import torch
-
 
     template = templates("index2item", "title")[0]
     rows = []

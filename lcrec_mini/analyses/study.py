@@ -46,7 +46,6 @@ from lcrec_mini.analyses.probes import (
     word_token_ids,
 )
 from lcrec_mini.baselines.stage import popular_items
-from lcrec_mini.book.viz import PALETTE
 from lcrec_mini.core.config import Config, make_config
 from lcrec_mini.core.errors import ConfigError, DataError
 from lcrec_mini.core.run import Run
@@ -186,7 +185,6 @@ def mean_example_tokens(run_dir: Path, cfg: Config, n: int = 800) -> float:
     as the tasks stage wrote them; every index token counts one, as in the tuned model)."""
     from transformers import AddedToken
 
-
     examples = read_examples(run_dir, "train")
     ctx = TaskContext.load(run_dir)
     tok = load_tokenizer(cfg.tune.model, cfg.data.cache_dir)
@@ -277,7 +275,6 @@ def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
 
 def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path) -> dict[str, Any]:
     import matplotlib.pyplot as plt  # no backend switch: inside a notebook that would hide later figures
-
 
     run = Run(run_dir)
     weights, tok, _ = load_embedding_weights(run_dir, cfg.data.cache_dir)
@@ -678,39 +675,3 @@ def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
             + _pca_claims(results.get("token_pca")) + _case_study_claims(results.get("case_studies")))
 
 
-def plot_indexing(results: dict[str, Any], keys: tuple[str, ...] = ("hr@5", "ndcg@5")):
-    """Paper Fig. 2 at our scale: HR@5 and NDCG@5 per indexing method, seqrec only vs all tasks."""
-    import matplotlib.pyplot as plt
-
-
-    runs = results["runs"]
-    methods = [("random", "random"), ("rqvae", "RQ-VAE, no uniform mapping"), ("lcrec", "LC-Rec")]
-    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6))
-    x = np.arange(len(methods))
-    for ax, key in zip(np.atleast_1d(axes), keys):
-        for j, (t, lab) in enumerate((("seq", "SEQ (seqrec only)"), ("all", "w/ ALIGN (all tasks)"))):
-            vals = [runs.get(f"index-{mm}-{t}", {}).get(key, 0.0) for mm, _ in methods]
-            bars = ax.bar(x + (j - 0.5) * 0.38, vals, 0.38, label=lab, color=PALETTE[j])
-            ax.bar_label(bars, fmt="%.3f", fontsize=6, padding=1)  # a bar of 0 still shows its value
-        ax.set_xticks(x, [l for _, l in methods], fontsize=8)
-        ax.set_title(key.upper())
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def plot_ablation(results: dict[str, Any], keys: tuple[str, ...] = ("hr@10", "ndcg@10")):
-    import matplotlib.pyplot as plt
-
-
-    runs = results["runs"]
-    rows = [(lab, runs[r]) for r, lab in ABLATION_ROWS if r in runs]
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    for j, key in enumerate(keys):
-        ax.plot(range(len(rows)), [r[key] for _, r in rows], "o-", label=key.upper(), color=PALETTE[j])
-    ax.set_xticks(range(len(rows)), [lab for lab, _ in rows], rotation=15, fontsize=8)
-    ax.set_ylabel("score")
-    ax.legend()
-    ax.set_title("task ablation (same training tokens per run; means over the training seeds)")
-    fig.tight_layout()
-    return fig

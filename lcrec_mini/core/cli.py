@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from lcrec_mini import __version__
-from lcrec_mini.core.config import PRESETS, make_config, valid_keys
+from lcrec_mini.core.config import make_config, valid_keys
 from lcrec_mini.core.errors import LcrecError
+from lcrec_mini.core.presets import PRESETS
 from lcrec_mini.core.stage import STAGES, check_run_dir, run_lock, run_named_stage
 
 

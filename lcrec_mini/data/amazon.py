@@ -20,9 +20,9 @@ import difflib
 from pathlib import Path
 from typing import Any, Callable
 
-from lcrec_mini.core.config import DataConfig
 from lcrec_mini.core.errors import ConfigError, DataError
 from lcrec_mini.core.runtime import default_cache_dir
+from lcrec_mini.data.config import DataConfig
 from lcrec_mini.data.download import fetch
 from lcrec_mini.data.raw import RawData
 from lcrec_mini.data.readers import clean_categories, clean_text, iter_json_lines, iter_lines

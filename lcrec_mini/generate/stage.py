@@ -21,10 +21,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from lcrec_mini.core.config import Config, EvalConfig
+from lcrec_mini.core.config import Config
 from lcrec_mini.core.errors import DataError
 from lcrec_mini.core.runtime import pick_device
 from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_timing
+from lcrec_mini.generate.config import EvalConfig
 from lcrec_mini.generate.decoding import IndexTrie, beam_search
 from lcrec_mini.generate.metrics import rank_metrics, rank_of
 from lcrec_mini.index.tokens import index_vocabulary
@@ -98,7 +99,6 @@ class Ranker:
         """The tuned model of ``run_dir`` (or ``model_dir``) with the index and item text
         the tasks stage wrote (``tasks/context.json``)."""
         import torch
-
 
         run_dir = Path(run_dir)
         ctx = TaskContext.load(run_dir)

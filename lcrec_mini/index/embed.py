@@ -40,7 +40,6 @@ def load_encoder(name: str, cache_dir: str, device: str):
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-
     path = resolve_model(name, cache_dir)
     try:
         tok = AutoTokenizer.from_pretrained(path)
@@ -155,7 +154,6 @@ def sasrec_vectors(train_seqs: list[list[int]], valid: list[tuple[list[int], int
     directions (sign fixed as in :func:`cooccurrence_vectors`). The idea of giving the
     tokenizer a sequential recommender's item embeddings is LETTER's (Wang et al., CIKM 2024)."""
     import torch
-
 
     if dims > bc.sasrec_hidden:
         raise ConfigError(f"embed.cf_dims = {dims} with embed.cf_source = 'sasrec': expected at most "

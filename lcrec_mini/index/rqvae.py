@@ -33,9 +33,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from lcrec_mini.core.config import IndexConfig
 from lcrec_mini.core.errors import DataError
 from lcrec_mini.index.collisions import collision_rate, level_stats
+from lcrec_mini.index.config import IndexConfig
 
 
 def sinkhorn(cost: torch.Tensor, epsilon: float = 0.003, iters: int = 50) -> torch.Tensor:

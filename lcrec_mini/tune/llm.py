@@ -22,7 +22,6 @@ TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
 def load_tokenizer(name: str, cache_dir: str = ""):
     from transformers import AutoTokenizer
 
-
     path = resolve_model("smollm2" if name == "tiny" else name, cache_dir)
     try:
         tok = AutoTokenizer.from_pretrained(path)
@@ -36,7 +35,6 @@ def load_tokenizer(name: str, cache_dir: str = ""):
 def load_causal_lm(name: str, cache_dir: str = "", seed: int = 0, dtype: torch.dtype | None = None):
     """(tokenizer, model) in eval mode; ``tiny`` is built from a seeded random init."""
     from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
-
 
     tok = load_tokenizer(name, cache_dir)
     if name == "tiny":

@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from lcrec_mini.book.viz import plot_training_curve
+from lcrec_mini.book.figures import plot_training_curve
 from lcrec_mini.core.config import Config
 from lcrec_mini.core.errors import ConfigError, DataError
 from lcrec_mini.core.runtime import pick_device
@@ -316,7 +316,6 @@ def _loss_plot(history: list[dict], path: Path) -> None:
     inside a notebook it is not displayed twice, and no backend is switched."""
     import matplotlib.pyplot as plt
 
-
     fig = plot_training_curve(history)
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -474,7 +473,6 @@ def run_tune(
     resumes from its last checkpoint when interrupted (checkpoints in a work folder named
     by the stage's fingerprint, so another config never resumes them)."""
     from transformers.trainer_utils import get_last_checkpoint
-
 
     tc = cfg.tune
     run_dir = Path(run_dir)

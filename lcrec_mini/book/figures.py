@@ -1,23 +1,16 @@
-"""Figures and small HTML tables for the notebooks; every function returns what it draws.
-
-Plot functions take stage outputs (already loaded) and return a matplotlib ``Figure``;
-the notebooks display it. :class:`Table` renders as HTML in Jupyter and as aligned
-text elsewhere, so no pandas is needed.
-"""
+"""The notebooks' figures: each function takes stage outputs (already loaded) and returns
+a matplotlib ``Figure``; the notebook displays it."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
 
+from lcrec_mini.analyses.study import ABLATION_ROWS
 from lcrec_mini.generate.metrics import METRIC_KEYS
-
-#: an index token inside table text (lcrec_mini.index.tokens writes them)
-INDEX_TOKEN = re.compile(r"(<[a-z]_\d+>)")
+from lcrec_mini.index.tokens import code_token
 
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"]
 
@@ -26,55 +19,6 @@ def _plt():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-class Table:
-    """Rows of dicts shown as an HTML table in a notebook and as text in a terminal."""
-
-    def __init__(self, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, caption: str = ""):
-        self.rows = list(rows)
-        self.columns = list(columns or (self.rows[0].keys() if self.rows else []))
-        self.caption = caption
-
-    @staticmethod
-    def _fmt(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
-        if isinstance(v, int) and not isinstance(v, bool):
-            return f"{v:,}"
-        return "" if v is None else str(v)
-
-    @staticmethod
-    def _cell_html(text: str) -> str:
-        """Escaped text in which every index token is kept whole: a line may break between
-        ``<a_9>`` and ``<b_29>``, never inside one."""
-        parts = INDEX_TOKEN.split(text)
-        out = []
-        for i, part in enumerate(parts):
-            if i % 2:  # a token (the pattern's one group)
-                out.append(f'<span class="ix">{html.escape(part)}</span><wbr>')
-            else:
-                out.append(html.escape(part))
-        return "".join(out)
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{self._cell_html(self._fmt(r.get(c)))}</td>" for c in self.columns) + "</tr>"
-            for r in self.rows
-        )
-        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return f'<table class="lcrec-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-    def __repr__(self) -> str:
-        cells = [[self._fmt(r.get(c)) for c in self.columns] for r in self.rows]
-        widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(self.columns)]
-        lines = [" | ".join(c.ljust(w) for c, w in zip(self.columns, widths)), "-+-".join("-" * w for w in widths)]
-        lines += [" | ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-        return ("\n".join([self.caption] + lines)) if self.caption else "\n".join(lines)
-
-
-# -- data ---------------------------------------------------------------------------
 
 
 def plot_long_tail(sequences: Sequence[Sequence[int]], n_items: int):
@@ -99,9 +43,6 @@ def plot_long_tail(sequences: Sequence[Sequence[int]], n_items: int):
     ax2.set_title(f"sequence lengths (median {int(np.median(lengths))})")
     fig.tight_layout()
     return fig
-
-
-# -- embeddings and indices -----------------------------------------------------------
 
 
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -189,9 +130,6 @@ def plot_code_usage(codes: np.ndarray, codebook_size: int):
     return fig
 
 
-# -- tuning and results -------------------------------------------------------------
-
-
 def plot_training_curve(history: Sequence[dict[str, Any]]):
     """Training and validation loss on response tokens against the optimizer step."""
     plt = _plt()
@@ -221,5 +159,102 @@ def plot_metrics(rows: Sequence[dict[str, Any]], keys: Sequence[str] = METRIC_KE
     ax.set_xticks(x, [k.upper() for k in keys])
     ax.set_ylabel("score (higher is better)")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_prefix_overlap(cs: dict[str, Any]):
+    """Paper Fig. 5a as a picture: the word F1 between the generated and the true title
+    against the index prefix shown (mean over the items, bars of 2 standard errors)."""
+    import matplotlib.pyplot as plt
+
+    ov = cs["mean_title_overlap_by_prefix_length"]
+    se = cs.get("title_overlap_se_by_prefix_length") or [0.0] * len(ov)
+    x = list(range(1, len(ov) + 1))
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.errorbar(x, ov, yerr=[2 * s for s in se], fmt="o-", color=PALETTE[0], capsize=4)
+    ax.set_xticks(x, [f"first {d}" if d < len(ov) else "full index" for d in x])
+    ax.set_xlabel("index tokens shown to the model")
+    ax.set_ylabel("word F1 with the true title")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    share = cs.get("distinct_title_share")
+    extra = f"; {share:.0%} of full-index titles distinct" if share is not None else ""
+    ax.set_title(f"{cs.get('items', len(cs['prefix_generation']))} most popular items{extra}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_token_pca(result: dict[str, Any], levels: int, codebook_size: int):
+    """One panel per model: word tokens grey, index tokens coloured by level."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(result), figsize=(5.2 * len(result), 4.4), squeeze=False)
+
+    def draw(ax, r, labels: bool) -> None:
+        ax.scatter(r["words"][:, 0], r["words"][:, 1], s=4, alpha=0.35, color="#999999",
+                   label="word tokens" if labels else None)
+        for l in range(levels):
+            pts = r["index"][l * codebook_size : (l + 1) * codebook_size]
+            ax.scatter(pts[:, 0], pts[:, 1], s=9, alpha=0.8, color=PALETTE[l % len(PALETTE)],
+                       label=f"index tokens {code_token(l, '*')}" if labels else None)
+
+    for ax, (name, r) in zip(axes[0], result.items()):
+        draw(ax, r, True)
+        # index tokens packed into a small part of the words' cloud: an inset zoomed on them,
+        # so their own spread (or its absence) can be seen; the main panel keeps the frame
+        lo, hi = np.percentile(r["words"], [2, 98], axis=0)
+        ilo, ihi = r["index"].min(0), r["index"].max(0)
+        zoom = float(np.min((hi - lo) / np.maximum(ihi - ilo, 1e-9)))
+        title = f"{name}: centroid gap {r['centroid_gap']:.2f}, spread {r['index_spread']:.2f}"
+        if zoom > 5:
+            pad = 0.15 * np.maximum(ihi - ilo, 1e-6 * (hi - lo))
+            ins = ax.inset_axes([0.6, 0.6, 0.38, 0.38])
+            draw(ins, r, False)
+            ins.set_xlim(ilo[0] - pad[0], ihi[0] + pad[0])
+            ins.set_ylim(ilo[1] - pad[1], ihi[1] + pad[1])
+            ins.tick_params(labelsize=6)
+            ins.set_title(f"index tokens, zoomed {zoom:.0f}x", fontsize=7)
+            ax.indicate_inset_zoom(ins, edgecolor="#555555")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("PC1 of the word tokens")
+        ax.set_ylabel("PC2 of the word tokens")
+        ax.legend(fontsize=7, markerscale=2, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_indexing(results: dict[str, Any], keys: tuple[str, ...] = ("hr@5", "ndcg@5")):
+    """Paper Fig. 2 at our scale: HR@5 and NDCG@5 per indexing method, seqrec only vs all tasks."""
+    import matplotlib.pyplot as plt
+
+    runs = results["runs"]
+    methods = [("random", "random"), ("rqvae", "RQ-VAE, no uniform mapping"), ("lcrec", "LC-Rec")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6))
+    x = np.arange(len(methods))
+    for ax, key in zip(np.atleast_1d(axes), keys):
+        for j, (t, lab) in enumerate((("seq", "SEQ (seqrec only)"), ("all", "w/ ALIGN (all tasks)"))):
+            vals = [runs.get(f"index-{mm}-{t}", {}).get(key, 0.0) for mm, _ in methods]
+            bars = ax.bar(x + (j - 0.5) * 0.38, vals, 0.38, label=lab, color=PALETTE[j])
+            ax.bar_label(bars, fmt="%.3f", fontsize=6, padding=1)  # a bar of 0 still shows its value
+        ax.set_xticks(x, [l for _, l in methods], fontsize=8)
+        ax.set_title(key.upper())
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(results: dict[str, Any], keys: tuple[str, ...] = ("hr@10", "ndcg@10")):
+    import matplotlib.pyplot as plt
+
+    runs = results["runs"]
+    rows = [(lab, runs[r]) for r, lab in ABLATION_ROWS if r in runs]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for j, key in enumerate(keys):
+        ax.plot(range(len(rows)), [r[key] for _, r in rows], "o-", label=key.upper(), color=PALETTE[j])
+    ax.set_xticks(range(len(rows)), [lab for lab, _ in rows], rotation=15, fontsize=8)
+    ax.set_ylabel("score")
+    ax.legend()
+    ax.set_title("task ablation (same training tokens per run; means over the training seeds)")
     fig.tight_layout()
     return fig
