@@ -54,7 +54,7 @@ def test_tune_runs_on_two_cpu_processes_with_gloo(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-        "-m", "lcrec_mini.core.cli", "tune", "--preset", "smoke", "--run-dir", str(tmp_path),
+        "-m", "lcrec_mini", "tune", "--preset", "smoke", "--run-dir", str(tmp_path),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

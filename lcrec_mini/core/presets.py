@@ -96,7 +96,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tune.gradient_checkpointing": True,
     },
     # the paper's setting (LLaMA-7B on several GPUs, 4 x 256 codes, e = 32), launched with
-    # `accelerate launch --config_file configs/accelerate_zero3.yaml -m lcrec_mini.core.cli tune ...`
+    # `accelerate launch --config_file configs/accelerate_zero3.yaml -m lcrec_mini tune ...`
     "paper": {
         "data.source": "amazon2018:Musical_Instruments",
         "embed.model": "huggyllama/llama-7b",
