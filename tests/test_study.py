@@ -2,16 +2,12 @@
 
 import pytest
 
+from lcrec_mini.analyses.plan import ABLATION_ROWS, PCA_RUN, STUDY_SEEDS, run_name, study_runs
 from lcrec_mini.analyses.study import (
-    ABLATION_ROWS,
-    PCA_RUN,
-    STUDY_SEEDS,
     claims,
     co_interaction,
     estimate_seconds,
     run_config,
-    run_name,
-    study_runs,
     title_overlap,
     users_of_items,
 )

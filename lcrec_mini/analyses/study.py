@@ -31,12 +31,21 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from lcrec_mini.analyses.plan import (
+    ABLATION_ROWS,
+    MAIN_RUN,
+    PCA_RUN,
+    STUDY_BUDGETS,
+    STUDY_SEEDS,
+    StudyRun,
+    run_name,
+    study_runs,
+)
 from lcrec_mini.analyses.probes import (
     load_embedding_weights,
     plot_token_pca,
@@ -75,83 +84,8 @@ from lcrec_mini.index.embed import text_embeddings
 from lcrec_mini.index.tokens import index_vocabulary
 from lcrec_mini.tasks.base import SYSTEM
 from lcrec_mini.tasks.context import TaskContext
-from lcrec_mini.tasks.registry import TASKS
 from lcrec_mini.tasks.stage import read_examples, render
 from lcrec_mini.tune.llm import format_prompt, load_tokenizer
-
-ALL_TASKS = list(TASKS)
-
-#: the training seeds (``tune.seed``) every configuration of a study is tuned with
-STUDY_SEEDS: tuple[int, ...] = (42, 43, 44)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What every run of a study gets: training tokens (0: the preset's own steps) and test
-    users (0: all), with the costs that make the printed time estimate (measured on this
-    project's 2-core CPUs: SmolLM2-135M, LoRA, batch 8, beam 20)."""
-
-    tokens: int
-    users: int
-    s_per_token: float
-    s_per_user: float
-    s_fixed: float
-
-    def overrides(self) -> dict[str, Any]:
-        return {"eval.max_users": self.users}
-
-
-STUDY_BUDGETS: dict[str, Budget] = {
-    "smoke": Budget(tokens=1_500, users=12, s_per_token=0.002, s_per_user=0.02, s_fixed=15),
-    # cpu: ~44,000 tokens per run (about 55 steps of seqrec windows, 3.7 minutes at ~200
-    # tokens/s) and all 943 test users (0.30 s per user with 20 beams), so every difference
-    # has the full sample behind it: 3 seeds of 9 configurations plus the analyses in under
-    # 5 hours of 2 cores, in resumable pieces
-    "cpu": Budget(tokens=44_000, users=0, s_per_token=0.005, s_per_user=0.30, s_fixed=40),
-    "colab": Budget(tokens=2_000_000, users=0, s_per_token=0.0005, s_per_user=0.05, s_fixed=120),
-    "paper": Budget(tokens=0, users=0, s_per_token=0.002, s_per_user=0.2, s_fixed=600),
-}
-
-
-@dataclass
-class StudyRun:
-    name: str
-    group: str  # "indexing" | "ablation"
-    overrides: dict[str, Any] = field(default_factory=dict)
-    label: str = ""
-
-
-def study_runs() -> list[StudyRun]:
-    """The study's pipeline runs, in the order they run (donors of shared stages first)."""
-    runs = []
-    for method in ("lcrec", "rqvae", "random"):
-        for tasks, tl in ((["seqrec"], "SEQ"), (ALL_TASKS, "w/ ALIGN")):
-            runs.append(StudyRun(f"index-{method}-{'seq' if tl == 'SEQ' else 'all'}", "indexing",
-                                 {"index.method": method, "tasks.tasks": tasks}, f"{method} indices, {tl}"))
-    steps = [(["seqrec", "item2index", "index2item"], "+ index-language"),
-             (["seqrec", "item2index", "index2item", "fusionseqrec"], "+ fusion"),
-             (["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch"], "+ intention")]
-    for tasks, label in steps:
-        runs.append(StudyRun(f"tasks-{len(tasks)}", "ablation", {"index.method": "lcrec", "tasks.tasks": tasks}, label))
-    return runs
-
-
-#: the token-PCA run (paper Fig. 4): all tasks, the index rows started as LC-Rec starts them
-#: (the vocabulary mean plus small noise), so whether tuning moves them among the words can
-#: be seen; the main runs' semantic init starts them spread among the words already
-PCA_RUN = StudyRun("pca-mean-init", "pca", {"index.method": "lcrec", "tasks.tasks": ALL_TASKS, "tune.index_init": "mean"},
-                   "LC-Rec, all tasks, mean init")
-
-
-#: the ablation's rows, in order: run name and label (the first and last come from the indexing runs)
-ABLATION_ROWS = [("index-lcrec-seq", "seqrec only"), ("tasks-3", "+ item2index, index2item"),
-                 ("tasks-4", "+ fusionseqrec"), ("tasks-5", "+ itemsearch"), ("index-lcrec-all", "+ preferenceobtain (all)")]
-MAIN_RUN = "index-lcrec-all"
-
-
-def run_name(run: StudyRun, seed: int) -> str:
-    """The folder of one configuration tuned with one training seed."""
-    return f"{run.name}-s{seed}"
 
 
 def run_config(preset: str, run: StudyRun, seed: int | None = None, steps: int = 0,

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lcrec_mini.analyses.study import ABLATION_ROWS
+from lcrec_mini.analyses.plan import ABLATION_ROWS
 from lcrec_mini.generate.metrics import METRIC_KEYS
 from lcrec_mini.index.tokens import code_token
 
