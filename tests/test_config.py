@@ -85,6 +85,7 @@ def test_fingerprint_ignores_caches_but_not_filters():
 
 
 BAD_VALUES = [
+    ("tasks.max_history=0", "tasks.max_history = 0: expected an integer >= 1"),
     ("eval.beams=0", "eval.beams = 0: expected an integer >= 1"),
     ("index.method=lcrc", "index.method = 'lcrc': expected one of lcrec, rqvae, rqkmeans, random"),
     ("index.levels=0", "index.levels = 0: expected an integer from 1 to 26"),

@@ -58,7 +58,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         # seqrec as sliding windows with a target at every item, scored against the index
         # rows only; the budget is one epoch over these examples
         "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
-        "tasks.max_history": 20,
         "tasks.seqrec_format": "window",
         "tasks.seqrec_samples": 3000,
         "tasks.item2index_samples": 0,

@@ -79,10 +79,10 @@ class Run:
     @cached_property
     def max_history(self) -> int:
         """The history cap the prompts were built with: the tasks stage's (the data stage's
-        split setting when the tasks stage has not run, else LC-Rec's 20)."""
+        split setting when the tasks stage has not run)."""
         if self.has("tasks", "stats.json"):
             return int(self.json("tasks", "stats.json")["max_history"])
-        return int(self.dataset.stats.get("split", {}).get("max_history", 20))
+        return int(self.dataset.stats["split"]["max_history"])
 
     def tuned(self, cache_dir: str = "", device: str = "cpu") -> tuple[Any, Any]:
         """(tokenizer, model) of the tune stage, LoRA merged; loaded once per device."""

@@ -34,8 +34,8 @@ class TasksConfig:
     user_text_model: str = setting("smollm2", ANY)
     #: item text longer than this is cut at a word boundary in prompts and responses
     max_text_chars: int = setting(200, at_least(1))
-    #: longest history in a prompt (0 = the data stage's data.max_history)
-    max_history: int = setting(0, at_least(0))
+    #: longest history in a prompt, in items (LC-Rec: 20)
+    max_history: int = setting(20, at_least(1))
     #: seqrec training examples: ``prefix`` (LC-Rec: one example per next-item target, the
     #: loss on its response only) or ``window`` (sliding windows of ``max_history`` + 1
     #: items tiling each training sequence from its end; the loss is taken on the index

@@ -124,7 +124,7 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
         check_codes_match(codes, ds.items, str(codes_path))
         arr = parse_tokens(codes, str(codes_path))
         check_unique(arr, str(codes_path))
-        max_history = tc.max_history or ds.stats["split"]["max_history"]
+        max_history = tc.max_history
         istats = read_json(run_dir / "index" / "stats.json")
         ctx = TaskContext.from_codes(ds.items, arr, tc.max_text_chars, istats["codebook_size"], max_history)
 
