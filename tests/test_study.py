@@ -4,13 +4,13 @@ import pytest
 
 from lcrec_mini.analyses.plan import ABLATION_ROWS, PCA_RUN, STUDY_SEEDS, run_name, study_runs
 from lcrec_mini.analyses.study import (
-    claims,
     co_interaction,
     estimate_seconds,
     run_config,
     title_overlap,
     users_of_items,
 )
+from lcrec_mini.book.tables import claim_rows as claims
 
 
 def test_plan_covers_every_comparison_once():
@@ -116,7 +116,7 @@ def test_an_interval_that_holds_zero_is_not_resolved():
 def test_seeds_count_in_the_standard_error():
     """Two configurations whose users agree within each seed but whose seeds disagree: the
     users alone would call the difference certain; with the seeds it is not resolved."""
-    from lcrec_mini.analyses.study import difference
+    from lcrec_mini.analyses.claims import difference
     from lcrec_mini.generate.metrics import seeded_difference
 
     n = 400
@@ -188,7 +188,7 @@ def test_empty_generations_are_named_in_the_case_study_tables():
 
 
 def test_differences_are_paired_over_the_same_users_when_ranks_are_kept():
-    from lcrec_mini.analyses.study import difference
+    from lcrec_mini.analyses.claims import difference
 
     n = 400
     base = [1 if u % 10 == 0 else None for u in range(n)]  # HR@5 0.10

@@ -36,8 +36,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lcrec_mini.analyses.claims import check_claims, seed_means
 from lcrec_mini.analyses.plan import (
-    ABLATION_ROWS,
     MAIN_RUN,
     PCA_RUN,
     STUDY_BUDGETS,
@@ -48,13 +48,13 @@ from lcrec_mini.analyses.plan import (
 )
 from lcrec_mini.analyses.probes import (
     load_embedding_weights,
-    plot_token_pca,
     prefix_titles,
     related_items,
     token_embedding_pca,
     word_token_ids,
 )
 from lcrec_mini.baselines.stage import popular_items
+from lcrec_mini.book.figures import plot_token_pca
 from lcrec_mini.core.config import Config, make_config
 from lcrec_mini.core.errors import ConfigError, DataError
 from lcrec_mini.core.run import Run
@@ -68,17 +68,7 @@ from lcrec_mini.core.stage import (
     upstream_fingerprint,
     write_json,
 )
-from lcrec_mini.generate.metrics import (
-    HOLDS,
-    METRIC_KEYS,
-    NOT_RESOLVED,
-    paired_se,
-    per_user,
-    rank_metrics,
-    rank_of,
-    seeded_difference,
-    verdict,
-)
+from lcrec_mini.generate.metrics import METRIC_KEYS, rank_metrics, rank_of
 from lcrec_mini.generate.stage import Ranker
 from lcrec_mini.index.embed import text_embeddings
 from lcrec_mini.index.tokens import index_vocabulary
@@ -426,186 +416,6 @@ def analyze_run(cfg: Config, run_dir: str | Path, n_items: int = 100, force: boo
         results[part] = {**fn(), "made_by": made_by}
         write_json(path, results[part])
         log(f"[analyze] {part}: {time.perf_counter() - t0:.0f} s")
-    for c in claims(results):
-        log(f"  {c['paper']}: {c['held here']} -- {c['our evidence']}")
+    for c in check_claims(results):
+        log(f"  {c.source}: {c.verdict} ({c.claim})")
     return results
-
-
-def seed_means(seeds: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The metrics of one configuration averaged over its training seeds (what tables and
-    charts show), with the seeds and users they came from."""
-    rows = list(seeds.values())
-    out: dict[str, Any] = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS if all(k in r for r in rows)}
-    out.update({"n_seeds": len(rows), "n_users": rows[0].get("n_users")})
-    if all("invalid_rate" in r for r in rows):
-        out["invalid_rate"] = max(r["invalid_rate"] for r in rows)
-    return out
-
-
-# -- reading the results ----------------------------------------------------------------
-
-
-def _per_seed(row: dict[str, Any], key: str) -> list[list[float]] | None:
-    """Per training seed, each test user's value of ``key`` (None: no per-user ranks)."""
-    seeds = list(row["seeds"].values()) if "seeds" in row else [row]
-    if any(r.get("ranks") is None for r in seeds):
-        return None
-    return [per_user(r["ranks"], key) for r in seeds]
-
-
-def difference(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float | None]:
-    """(a - b in ``key``, its standard error). With per-user ranks on both sides (one row
-    per training seed under ``"seeds"``, or one row), users paired and seeds counted as
-    retrainings (:func:`lcrec_mini.generate.metrics.seeded_difference`); otherwise the unpaired bound
-    sqrt(2 p (1 - p) / n), which holds for any per-user value in [0, 1] (its variance is
-    at most p (1 - p)); a mean of 0 on n users is counted as 3/n (the "rule of three")."""
-    ua, ub = _per_seed(a, key), _per_seed(b, key)
-    if ua is not None and ub is not None and len(ua[0]) == len(ub[0]) and len(ua[0]) > 1:
-        return seeded_difference(ua, ub)
-    d = a[key] - b[key]
-    if not a.get("n_users") or not b.get("n_users"):
-        return d, None
-    n = min(a["n_users"], b["n_users"])
-    p = max((a[key] + b[key]) / 2, 3 / n)
-    return d, float(np.sqrt(2 * p * (1 - p) / n))
-
-
-def _fmt(d: float, se: float | None) -> str:
-    return f"{d:+.4f} (SE {se:.4f})" if se is not None else f"{d:+.4f} (SE n/a)"
-
-
-def _row(claim: str, source: str, evidence: str, held: str) -> dict[str, Any]:
-    """One claim's row; ``held`` is a verdict of :func:`lcrec_mini.generate.metrics.verdict` or a
-    short reason why the claim could not be tested here."""
-    return {"paper's claim": claim, "paper": source, "our evidence": evidence, "held here": held}
-
-
-def _sample(row: dict[str, Any]) -> str:
-    """'3 seeds x 943 users': what a difference of ``row`` was measured on."""
-    seeds = row.get("n_seeds", len(row.get("seeds", {})) or 1)
-    return f"{seeds} seed{'s' if seeds != 1 else ''} x {row.get('n_users', '?')} users"
-
-
-def _seeded_verdict(rows: list[dict[str, Any]], diffs: list[tuple[float, float | None]]) -> str:
-    """:func:`verdict` for comparisons of training configurations, which need at least two
-    training seeds on each side (else the retraining noise is not in the standard error)."""
-    seeds = min(r.get("n_seeds", len(r.get("seeds", {})) or 1) for r in rows)
-    return verdict(diffs) if seeds >= 2 else f"{NOT_RESOLVED} ({seeds} training seed{'s' if seeds != 1 else ''})"
-
-
-def _indexing_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
-    methods = ("lcrec", "rqvae", "random")
-    if not all(f"index-{x}-{t}" in runs for x in methods for t in ("seq", "all")):
-        return []
-    involved = [runs[f"index-{x}-{t}"] for x in methods for t in ("seq", "all")]
-    diffs = {(t, o): difference(runs[f"index-lcrec-{t}"], runs[f"index-{o}-{t}"], "hr@5")
-             for t in ("seq", "all") for o in ("rqvae", "random")}
-    ev = "; ".join(f"{t}: " + ", ".join(f"{x} {runs[f'index-{x}-{t}']['hr@5']:.4f}" for x in methods)
-                   for t in ("seq", "all"))
-    ev += "; LC-Rec minus " + ", ".join(f"{o} ({t}) {_fmt(*v)}" for (t, o), v in diffs.items())
-    sample = _sample(runs["index-lcrec-seq"])
-    out = [_row("LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices", "Fig. 2 (Games)",
-                f"HR@5 {ev} ({sample} per configuration)", _seeded_verdict(involved, list(diffs.values())))]
-    align = {x: difference(runs[f"index-{x}-all"], runs[f"index-{x}-seq"], "hr@5") for x in methods}
-    ev2 = ", ".join(f"{x} {runs[f'index-{x}-seq']['hr@5']:.4f} -> {runs[f'index-{x}-all']['hr@5']:.4f} "
-                    f"{_fmt(*align[x])}" for x in methods)
-    out.append(_row("The alignment tasks improve on seqrec-only tuning, for every indexing method", "Fig. 2 (Games)",
-                    f"HR@5 seqrec only -> all tasks, at equal training tokens: {ev2} ({sample} per configuration)",
-                    _seeded_verdict(involved, list(align.values()))))
-    return out
-
-
-def _ablation_claims(runs: dict[str, Any]) -> list[dict[str, Any]]:
-    if not all(r in runs for r, _ in ABLATION_ROWS):
-        return []
-    rows = [runs[r] for r, _ in ABLATION_ROWS]
-    steps = [difference(b, a, "ndcg@10") for a, b in zip(rows, rows[1:])]
-    total = difference(rows[-1], rows[0], "ndcg@10")
-    ups = sum(d > 0 for d, _ in steps)
-    return [_row("Each group of alignment tasks adds to the performance", "ablation table",
-                 "NDCG@10 " + " -> ".join(f"{r['ndcg@10']:.4f}" for r in rows)
-                 + f" ({ups} of {len(steps)} steps up; steps " + ", ".join(_fmt(*d) for d in steps)
-                 + f"; all tasks minus seqrec only {_fmt(*total)}; {_sample(rows[0])} per configuration)",
-                 _seeded_verdict(rows, steps))]
-
-
-def intention_rows(it: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The intention results as one row per prompt kind (query, query+history, history),
-    each with its training seeds under ``"seeds"`` and their mean metrics: from one model
-    (``{"query": ...}``) or from several seeds (``{"42": {"query": ...}, ...}``)."""
-    per_seed = {"-": it} if "query" in it else it
-    out = {}
-    for kind in ("query", "query+history", "history"):
-        seeds = {s: r[kind] for s, r in per_seed.items()}
-        out[kind] = {"seeds": seeds, **seed_means(seeds)}
-    return out
-
-
-def _intention_claims(it: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not it:
-        return []
-    rows = intention_rows(it)
-    both = difference(rows["query+history"], rows["query"], "hr@10")
-    alone = difference(rows["query"], rows["history"], "hr@10")
-    q = rows["query"]
-    found = (q["hr@10"], float(np.sqrt(max(q["hr@10"], 3 / q["n_users"]) / q["n_users"])))
-    return [_row("The tuned model recommends from a user's intention; with the history it does better", "Fig. 3",
-                 f"HR@10 intention alone {q['hr@10']:.4f}, intention + history {rows['query+history']['hr@10']:.4f}, "
-                 f"history alone {rows['history']['hr@10']:.4f}; intention + history minus intention alone {_fmt(*both)}, "
-                 f"intention alone minus history alone {_fmt(*alone)} ({_sample(q)})",
-                 verdict([both, found]))]
-
-
-def _pca_claims(pca: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not pca:
-        return []
-    b, a = pca["before tuning"], pca["after tuning"]
-    # the claim is about what tuning does to rows that start apart from the words (the
-    # reference starts them at random). Rows that already start spread among the words
-    # (tune.index_init=semantic scales them to the words' spread) cannot show that move.
-    started_among = b["index_spread"] >= 0.5
-    moved = a["index_spread"] > b["index_spread"] and a["index_spread"] >= 0.5
-    return [_row("After tuning, index tokens spread among the word tokens instead of forming their own cluster", "Fig. 4",
-                 f"spread (words = 1) {b['index_spread']:.2f} -> {a['index_spread']:.2f}; centroid gap "
-                 f"{b['centroid_gap']:.2f} -> {a['centroid_gap']:.2f} (every index token and 2,000 word tokens of one "
-                 "model: a measurement, not a sample, so no standard error)"
-                 + ("; the rows start among the words (semantic init), so this run cannot test the claim"
-                    if started_among else ""),
-                 "not testable here" if started_among else (HOLDS if moved else "does not hold"))]
-
-
-def _case_study_claims(cs: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not cs:
-        return []
-    ov = cs["mean_title_overlap_by_prefix_length"]
-    per_item = [[g["rows"][d]["overlap_with_title"] for d in range(len(ov))] for g in cs.get("prefix_generation", [])]
-    se = None
-    if len(per_item) > 1:
-        se = paired_se([p[-1] for p in per_item], [p[0] for p in per_item])
-    rel = cs["related_items"]
-    d = rel["co_interaction_by_index"] - rel["co_interaction_by_text"]
-    few = len(per_item) < 30
-    distinct = f"; {cs['distinct_title_share']:.0%} of the full-index titles distinct" if "distinct_title_share" in cs else ""
-    return [
-        _row("Longer index prefixes generate text closer to the item's title (coarse to fine)", "Fig. 5a",
-             "word F1 with the true title by prefix length: " + ", ".join(f"{v:.2f}" for v in ov)
-             + f"; full index minus first code {_fmt(ov[-1] - ov[0], se)} over {len(per_item)} items{distinct}",
-             f"too few items ({len(per_item)}) to decide" if few else verdict([(ov[-1] - ov[0], se)])),
-        _row("Items related by index are more useful for recommendation than text-only neighbours", "Fig. 5b",
-             f"overlap (Jaccard) of the users of an item and of its 5 related items: by index "
-             f"{rel['co_interaction_by_index']:.4f}, by text {rel['co_interaction_by_text']:.4f}; by index minus by text "
-             f"{_fmt(d, rel.get('difference_se'))} over {rel['items']} random items",
-             verdict([(d, rel.get("difference_se"))])),
-    ]
-
-
-def claims(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each claim of the paper we test, our evidence (numbers from ``results``, every
-    difference with its standard error, over training seeds and users), and the verdict:
-    "holds", "does not hold" or "not resolved" (:func:`lcrec_mini.generate.metrics.verdict`: a
-    difference within two standard errors of 0), or why the claim could not be tested."""
-    runs = results.get("runs", {})
-    return (_indexing_claims(runs) + _ablation_claims(runs) + _intention_claims(results.get("intention"))
-            + _pca_claims(results.get("token_pca")) + _case_study_claims(results.get("case_studies")))
-
-

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from lcrec_mini.analyses.claims import INDEX_METHODS, Claim, check_claims, intention_rows
 from lcrec_mini.analyses.probes import EMPTY_AT_ONCE, PREFIX_COLUMNS, related_items
-from lcrec_mini.analyses.study import intention_rows
 from lcrec_mini.core.config import make_config
 from lcrec_mini.core.presets import PRESETS
 from lcrec_mini.core.run import Run
@@ -280,3 +280,65 @@ def prefix_generation_tables(results: dict[str, Any], shown: int = 3) -> list:
                       {"related items": "by text embedding", "users in common (Jaccard)": rel["co_interaction_by_text"]}],
                      caption=f"5 related items of each of {rel['items']} random items: overlap of their users"))
     return out
+
+
+# -- the paper's claims, in words ------------------------------------------------------------
+
+
+def _fmt(d: float, se: float | None) -> str:
+    return f"{d:+.4f} (SE {se:.4f})" if se is not None else f"{d:+.4f} (SE n/a)"
+
+
+def _sample(c: Claim) -> str:
+    """'3 seeds x 943 users': what a difference was measured on."""
+    return f"{c.n_seeds} seed{'s' if c.n_seeds != 1 else ''} x {c.n_users if c.n_users is not None else '?'} users"
+
+
+def claim_evidence(c: Claim) -> str:
+    """The numbers behind one claim, in a sentence."""
+    v, d = c.values, c.differences
+    if c.key == "indexing":
+        ev = "; ".join(f"{t}: " + ", ".join(f"{x} {v[f'{x} ({t})']:.4f}" for x in INDEX_METHODS) for t in ("seq", "all"))
+        ev += "; LC-Rec minus " + ", ".join(f"{k.split(' - ')[1]} {_fmt(*dv)}" for k, dv in d.items())
+        return f"HR@5 {ev} ({_sample(c)} per configuration)"
+    if c.key == "alignment":
+        return ("HR@5 seqrec only -> all tasks, at equal training tokens: "
+                + ", ".join(f"{x} {v[f'{x} (seq)']:.4f} -> {v[f'{x} (all)']:.4f} {_fmt(*d[f'{x}: all - seq'])}"
+                            for x in INDEX_METHODS) + f" ({_sample(c)} per configuration)")
+    if c.key == "ablation":
+        steps = [dv for k, dv in d.items() if k != "all - seqrec only"]
+        return ("NDCG@10 " + " -> ".join(f"{x:.4f}" for x in v.values())
+                + f" ({sum(x > 0 for x, _ in steps)} of {len(steps)} steps up; steps " + ", ".join(_fmt(*s) for s in steps)
+                + f"; all tasks minus seqrec only {_fmt(*d['all - seqrec only'])}; {_sample(c)} per configuration)")
+    if c.key == "intention":
+        return (f"HR@10 intention alone {v['query']:.4f}, intention + history {v['query+history']:.4f}, "
+                f"history alone {v['history']:.4f}; intention + history minus intention alone "
+                f"{_fmt(*d['intention + history - intention alone'])}, intention alone minus history alone "
+                f"{_fmt(*d['intention alone - history alone'])} ({_sample(c)})")
+    if c.key == "token_pca":
+        return (f"spread (words = 1) {v['spread before']:.2f} -> {v['spread after']:.2f}; centroid gap "
+                f"{v['gap before']:.2f} -> {v['gap after']:.2f} (every index token and 2,000 word tokens of one "
+                "model: a measurement, not a sample, so no standard error)"
+                + ("; the rows start among the words (semantic init), so this run cannot test the claim"
+                   if v["started among the words"] else ""))
+    if c.key == "prefix_titles":
+        share = v.get("distinct titles")
+        distinct = f"; {share:.0%} of the full-index titles distinct" if share is not None else ""
+        return ("word F1 with the true title by prefix length: " + ", ".join(f"{x:.2f}" for x in v["word F1 by prefix length"])
+                + f"; full index minus first code {_fmt(*d['full index - first code'])} over {c.n_users} items{distinct}")
+    if c.key == "related_items":
+        return (f"overlap (Jaccard) of the users of an item and of its 5 related items: by index {v['by index']:.4f}, "
+                f"by text {v['by text']:.4f}; by index minus by text {_fmt(*d['by index - by text'])} "
+                f"over {c.n_users} random items")
+    return "; ".join(f"{k} {_fmt(*dv)}" for k, dv in d.items())
+
+
+def claim_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per claim the results can test: the claim, where the paper makes it, our
+    evidence and whether it held here."""
+    return [{"paper's claim": c.claim, "paper": c.source, "our evidence": claim_evidence(c), "held here": c.verdict}
+            for c in check_claims(results)]
+
+
+def claims_table(results: dict[str, Any], caption: str = "") -> Table:
+    return Table(claim_rows(results), ["paper's claim", "paper", "our evidence", "held here"], caption=caption)

@@ -1,0 +1,188 @@
+"""The paper's claims tested on a study's results: numbers and verdicts, no prose.
+
+Each claim is a :class:`Claim`: the paper's statement, where it is made, the values and
+differences (each with its standard error over test users and training seeds) that
+decide it, and the verdict (:func:`lcrec_mini.generate.metrics.verdict`: a difference
+more than two standard errors from 0 holds or does not; within them, "not resolved"), or
+why it could not be tested. ``book.tables.claims_table`` writes the evidence in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lcrec_mini.analyses.plan import ABLATION_ROWS
+from lcrec_mini.generate.metrics import (
+    HOLDS,
+    METRIC_KEYS,
+    NOT_RESOLVED,
+    paired_se,
+    per_user,
+    seeded_difference,
+    verdict,
+)
+
+INDEX_METHODS = ("lcrec", "rqvae", "random")
+
+
+@dataclass
+class Claim:
+    key: str  # indexing | alignment | ablation | intention | token_pca | prefix_titles | related_items
+    claim: str
+    source: str
+    verdict: str
+    values: dict[str, Any] = field(default_factory=dict)
+    differences: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    n_seeds: int = 1
+    n_users: int | None = None
+
+
+def n_seeds(row: dict[str, Any]) -> int:
+    return row.get("n_seeds", len(row.get("seeds", {})) or 1)
+
+
+def _per_seed(row: dict[str, Any], key: str) -> list[list[float]] | None:
+    """Per training seed, each test user's value of ``key`` (None: no per-user ranks)."""
+    seeds = list(row["seeds"].values()) if "seeds" in row else [row]
+    if any(r.get("ranks") is None for r in seeds):
+        return None
+    return [per_user(r["ranks"], key) for r in seeds]
+
+
+def difference(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float | None]:
+    """(a - b in ``key``, its standard error). With per-user ranks on both sides (one row
+    per training seed under ``"seeds"``, or one row), users paired and seeds counted as
+    retrainings (:func:`lcrec_mini.generate.metrics.seeded_difference`); otherwise the unpaired bound
+    sqrt(2 p (1 - p) / n), which holds for any per-user value in [0, 1] (its variance is
+    at most p (1 - p)); a mean of 0 on n users is counted as 3/n (the "rule of three")."""
+    ua, ub = _per_seed(a, key), _per_seed(b, key)
+    if ua is not None and ub is not None and len(ua[0]) == len(ub[0]) and len(ua[0]) > 1:
+        return seeded_difference(ua, ub)
+    d = a[key] - b[key]
+    if not a.get("n_users") or not b.get("n_users"):
+        return d, None
+    n = min(a["n_users"], b["n_users"])
+    p = max((a[key] + b[key]) / 2, 3 / n)
+    return d, float(np.sqrt(2 * p * (1 - p) / n))
+
+
+def seeded_verdict(rows: list[dict[str, Any]], diffs: list[tuple[float, float | None]]) -> str:
+    """:func:`verdict` for comparisons of training configurations, which need at least two
+    training seeds on each side (else the retraining noise is not in the standard error)."""
+    seeds = min(n_seeds(r) for r in rows)
+    return verdict(diffs) if seeds >= 2 else f"{NOT_RESOLVED} ({seeds} training seed{'s' if seeds != 1 else ''})"
+
+
+def seed_means(seeds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The metrics of one configuration averaged over its training seeds (what tables and
+    charts show), with the seeds and users they came from."""
+    rows = list(seeds.values())
+    out: dict[str, Any] = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS if all(k in r for r in rows)}
+    out.update({"n_seeds": len(rows), "n_users": rows[0].get("n_users")})
+    if all("invalid_rate" in r for r in rows):
+        out["invalid_rate"] = max(r["invalid_rate"] for r in rows)
+    return out
+
+
+def intention_rows(it: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The intention results as one row per prompt kind (query, query+history, history),
+    each with its training seeds under ``"seeds"`` and their mean metrics: from one model
+    (``{"query": ...}``) or from several seeds (``{"42": {"query": ...}, ...}``)."""
+    per_seed = {"-": it} if "query" in it else it
+    out = {}
+    for kind in ("query", "query+history", "history"):
+        seeds = {s: r[kind] for s, r in per_seed.items()}
+        out[kind] = {"seeds": seeds, **seed_means(seeds)}
+    return out
+
+
+def _indexing(runs: dict[str, Any]) -> list[Claim]:
+    if not all(f"index-{x}-{t}" in runs for x in INDEX_METHODS for t in ("seq", "all")):
+        return []
+    involved = [runs[f"index-{x}-{t}"] for x in INDEX_METHODS for t in ("seq", "all")]
+    base = runs["index-lcrec-seq"]
+    values = {f"{x} ({t})": runs[f"index-{x}-{t}"]["hr@5"] for t in ("seq", "all") for x in INDEX_METHODS}
+    beats = {f"lcrec - {o} ({t})": difference(runs[f"index-lcrec-{t}"], runs[f"index-{o}-{t}"], "hr@5")
+             for t in ("seq", "all") for o in ("rqvae", "random")}
+    align = {f"{x}: all - seq": difference(runs[f"index-{x}-all"], runs[f"index-{x}-seq"], "hr@5") for x in INDEX_METHODS}
+    common = {"n_seeds": n_seeds(base), "n_users": base.get("n_users")}
+    return [
+        Claim("indexing", "LC-Rec indices beat RQ-VAE indices without uniform mapping and random indices",
+              "Fig. 2 (Games)", seeded_verdict(involved, list(beats.values())), values, beats, **common),
+        Claim("alignment", "The alignment tasks improve on seqrec-only tuning, for every indexing method",
+              "Fig. 2 (Games)", seeded_verdict(involved, list(align.values())), values, align, **common),
+    ]
+
+
+def _ablation(runs: dict[str, Any]) -> list[Claim]:
+    if not all(r in runs for r, _ in ABLATION_ROWS):
+        return []
+    rows = [runs[r] for r, _ in ABLATION_ROWS]
+    steps = {f"{b} - {a}": difference(runs[b], runs[a], "ndcg@10")
+             for (a, _), (b, _) in zip(ABLATION_ROWS, ABLATION_ROWS[1:])}
+    total = difference(rows[-1], rows[0], "ndcg@10")
+    return [Claim("ablation", "Each group of alignment tasks adds to the performance", "ablation table",
+                  seeded_verdict(rows, list(steps.values())),
+                  {name: runs[name]["ndcg@10"] for name, _ in ABLATION_ROWS},
+                  {**steps, "all - seqrec only": total}, n_seeds(rows[0]), rows[0].get("n_users"))]
+
+
+def _intention(it: dict[str, Any] | None) -> list[Claim]:
+    if not it:
+        return []
+    rows = intention_rows(it)
+    q = rows["query"]
+    diffs = {"intention + history - intention alone": difference(rows["query+history"], q, "hr@10"),
+             "intention alone - history alone": difference(q, rows["history"], "hr@10")}
+    found = (q["hr@10"], float(np.sqrt(max(q["hr@10"], 3 / q["n_users"]) / q["n_users"])))
+    return [Claim("intention", "The tuned model recommends from a user's intention; with the history it does better",
+                  "Fig. 3", verdict([diffs["intention + history - intention alone"], found]),
+                  {k: rows[k]["hr@10"] for k in ("query", "query+history", "history")}, diffs,
+                  n_seeds(q), q["n_users"])]
+
+
+def _token_pca(pca: dict[str, Any] | None) -> list[Claim]:
+    if not pca:
+        return []
+    b, a = pca["before tuning"], pca["after tuning"]
+    # the claim is about what tuning does to rows that start apart from the words (the
+    # reference starts them at random). Rows that already start spread among the words
+    # (tune.index_init=semantic scales them to the words' spread) cannot show that move.
+    started_among = b["index_spread"] >= 0.5
+    moved = a["index_spread"] > b["index_spread"] and a["index_spread"] >= 0.5
+    held = "not testable here" if started_among else (HOLDS if moved else "does not hold")
+    return [Claim("token_pca", "After tuning, index tokens spread among the word tokens instead of forming their own cluster",
+                  "Fig. 4", held, {"spread before": b["index_spread"], "spread after": a["index_spread"],
+                                   "gap before": b["centroid_gap"], "gap after": a["centroid_gap"],
+                                   "started among the words": started_among})]
+
+
+def _case_studies(cs: dict[str, Any] | None) -> list[Claim]:
+    if not cs:
+        return []
+    ov = cs["mean_title_overlap_by_prefix_length"]
+    per_item = [[g["rows"][d]["overlap_with_title"] for d in range(len(ov))] for g in cs.get("prefix_generation", [])]
+    se = paired_se([p[-1] for p in per_item], [p[0] for p in per_item]) if len(per_item) > 1 else None
+    rel = cs["related_items"]
+    d = rel["co_interaction_by_index"] - rel["co_interaction_by_text"]
+    few = len(per_item) < 30
+    return [
+        Claim("prefix_titles", "Longer index prefixes generate text closer to the item's title (coarse to fine)", "Fig. 5a",
+              f"too few items ({len(per_item)}) to decide" if few else verdict([(ov[-1] - ov[0], se)]),
+              {"word F1 by prefix length": list(ov), "distinct titles": cs.get("distinct_title_share")},
+              {"full index - first code": (ov[-1] - ov[0], se)}, n_users=len(per_item)),
+        Claim("related_items", "Items related by index are more useful for recommendation than text-only neighbours",
+              "Fig. 5b", verdict([(d, rel.get("difference_se"))]),
+              {"by index": rel["co_interaction_by_index"], "by text": rel["co_interaction_by_text"]},
+              {"by index - by text": (d, rel.get("difference_se"))}, n_users=rel["items"]),
+    ]
+
+
+def check_claims(results: dict[str, Any]) -> list[Claim]:
+    """Each claim of the paper that ``results`` (a study's, or one run's analyses) can test."""
+    runs = results.get("runs", {})
+    return (_indexing(runs) + _ablation(runs) + _intention(results.get("intention"))
+            + _token_pca(results.get("token_pca")) + _case_studies(results.get("case_studies")))
