@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from lcrec_mini.core.run import Run
 from lcrec_mini.index.tokens import index_str
@@ -72,8 +73,6 @@ def token_embedding_pca(weights: dict[str, np.ndarray], word_ids: list[int], ind
 def prefix_titles(model, tok, codes: np.ndarray, item: int, system: str | None = None,
                   end_of_response: str | None = None, max_new_tokens: int = 24) -> list[dict[str, Any]]:
     """Greedy answers of the index2item question for the first 1..L tokens of ``item``'s index."""
-    import torch
-
     template = templates("index2item", "title")[0]
     rows = []
     device = next(model.parameters()).device

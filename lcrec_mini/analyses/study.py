@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from transformers import AddedToken
 
 from lcrec_mini.analyses.claims import check_claims, seed_means
 from lcrec_mini.analyses.plan import (
@@ -107,8 +108,6 @@ def steps_for_tokens(cfg: Config, run_dir: Path, tokens: int) -> int:
 def mean_example_tokens(run_dir: Path, cfg: Config, n: int = 800) -> float:
     """Mean tokens per training example of ``run_dir`` (a seeded sample of ``n``, rendered
     as the tasks stage wrote them; every index token counts one, as in the tuned model)."""
-    from transformers import AddedToken
-
     examples = read_examples(run_dir, "train")
     ctx = TaskContext.load(run_dir)
     tok = load_tokenizer(cfg.tune.model, cfg.data.cache_dir)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from lcrec_mini.core.config import Config
@@ -98,8 +99,6 @@ class Ranker:
     def load(cls, run_dir: str | Path, cfg: Config, device: str, model_dir: str | Path | None = None) -> "Ranker":
         """The tuned model of ``run_dir`` (or ``model_dir``) with the index and item text
         the tasks stage wrote (``tasks/context.json``)."""
-        import torch
-
         run_dir = Path(run_dir)
         ctx = TaskContext.load(run_dir)
         codes, k = ctx.codes(), ctx.codebook_size

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer
 
 from lcrec_mini.baselines.sasrec import sasrec_cases, train_sasrec
 from lcrec_mini.core.config import Config
@@ -37,9 +39,6 @@ def field_text(item: dict[str, Any], field: str) -> str:
 
 def load_encoder(name: str, cache_dir: str, device: str):
     """Tokenizer and base model (no LM head) in eval mode, float32 on CPU."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
     path = resolve_model(name, cache_dir)
     try:
         tok = AutoTokenizer.from_pretrained(path)
@@ -68,8 +67,6 @@ def encode_texts(
     desc: str = "embed",
 ) -> np.ndarray:
     """Mean-pooled embeddings [len(texts), d] (float32), batched by length for speed."""
-    import torch
-
     order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
     out: np.ndarray | None = None
     device = next(model.parameters()).device
@@ -153,8 +150,6 @@ def sasrec_vectors(train_seqs: list[list[int]], valid: list[tuple[list[int], int
     items, as the baseline is), centred and projected on its top ``dims`` principal
     directions (sign fixed as in :func:`cooccurrence_vectors`). The idea of giving the
     tokenizer a sequential recommender's item embeddings is LETTER's (Wang et al., CIKM 2024)."""
-    import torch
-
     if dims > bc.sasrec_hidden:
         raise ConfigError(f"embed.cf_dims = {dims} with embed.cf_source = 'sasrec': expected at most "
                           f"baselines.sasrec_hidden = {bc.sasrec_hidden} (SASRec's embedding width)")
@@ -185,8 +180,6 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
     ec = cfg.embed
 
     def build(out: Path) -> None:
-        import torch
-
         torch.manual_seed(cfg.seed)
         ds = load_dataset(run_dir)
         fields = resolve_fields(ec.fields, ds.stats)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from transformers import AddedToken, AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
 from lcrec_mini.core.errors import DataError
 from lcrec_mini.core.models import hub_error_hint, resolve_model
@@ -20,8 +21,6 @@ TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
 
 
 def load_tokenizer(name: str, cache_dir: str = ""):
-    from transformers import AutoTokenizer
-
     path = resolve_model("smollm2" if name == "tiny" else name, cache_dir)
     try:
         tok = AutoTokenizer.from_pretrained(path)
@@ -34,8 +33,6 @@ def load_tokenizer(name: str, cache_dir: str = ""):
 
 def load_causal_lm(name: str, cache_dir: str = "", seed: int = 0, dtype: torch.dtype | None = None):
     """(tokenizer, model) in eval mode; ``tiny`` is built from a seeded random init."""
-    from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
-
     tok = load_tokenizer(name, cache_dir)
     if name == "tiny":
         base = AutoConfig.from_pretrained(resolve_model("smollm2", cache_dir))
@@ -85,8 +82,6 @@ def add_index_tokens(tok, model, tokens: list[str], seed: int = 0) -> list[int]:
     New rows start at the mean of the existing embeddings plus small seeded noise, so
     they are close to the model's token distribution and every run starts the same.
     """
-    from transformers import AddedToken
-
     before = len(tok)
     # lstrip: the space before an index token is absorbed by it, so a history
     # "<a_1><b_2>, <a_3><b_4>" costs no extra space token per item

@@ -31,6 +31,8 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.trainer_utils import get_last_checkpoint
 
 from lcrec_mini.book.figures import plot_training_curve
 from lcrec_mini.core.config import Config
@@ -280,13 +282,10 @@ def load_tuned(run_dir: str | Path, cache_dir: str = "", device: str = "cpu", mo
     model_dir = Path(model_dir) if model_dir else tune_dir / "model"
     meta = read_json(tune_dir / "tune_meta.json")
     ctx = TaskContext.load(run_dir)
-    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(tune_dir / "model"))
     check_index_tokens(tok, index_vocabulary(ctx.levels, ctx.codebook_size), str(tune_dir / "model"))
     if meta["method"] == "full":
-        from transformers import AutoModelForCausalLM
-
         model = AutoModelForCausalLM.from_pretrained(str(model_dir))
     else:
         from peft import PeftModel
@@ -472,8 +471,6 @@ def run_tune(
     """The ``tune`` stage: the LLM with the index tokens added, tuned on ``tasks/train.jsonl``;
     resumes from its last checkpoint when interrupted (checkpoints in a work folder named
     by the stage's fingerprint, so another config never resumes them)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     tc = cfg.tune
     run_dir = Path(run_dir)
     rank, world_size = world()
