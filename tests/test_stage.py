@@ -239,3 +239,17 @@ def test_an_index_too_small_for_the_items_is_refused_before_embedding(tmp_path, 
     assert rc == 2 and sec < 2, err
     assert err.splitlines()[-1].startswith("lcrec-mini: error: index.codebook_size^index.levels = 16^1 = 16 indices")
     assert (run_dir / "data" / "items.json").exists() and not (run_dir / "embed").exists()
+
+
+def test_a_notebook_stage_runs_the_stages_it_needs_first(tmp_path, capsys):
+    """A notebook opened alone (a fresh Colab runtime) finds an empty run folder: the
+    stages its stage reads run first, each announced, then the stage itself."""
+    from lcrec_mini.book.notebook import setup, stage
+
+    env = setup("smoke", tmp_path / "run", quiet=True)
+    res = stage("index", env)
+    out = capsys.readouterr().out
+    assert not res.skipped and (tmp_path / "run" / "index" / "codes.json").exists()
+    assert "[data] not in" in out and "the index stage needs it, so it runs first" in out
+    assert "[embed] not in" in out and "[embed] done in" in out
+    assert out.index("[data] not in") < out.index("[embed] not in")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from lcrec_mini import __version__
 from lcrec_mini.core.config import Config, make_config
 from lcrec_mini.core.runtime import pick_device
-from lcrec_mini.core.stage import run_named_stage
+from lcrec_mini.core.stage import missing_stages, run_named_stage
 
 
 @dataclass
@@ -80,16 +81,20 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
 
 
 def stage(name: str, env: NotebookEnv, force: bool = False):
-    """Run one stage (skipped when its outputs exist for this config); returns its StageResult."""
+    """Run one stage (skipped when its outputs exist for this config); returns its StageResult.
+
+    A notebook opened alone (a fresh Colab runtime) may find the run folder without the
+    stages this one reads: those run first, each announced with what needs it and followed
+    by its time."""
     # the run folder relative to the working directory, so what the stage prints (and what a
     # committed notebook keeps) names no path of the machine it ran on
     try:
         shown = Path(os.path.relpath(env.run_dir))
     except ValueError:  # another drive (Windows)
         shown = env.run_dir
+    for up in [s for s in missing_stages(env.run_dir, name) if s != name]:
+        print(f"[{up}] not in {shown} yet; the {name} stage needs it, so it runs first")
+        t0 = time.perf_counter()
+        run_named_stage(up, env.cfg, shown, False)
+        print(f"[{up}] done in {time.perf_counter() - t0:.0f} s")
     return run_named_stage(name, env.cfg, shown, force)
-
-
-# -- small views the notebooks show (tables are lcrec_mini.book.figures.Table) ------------------
-
-
