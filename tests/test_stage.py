@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +254,7 @@ def test_a_notebook_stage_runs_the_stages_it_needs_first(tmp_path, capsys):
     assert "[data] not in" in out and "the index stage needs it, so it runs first" in out
     assert "[embed] not in" in out and "[embed] done in" in out
     assert out.index("[data] not in") < out.index("[embed] not in")
+    # the same stage again: one short line, no skip notice, no summary printed twice
+    stage("index", env)
+    again = capsys.readouterr().out.strip().splitlines()
+    assert again == [f"[index] up to date in {Path(os.path.relpath(tmp_path / 'run')) / 'index'}"], again

@@ -95,6 +95,23 @@ def stage(name: str, env: NotebookEnv, force: bool = False):
     for up in [s for s in missing_stages(env.run_dir, name) if s != name]:
         print(f"[{up}] not in {shown} yet; the {name} stage needs it, so it runs first")
         t0 = time.perf_counter()
-        run_named_stage(up, env.cfg, shown, False)
+        run_named_stage(up, env.cfg, shown, False, log=_stage_log(up, shown))
         print(f"[{up}] done in {time.perf_counter() - t0:.0f} s")
-    return run_named_stage(name, env.cfg, shown, force)
+    return run_named_stage(name, env.cfg, shown, force, log=_stage_log(name, shown))
+
+
+def _stage_log(name: str, shown: Path):
+    """A stage's messages for a notebook: everything while it runs; when it is up to date,
+    one short line instead of the skip notice and the summary (the notebook shows its
+    own tables of the same files)."""
+    skipped = False
+
+    def log(msg: str) -> None:
+        nonlocal skipped
+        if msg.startswith(f"[{name}] up to date"):
+            skipped = True
+            print(f"[{name}] up to date in {shown / name}")
+        elif not skipped:
+            print(msg)
+
+    return log

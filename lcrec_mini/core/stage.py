@@ -326,12 +326,14 @@ STAGE_RUNNERS: dict[str, tuple[str, str]] = {
 }
 
 
-def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool):
-    """Run (or skip, when up to date) one stage; returns its ``StageResult``."""
+def run_named_stage(name: str, cfg: Config, run_dir: Path, force: bool, log: Callable[[str], None] | None = None):
+    """Run (or skip, when up to date) one stage; returns its ``StageResult``. ``log``
+    receives the stage's messages (default: the runner's own, printed)."""
     if name not in STAGE_RUNNERS:
         raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_RUNNERS)}")
     module, func = STAGE_RUNNERS[name]
-    return getattr(importlib.import_module(module), func)(cfg, run_dir, force=force)
+    runner = getattr(importlib.import_module(module), func)
+    return runner(cfg, run_dir, force=force) if log is None else runner(cfg, run_dir, force=force, log=log)
 
 
 STAGES = list(STAGE_RUNNERS)
