@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from lcrec_mini.analyses.claims import INDEX_METHODS, Claim, check_claims, intention_rows
 from lcrec_mini.analyses.probes import EMPTY_AT_ONCE, PREFIX_COLUMNS, related_items
-from lcrec_mini.core.config import make_config
+from lcrec_mini.core.config import Config, make_config, valid_keys
 from lcrec_mini.core.presets import PRESETS
 from lcrec_mini.core.run import Run
 from lcrec_mini.core.stage import read_json
@@ -87,6 +87,30 @@ def preset_table():
 
     rows = [{"setting": k, **{p: get(c, k) for p, c in cfgs.items()}} for k in PRESET_KEYS]
     return Table(rows, ["setting", *cfgs], caption="presets (lcrec_mini/core/config.py)")
+
+
+def changed_settings_table(cfg) -> Table:
+    """The settings of ``cfg`` that differ from the defaults (what its preset and overrides
+    change), one row each: the key, the default, this run's value."""
+    base = Config()
+    rows = []
+    for key in valid_keys(cfg):
+        here, default = _get(cfg, key), _get(base, key)
+        if key != "preset" and here != default:
+            rows.append({"setting": key, "default": _short(default), "this run": _short(here)})
+    return Table(rows, ["setting", "default", "this run"],
+                 caption=f"what preset {cfg.preset!r} (and any overrides) change from the defaults")
+
+
+def _get(obj, key: str):
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _short(v) -> str:
+    text = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def stats_table(stats: dict[str, Any]):
