@@ -5,7 +5,9 @@ import io
 import json
 import math
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lcrec_mini.core.config import make_config
@@ -229,3 +231,26 @@ def test_stage_seconds_reads_timing_json(tmp_path):
     assert stage_seconds(tmp_path) is None
     (tmp_path / "timing.json").write_text(json.dumps({"wall_seconds": 3.0}))
     assert stage_seconds(tmp_path) == 3.0
+
+
+def test_the_book_figures_are_drawn_from_a_run(smoke_run, tmp_path):
+    """tools/make_figures.py on a finished run: every diagram and the numbers of its worked
+    example, and the worked user's rank is the one the eval stage recorded."""
+    import importlib.util
+
+    run_dir, _ = smoke_run
+    spec = importlib.util.spec_from_file_location("make_figures", Path(__file__).parents[1] / "tools" / "make_figures.py")
+    mf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mf)
+    assert mf.main(["--run-dir", str(run_dir), "--out", str(tmp_path), "--item", "0"]) == 0
+    for name in ("pipeline", "residual_item", "trie", "beams_user"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5_000, name
+    item = json.loads((tmp_path / "residual_item.json").read_text())
+    assert len(item["levels"]) == len(item["stored_codes"]) == 3
+    assert item["levels"][0]["residual_norm"] >= item["levels"][-1]["left_norm"]
+    user = json.loads((tmp_path / "beams_user.json").read_text())
+    pred = next(json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()
+                if json.loads(line)["user"] == user["user"])
+    assert user["rank"] == pred["rank"] and user["ranked"] == pred["ranked"][:10]
+    assert len(user["levels"]) == 3 and user["ndcg@10"] == (0.0 if user["rank"] is None or user["rank"] > 10
+                                                            else 1 / np.log2(user["rank"] + 1))

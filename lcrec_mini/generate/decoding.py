@@ -130,10 +130,13 @@ class BeamResult:
 
 
 @torch.inference_mode()
-def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, trie: IndexTrie, beams: int = 20) -> BeamResult:
+def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, trie: IndexTrie, beams: int = 20,
+                trace: list[BeamResult] | None = None) -> BeamResult:
     """Top-``beams`` catalogue items per prompt by beam search over the index trie.
 
-    ``input_ids``/``attention_mask``: [U, T], left-padded prompts.
+    ``input_ids``/``attention_mask``: [U, T], left-padded prompts. ``trace``, when given,
+    receives the beams kept after each level (prefix codes and scores), for a picture of
+    the search.
     """
     u = input_ids.shape[0]
     k, levels = trie.codebook_size, trie.levels
@@ -149,6 +152,8 @@ def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tr
     width = min(beams, k)
     scores, code0 = step.topk(width, dim=1)  # [U, W]
     codes = code0.unsqueeze(-1)  # [U, W, 1]
+    if trace is not None:
+        trace.append(BeamResult(codes.clone(), scores.clone()))
     # every beam starts from its user's prompt: copy the cache rows, not the computation
     cache.batch_repeat_interleave(width)
     mask = attention_mask.repeat_interleave(width, 0)
@@ -172,5 +177,7 @@ def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tr
         cache.reorder_cache(rows)
         mask, pos = mask[rows], pos[rows]
         last = tok[depth][code].reshape(-1, 1)
+        if trace is not None:
+            trace.append(BeamResult(codes.clone(), scores.clone()))
     codes = torch.where(torch.isfinite(scores).unsqueeze(-1), codes, torch.full_like(codes, -1))
     return BeamResult(codes, scores)
