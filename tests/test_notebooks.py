@@ -239,3 +239,39 @@ def test_notebooks_are_the_source_and_the_shared_cells_agree(tmp_path):
     rest = slice(4, None)
     assert [c.get("outputs") for c in fixed.cells[rest]] == [c.get("outputs") for c in before.cells[rest]]
     assert mk.refresh(path) is False
+
+
+def test_every_notebook_reads_its_preset_from_one_place():
+    """No notebook names a preset of its own: each parameters cell leaves it to
+    ``choose_preset`` (settings file, $LCREC_MINI_PRESET, the machine), and each builds its
+    config through ``setup(preset, run_dir, overrides)``."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assert "preset = None" in params.source, path.name
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "setup(preset, run_dir, overrides)" in code, path.name
+        assert not any(f'preset = "{p}"' in code or f"preset='{p}'" in code for p in ("cpu", "colab", "smoke", "paper"))
+
+
+def test_the_preset_is_chosen_once(tmp_path, monkeypatch):
+    from lcrec_mini.book import notebook as nbk
+    from lcrec_mini.core.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LCREC_MINI_PRESET", raising=False)
+    monkeypatch.setattr(nbk, "DRIVE", tmp_path / "no-drive")
+    assert nbk.choose_preset(None) == "cpu"  # no GPU here, no settings
+    (tmp_path / "lcrec-mini.yaml").write_text("preset: smoke\nruns: shared-runs\noverrides:\n  eval.beams: 5\n")
+    sub = tmp_path / "notebooks"
+    sub.mkdir()
+    monkeypatch.chdir(sub)  # a notebook runs in the notebooks folder; the file is one above
+    assert nbk.choose_preset(None) == "smoke" and nbk.choose_preset("cpu") == "cpu"
+    env = nbk.setup(None, None, {}, quiet=True)
+    assert env.cfg.preset == "smoke" and env.cfg.eval.beams == 5
+    assert env.run_dir == (tmp_path / "shared-runs" / "smoke").resolve()
+    monkeypatch.setenv("LCREC_MINI_PRESET", "paper")
+    assert nbk.choose_preset(None) == "paper"
+    (tmp_path / "lcrec-mini.yaml").write_text("preset: smoke\nepochs: 3\n")
+    with pytest.raises(ConfigError, match=r"lcrec-mini.yaml: unknown keys \['epochs'\]"):
+        nbk.read_settings()

