@@ -38,11 +38,13 @@ class Explorer:
     def title(self, item: int) -> str:
         return self.ds.items[str(item)].get("title", "")
 
-    def _item_row(self, rank: Any, item: int, extra: str = "", mark: bool = False) -> str:
+    def _item_row(self, rank: Any, item: int, extra: str | None = None, mark: bool = False) -> str:
+        """One table row: rank, index, title, and a fourth cell only when ``extra`` is given."""
         style = ' style="background:#e6f4ea;font-weight:bold"' if mark else ""
+        last = f"<td>{extra}</td>" if extra is not None else ""
         return (
             f"<tr{style}><td>{rank}</td><td><code style='white-space:nowrap'>{html.escape(index_str(self.codes[item]))}</code></td>"
-            f"<td>{html.escape(self.title(item))}</td><td>{extra}</td></tr>"
+            f"<td>{html.escape(self.title(item))}</td>{last}</tr>"
         )
 
     def user_html(self, user: int) -> str:
@@ -60,7 +62,7 @@ class Explorer:
             for i, (it, sc) in enumerate(zip(p["ranked"][: self.top], p["scores"][: self.top]))
         )
         verdict = f"held-out item at rank {rank}" if rank else f"held-out item not in the top {len(p['ranked'])}"
-        head = "<tr><th>#</th><th>index</th><th>title</th><th>{}</th></tr>"
+        head = "<tr><th>#</th><th>index</th><th>title</th>{}</tr>"
         return (
             f"<div class='lcrec-explorer'><h4>User {user}: {len(seq)} interactions; {verdict}</h4>"
             f"<p>Held-out (test) item: <code>{html.escape(index_str(self.codes[target]))}</code> "
@@ -69,7 +71,7 @@ class Explorer:
             f"<div><b>History shown to the model (last {len(history)}, oldest first)</b>"
             f"<table>{head.format('')}{hist_rows}</table></div>"
             f"<div><b>Top {self.top} recommendations (beam score = summed log-probability)</b>"
-            f"<table>{head.format('score')}{rec_rows}</table></div></div></div>"
+            f"<table>{head.format('<th>score</th>')}{rec_rows}</table></div></div></div>"
         )
 
     def prefix_items(self, prefix: tuple[int, ...]) -> list[int]:
@@ -87,7 +89,7 @@ class Explorer:
             out.append(f"<p>next level: {len(parts)} branches &mdash; " + ", ".join(parts[:40]) + (" ..." if len(parts) > 40 else "") + "</p>")
         rows = "".join(self._item_row(i + 1, it) for i, it in enumerate(items[:limit]))
         more = f"<p>... and {len(items) - limit} more</p>" if len(items) > limit else ""
-        out.append(f"<table><tr><th>#</th><th>index</th><th>title</th><th></th></tr>{rows}</table>{more}")
+        out.append(f"<table><tr><th>#</th><th>index</th><th>title</th></tr>{rows}</table>{more}")
         return "<div class='lcrec-explorer'>" + "".join(out) + "</div>"
 
     def default_user(self, seed: int = 0) -> int:
