@@ -3,6 +3,7 @@ each test then checks what its notebook produced: stage files, figures, tables, 
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -251,6 +252,11 @@ def test_every_notebook_reads_its_preset_from_one_place():
         assert "preset = None" in params.source, path.name
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         assert "setup(preset, run_dir, overrides)" in code, path.name
+        # after setup, the preset in use is env.cfg.preset (the parameter may be None)
+        later = [c.source for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+                 and "setup(preset, run_dir, overrides)" not in c.source and "find_spec" not in c.source]
+        names = {n.id for src in later for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+        assert "preset" not in names, f"{path.name} reads the bare preset parameter after setup"
         assert not any(f'preset = "{p}"' in code or f"preset='{p}'" in code for p in ("cpu", "colab", "smoke", "paper"))
 
 
