@@ -1,5 +1,6 @@
-"""Every notebook runs under papermill with ``preset=smoke``, in order, on one run folder;
-each test then checks what its notebook produced: stage files, figures, tables, text."""
+"""Every notebook runs under papermill with ``preset=smoke``, each alone in a new empty
+folder (as a fresh Colab runtime would); each test then checks what its notebook
+produced: stage files, figures, tables, text."""
 
 from __future__ import annotations
 
@@ -36,21 +37,27 @@ def errors(nb) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
-    """Run every notebook once, in order, with preset=smoke into one temporary run folder."""
+def executed(tmp_path_factory) -> tuple[dict[str, Path], dict[str, nbformat.NotebookNode]]:
+    """Every notebook opened alone, as a fresh Colab runtime opens it: copied into a new
+    empty folder and run there to its end with preset=smoke and a run folder of its own,
+    so the stages it needs run first. Returns each notebook's run folder and output."""
+    import shutil
+
     import papermill as pm
 
-    run_dir = tmp_path_factory.mktemp("nb-run")
-    out_dir = tmp_path_factory.mktemp("nb-out")
+    runs: dict[str, Path] = {}
     done: dict[str, nbformat.NotebookNode] = {}
     for path in NOTEBOOKS:
-        out = out_dir / path.name
+        folder = tmp_path_factory.mktemp(path.stem)
+        shutil.copy(path, folder / path.name)
+        runs[path.stem] = folder / "runs" / "smoke"
+        out = folder / f"out-{path.name}"
         pm.execute_notebook(
-            str(path), str(out), parameters={"preset": "smoke", "run_dir": str(run_dir)},
-            cwd=str(path.parent), kernel_name="python3", progress_bar=False, log_output=False,
+            str(folder / path.name), str(out), parameters={"preset": "smoke", "run_dir": str(runs[path.stem])},
+            cwd=str(folder), kernel_name="python3", progress_bar=False, log_output=False,
         )
         done[path.stem] = nbformat.read(out, as_version=4)
-    return run_dir, done
+    return runs, done
 
 
 def test_every_notebook_has_badge_setup_and_parameters():
@@ -101,18 +108,23 @@ def test_notebooks_ran_without_errors(executed):
     for name, nb in nbs.items():
         assert not errors(nb), f"{name}: {errors(nb)}"
         assert "preset 'smoke'" in stream_text(nb), f"{name}: the setup cell did not report the preset"
+    # opened alone, a notebook runs the stages it needs first and says so
+    assert "[data] not in" in stream_text(nbs["03_index"]) and "the embed stage needs it" in stream_text(nbs["03_index"])
+    assert "[tasks] not in" in stream_text(nbs["07_token_pca"])
 
 
 def test_overview_shows_presets_and_config(executed):
     nb = executed[1]["00_overview"]
     html = html_text(nb)
     assert "presets" in html and all(p in html for p in ("smoke", "cpu", "colab", "paper"))
-    assert "index:" in stream_text(nb) and "tune:" in stream_text(nb)
+    # what the smoke preset changes from the defaults, as a table, not the whole config
+    assert "what preset &#x27;smoke&#x27;" in html or "what preset 'smoke'" in html
+    assert "tune.model" in html and "tiny" in html and "index:" not in stream_text(nb)
 
 
 def test_data_notebook(executed):
-    run_dir, nbs = executed
-    nb = nbs["01_data"]
+    runs, nbs = executed
+    run_dir, nb = runs["01_data"], nbs["01_data"]
     stats = json.loads((run_dir / "data" / "stats.json").read_text())
     assert figures(nb) == 1
     html = html_text(nb)
@@ -120,16 +132,16 @@ def test_data_notebook(executed):
 
 
 def test_embed_notebook(executed):
-    run_dir, nbs = executed
-    nb = nbs["02_embed"]
+    runs, nbs = executed
+    run_dir, nb = runs["02_embed"], nbs["02_embed"]
     assert (run_dir / "embed" / "items.npy").exists()
     assert figures(nb) == 1
     assert "nearest by text to:" in stream_text(nb)
 
 
 def test_index_notebook(executed):
-    run_dir, nbs = executed
-    nb = nbs["03_index"]
+    runs, nbs = executed
+    run_dir, nb = runs["03_index"], nbs["03_index"]
     assert (run_dir / "index" / "codes.json").exists()
     assert figures(nb) == 2  # training curves, code usage
     html = html_text(nb)
@@ -145,16 +157,16 @@ def test_tasks_notebook(executed):
 
 
 def test_tune_notebook(executed):
-    run_dir, nbs = executed
-    nb = nbs["05_tune"]
+    runs, nbs = executed
+    run_dir, nb = runs["05_tune"], nbs["05_tune"]
     assert (run_dir / "tune" / "model").is_dir()
     assert figures(nb) == 1
     assert "tokens_per_second" in html_text(nb)
 
 
 def test_evaluate_notebook(executed):
-    run_dir, nbs = executed
-    nb = nbs["06_evaluate"]
+    runs, nbs = executed
+    run_dir, nb = runs["06_evaluate"], nbs["06_evaluate"]
     m = json.loads((run_dir / "eval" / "metrics.json").read_text())
     assert {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10"} <= set(m)
     assert (run_dir / "baselines" / "metrics.json").exists()
@@ -178,8 +190,8 @@ def test_token_pca_notebook(executed):
 
 
 def test_case_studies_notebook(executed):
-    run_dir, nbs = executed
-    nb = nbs["08_case_studies"]
+    runs, nbs = executed
+    run_dir, nb = runs["08_case_studies"], nbs["08_case_studies"]
     html = html_text(nb)
     levels = json.loads((run_dir / "index" / "stats.json").read_text())["levels"]
     assert html.count("<caption>item ") == 3  # one table per item shown
@@ -195,8 +207,8 @@ def test_case_studies_notebook(executed):
 
 
 def test_results_notebook_runs_the_study(executed):
-    run_dir, nbs = executed
-    nb = nbs["09_results"]
+    runs, nbs = executed
+    run_dir, nb = runs["09_results"], nbs["09_results"]
     res = json.loads((run_dir.parent / "study-smoke" / "results.json").read_text())
     assert len(res["runs"]) == 9 and {"intention", "token_pca", "case_studies"} <= set(res)
     assert all(len(r["seeds"]) == 3 for r in res["runs"].values())  # every configuration with 3 training seeds
