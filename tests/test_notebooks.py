@@ -109,7 +109,7 @@ def test_notebooks_ran_without_errors(executed):
         assert not errors(nb), f"{name}: {errors(nb)}"
         assert "preset 'smoke'" in stream_text(nb), f"{name}: the setup cell did not report the preset"
     # opened alone, a notebook runs the stages it needs first and says so
-    assert "[data] not in" in stream_text(nbs["03_index"]) and "the embed stage needs it" in stream_text(nbs["03_index"])
+    assert "[data] not in" in stream_text(nbs["02_embed"]) and "the embed stage needs it" in stream_text(nbs["02_embed"])
     assert "[tasks] not in" in stream_text(nbs["07_token_pca"])
 
 
