@@ -81,7 +81,7 @@ class Config:
 SECTIONS = {
     f.name
     for f in dataclasses.fields(Config)
-    if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory())
+    if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory)
 }
 
 # -- keys and values ---------------------------------------------------------------------

@@ -21,10 +21,15 @@ from lcrec_mini.core.errors import ConfigError
 
 @dataclass(frozen=True)
 class Allowed:
-    """A check on one value and the words that say what passes it."""
+    """A check on one value and the words that say what passes it (or a function that
+    writes them, when they name things known only once the config is built)."""
 
     ok: Callable[[Any], bool]
-    text: str
+    words: str | Callable[[], str]
+
+    @property
+    def text(self) -> str:
+        return self.words if isinstance(self.words, str) else self.words()
 
 
 def setting(default: Any = dataclasses.MISSING, allowed: Allowed | None = None, *,

