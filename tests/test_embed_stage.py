@@ -208,17 +208,17 @@ def test_embed_stage_appends_collaborative_dimensions(tmp_path, monkeypatch):
 def test_collaborative_dimensions_from_a_trained_sasrec(tmp_path, monkeypatch):
     """embed.cf_source=sasrec: the cf part comes from SASRec's item table, trained on the
     training parts only; its settings enter the embed stage's fingerprint."""
-    import lcrec_mini.baselines.sasrec as baselines
+    import lcrec_mini.index.embed as embed_module
     from lcrec_mini.data.stage import load_dataset
 
     seen = {}
-    real = baselines.train_sasrec
+    real = embed_module.train_sasrec
 
     def spy(train_seqs, valid, *args):
         seen["seqs"], seen["valid"] = train_seqs, valid
         return real(train_seqs, valid, *args)
 
-    monkeypatch.setattr(baselines, "train_sasrec", spy)
+    monkeypatch.setattr(embed_module, "train_sasrec", spy)
     cfg = make_config("smoke", set_items=["embed.cf_dims=8", "embed.cf_source=sasrec"])
     run_data(cfg, tmp_path, log=quiet)
     run_embed(cfg, tmp_path, log=quiet)
