@@ -186,6 +186,7 @@ def run_lock(run_dir: str | Path, log: Callable[[str], None] | None = None):
     if int(os.environ.get("RANK", "0")) != 0 or run_dir in _held:
         yield
         return
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = run_dir / ".lock"
     while True:
@@ -213,6 +214,8 @@ def run_lock(run_dir: str | Path, log: Callable[[str], None] | None = None):
     finally:
         _held.discard(run_dir)
         lock.unlink(missing_ok=True)
+        if created and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a command that wrote nothing leaves no folder behind
 
 
 def _swap_in(tmp: Path, out_dir: Path) -> None:
