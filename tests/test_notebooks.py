@@ -293,3 +293,11 @@ def test_the_preset_is_chosen_once(tmp_path, monkeypatch):
     (tmp_path / "lcrec-mini.yaml").write_text("preset: smoke\nepochs: 3\n")
     with pytest.raises(ConfigError, match=r"lcrec-mini.yaml: unknown keys \['epochs'\]"):
         nbk.read_settings()
+
+
+def test_the_checkout_is_found_from_the_package():
+    """In a checkout (editable install) a notebook's default run folder is <checkout>/runs."""
+    from lcrec_mini.book.notebook import repo_root, resolve_run_dir
+
+    assert repo_root() == ROOT
+    assert resolve_run_dir(None, "cpu") == ROOT / "runs" / "cpu"

@@ -33,7 +33,7 @@ class NotebookEnv:
 
 def repo_root() -> Path | None:
     """The checkout this package was installed from (editable install), if any."""
-    here = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parents[2]
     return here if (here / "pyproject.toml").exists() and (here / "notebooks").exists() else None
 
 

@@ -86,7 +86,7 @@ def preset_table():
         return d.get(sec, {}).get(k)
 
     rows = [{"setting": k, **{p: get(c, k) for p, c in cfgs.items()}} for k in PRESET_KEYS]
-    return Table(rows, ["setting", *cfgs], caption="presets (lcrec_mini/core/config.py)")
+    return Table(rows, ["setting", *cfgs], caption="presets (lcrec_mini/core/presets.py)")
 
 
 def changed_settings_table(cfg) -> Table:
