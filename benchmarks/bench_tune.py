@@ -4,7 +4,7 @@ Runs the real ``tune`` stage (HF Trainer, SmolLM2-135M + LoRA on the cpu preset)
 few optimizer steps per variant on a cpu-preset run folder and reads its
 ``train_stats.json``:
 
-  (a) today      LC-Rec's format as the cpu preset had it: the task mix, seqrec one
+  (a) lcrec-format LC-Rec's format as the cpu preset had it: the task mix, seqrec one
                  target per example, full-vocabulary loss on responses;
   (b) prefix     seqrec only, one target per example (the format alone, no mix);
   (c) window     seqrec as sliding windows, loss on every item's index tokens
@@ -50,7 +50,7 @@ from lcrec_mini.tune.stage import run_tune  # noqa: E402
 #: the tables in benchmarks/results were measured on text-only indices: --run-dir must hold
 #: data/embed/index stages built with embed.cf_dims=0 (e.g. `lcrec-mini run --set embed.cf_dims=0`)
 WINDOW = ["embed.cf_dims=0", "tasks.seqrec_format=window", "tasks.tasks=[seqrec]", "tasks.seqrec_samples=0"]
-#: LC-Rec's format as the cpu preset had it before the levers (also benchmarks/levers.py's "today")
+#: LC-Rec's format as the cpu preset had it before the levers (also benchmarks/levers.py's "lcrec-format")
 OLD_CPU_FORMAT = [
     "embed.cf_dims=0", "tasks.tasks=[seqrec,item2index,index2item,fusionseqrec,itemsearch,preferenceobtain]",
     "tasks.seqrec_format=prefix", "tune.index_softmax=false", "tasks.max_history=10",
@@ -59,7 +59,7 @@ OLD_CPU_FORMAT = [
     "tune.index_init=mean", "tune.index_lr=0", "tune.embed_warmup_steps=0",
 ]
 VARIANTS = {
-    "a today": OLD_CPU_FORMAT,
+    "a lcrec-format": OLD_CPU_FORMAT,
     "b prefix": ["tasks.seqrec_format=prefix", "tasks.tasks=[seqrec]", "tasks.seqrec_samples=2700",
                  "tasks.max_history=10", "tune.index_softmax=false"],
     "c window": WINDOW + ["tune.index_softmax=false"],
@@ -131,7 +131,7 @@ def main() -> None:
             t0 = time.perf_counter()
             res[n].append(run_variant(n, src, work, args.steps, args.batch))
             print(f"round {r + 1}: {n:<12} {res[n][-1]}  ({time.perf_counter() - t0:.0f} s)", flush=True)
-    ref = "a today" if "a today" in names else names[0]
+    ref = "a lcrec-format" if "a lcrec-format" in names else names[0]
     lines = [
         f"**bench_tune** on {cpu_line()}",
         "",

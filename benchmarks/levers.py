@@ -2,7 +2,7 @@
 
 Cumulative variants on a cpu-preset run folder (data/, embed/, index/ are reused):
 
-  today            LC-Rec's format as the cpu preset had it (prefix seqrec + task mix)
+  lcrec-format     LC-Rec's format as the cpu preset had it (prefix seqrec + task mix)
   + all-position   seqrec as sliding windows, loss on every item's index tokens
   + index softmax  index targets scored against the index rows only
   + semantic init  index rows from their items' title embeddings, spread like the words
@@ -12,7 +12,7 @@ Every variant trains on the same number of tokens (``--tokens``; the step count 
 that budget over the variant's mean example length) with each training seed of
 ``--seeds`` (``tune.seed``; at least 3 for a verdict), then the eval stage ranks the
 whole catalogue for all test users with LC-Rec's seqrec prompts. Reported: HR@10 and
-NDCG@10 averaged over the seeds, and each NDCG@10 difference from ``today`` and from the
+NDCG@10 averaged over the seeds, and each NDCG@10 difference from ``lcrec-format`` and from the
 row above (that lever's own effect), with two standard errors over users and seeds
 (:func:`lcrec_mini.generate.metrics.seeded_difference`) and the verdict of the lever's own step.
 
@@ -39,14 +39,14 @@ from lcrec_mini.generate.stage import run_evaluate  # noqa: E402
 from lcrec_mini.tasks.stage import run_tasks  # noqa: E402
 from lcrec_mini.tune.stage import run_tune  # noqa: E402
 
-TODAY = OLD_CPU_FORMAT
+LCREC_FORMAT = OLD_CPU_FORMAT
 ALLPOS = ["tasks.seqrec_format=window", "tasks.max_history=20", "tasks.seqrec_samples=0"]
 LEVERS = {
-    "today": TODAY,
-    "+ all-position": TODAY + ALLPOS,
-    "+ index softmax": TODAY + ALLPOS + ["tune.index_softmax=true"],
-    "+ semantic init": TODAY + ALLPOS + ["tune.index_softmax=true", "tune.index_init=semantic"],
-    "+ warm-up": TODAY + ALLPOS + ["tune.index_softmax=true", "tune.index_init=semantic",
+    "lcrec-format": LCREC_FORMAT,
+    "+ all-position": LCREC_FORMAT + ALLPOS,
+    "+ index softmax": LCREC_FORMAT + ALLPOS + ["tune.index_softmax=true"],
+    "+ semantic init": LCREC_FORMAT + ALLPOS + ["tune.index_softmax=true", "tune.index_init=semantic"],
+    "+ warm-up": LCREC_FORMAT + ALLPOS + ["tune.index_softmax=true", "tune.index_init=semantic",
                                    "tune.embed_warmup_steps=10", "tune.index_lr=0.005"],
 }
 
@@ -72,7 +72,7 @@ def check_source(src: Path) -> None:
     for s in ("data", "embed", "index"):
         if not (src / s).is_dir():
             sys.exit(f"levers: {src / s} is missing; the variants reuse a finished run's data, embed and index stages")
-    want = make_config("cpu", set_items=TODAY).embed.cf_dims
+    want = make_config("cpu", set_items=LCREC_FORMAT).embed.cf_dims
     have = source_cf_dims(src)
     if have != want:
         sys.exit(f"levers: {src / 'embed' / 'config.json'} has embed.cf_dims={have}, the variants are measured on "
@@ -110,12 +110,12 @@ def provenance(src: Path, trained: list[str] | None = None) -> str:
 
 def table(work: Path, tokens: int, src: Path, seeds: list[int]) -> str:
     """The markdown table of the finished variants, in lever order: each row's NDCG@10
-    (mean over the seeds) against ``today`` and against the row above (that lever's own
+    (mean over the seeds) against ``lcrec-format`` and against the row above (that lever's own
     effect), each with two standard errors over the same test users and the seeds."""
     lines = [f"**Tuning levers** at a fixed budget of ~{tokens:,} training tokens (cpu preset, SmolLM2-135M LoRA, "
              f"data seed 42, training seeds {', '.join(map(str, seeds))}, all test users; cumulative: each row adds its "
              "lever to the row above; means over the seeds, 2 SE over users and seeds)", "",
-             "| variant | steps | tokens | HR@10 | NDCG@10 | NDCG@10 - today | 2 SE | this lever: NDCG@10 - row above "
+             "| variant | steps | tokens | HR@10 | NDCG@10 | NDCG@10 - lcrec-format | 2 SE | this lever: NDCG@10 - row above "
              "| 2 SE | verdict |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     base = prev = None
@@ -131,7 +131,7 @@ def table(work: Path, tokens: int, src: Path, seeds: list[int]) -> str:
         per_seed = [per_user_ndcg(d) for d in dirs]
         users = sorted(per_seed[0])
         mine = [[p[u] for u in users] for p in per_seed]
-        base = mine if base is None and name == "today" else base
+        base = mine if base is None and name == "lcrec-format" else base
         cells = []
         for ref in (base, prev):
             if ref is None or ref is mine:

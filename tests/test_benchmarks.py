@@ -55,7 +55,7 @@ def test_levers_table_gives_each_levers_own_effect_and_where_it_was_trained(tmp_
     levers = load("levers")
     (tmp_path / "src").mkdir()
     src = fake_run(tmp_path / "src", 0)
-    ranks = {"today": [None, None, None, None], "+ all-position": [1, None, None, None],
+    ranks = {"lcrec-format": [None, None, None, None], "+ all-position": [1, None, None, None],
              "+ index softmax": [1, 1, None, None]}  # per user: the rank of the held-out item
     for (name, rs), seed in [(x, s) for x in ranks.items() for s in (42, 43)]:
         d = tmp_path / "work" / levers.variant_dir(name) / f"s{seed}"
@@ -71,9 +71,9 @@ def test_levers_table_gives_each_levers_own_effect_and_where_it_was_trained(tmp_
     text = levers.table(tmp_path / "work", 5000, src, [42, 43])
     rows = {r.split(" | ")[0].strip("| "): [c.strip(" |") for c in r.split(" | ")]
             for r in text.splitlines() if r.startswith("| ") and "variant" not in r}
-    assert rows["today"][5:] == ["", "", "", "", ""]
+    assert rows["lcrec-format"][5:] == ["", "", "", "", ""]
     assert rows["+ all-position"][5] == "+0.2500" and rows["+ all-position"][7] == "+0.2500"
-    # the second lever: +0.5 over today, but its own effect is +0.25 over the row above
+    # the second lever: +0.5 over lcrec-format, but its own effect is +0.25 over the row above
     assert rows["+ index softmax"][5] == "+0.5000" and rows["+ index softmax"][7] == "+0.2500"
     assert rows["+ index softmax"][2] == "5,000"
     assert rows["+ index softmax"][9] == "not resolved"  # 4 users: 2 SE of +0.25 is wider than that

@@ -1,6 +1,7 @@
 """Tuning on the smoke preset (a tiny random Llama with SmolLM2's tokenizer)."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -257,3 +258,27 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch):
     monkeypatch.setattr(tuning, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})  # Zen 4/5
     assert tuning.resolve_precision("auto", "cpu") == "bf16"
     assert tuning.resolve_precision("fp32", "cpu") == "fp32" and tuning.resolve_precision("bf16", "cpu") == "bf16"
+
+
+def test_the_book_shows_each_task_as_the_model_reads_it(prepared):
+    """notebook 04's token view: one example per (task, variant), encoded as tuning encodes
+    it; the scored tokens are the response (+ end of turn), or every index token of a window."""
+    from lcrec_mini.book.inputs import model_inputs
+
+    cfg, run_dir = prepared
+    shown = model_inputs(cfg, run_dir)
+    examples = [json.loads(line) for line in (run_dir / "tasks" / "train.jsonl").read_text().splitlines()]
+    assert [(m.task, m.variant) for m in shown] == list(dict.fromkeys((e["task"], e.get("variant", "")) for e in examples))
+    assert {m.task for m in shown} == set(cfg.tasks.tasks)
+    for m in shown:
+        scored = [t for t, s in zip(m.tokens, m.scored) if s]
+        assert 0 < len(scored) < len(m.tokens), m.task
+        assert not m.scored[0]  # the prompt is never a target
+        if m.task == "seqrec" and cfg.tasks.seqrec_format == "window":
+            assert all(re.fullmatch(r"<[a-z]_\d+>", t) for t in scored)
+            assert len(scored) > 3  # the history's items too, not only the response
+        else:
+            assert scored[-1] == "<|im_end|>"
+            # the scored tokens are a suffix of the example: the response
+            assert m.scored[-len(scored):] == [True] * len(scored)
+    assert shown._repr_html_().count("<span") == 2 + sum(len(m.tokens) for m in shown)

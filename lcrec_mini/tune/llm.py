@@ -76,12 +76,8 @@ def keep_layers(model, n: int, where: str = "tune.num_layers"):
     return model
 
 
-def add_index_tokens(tok, model, tokens: list[str], seed: int = 0) -> list[int]:
-    """Add ``tokens`` to the vocabulary and grow the embeddings; returns their ids.
-
-    New rows start at the mean of the existing embeddings plus small seeded noise, so
-    they are close to the model's token distribution and every run starts the same.
-    """
+def add_index_vocabulary(tok, tokens: list[str]) -> list[int]:
+    """Add ``tokens`` to the tokenizer alone (no model); returns their ids."""
     before = len(tok)
     # lstrip: the space before an index token is absorbed by it, so a history
     # "<a_1><b_2>, <a_3><b_4>" costs no extra space token per item
@@ -89,6 +85,17 @@ def add_index_tokens(tok, model, tokens: list[str], seed: int = 0) -> list[int]:
     ids = tok.convert_tokens_to_ids(tokens)
     if added and min(ids) < before:
         raise DataError("some index tokens were already in the vocabulary as different tokens")
+    return ids
+
+
+def add_index_tokens(tok, model, tokens: list[str], seed: int = 0) -> list[int]:
+    """Add ``tokens`` to the vocabulary and grow the embeddings; returns their ids.
+
+    New rows start at the mean of the existing embeddings plus small seeded noise, so
+    they are close to the model's token distribution and every run starts the same.
+    """
+    before = len(tok)
+    ids = add_index_vocabulary(tok, tokens)
     emb = model.get_input_embeddings()
     old = emb.weight.data
     model.resize_token_embeddings(len(tok), mean_resizing=False)

@@ -347,7 +347,7 @@ def trainer_options(tc, lengths: list[int], token_ids: list[int], model, cpu_bf1
     }
 
 
-def _datasets(cfg: Config, train_ex: list[dict], valid_ex: list[dict], ctx: TaskContext, codes: np.ndarray, tok,
+def task_datasets(cfg: Config, train_ex: list[dict], valid_ex: list[dict], ctx: TaskContext, codes: np.ndarray, tok,
               token_ids: list[int],
               eor: str, system: str | None):
     """(training dataset, validation dataset): the validation set is a seeded sample of
@@ -491,7 +491,7 @@ def run_tune(
         tok, model, token_ids = prepare_model(cfg, ctx.levels, ctx.codebook_size, device, codes, titles)
         eor = end_of_response(tok)
         system = SYSTEM if tc.system_prompt else None
-        train, valid = _datasets(cfg, train_ex, valid_ex, ctx, codes, tok, token_ids, eor, system)
+        train, valid = task_datasets(cfg, train_ex, valid_ex, ctx, codes, tok, token_ids, eor, system)
         work.mkdir(parents=True, exist_ok=True)
         (work / "lcrec_fingerprint.json").write_text(json.dumps({"fingerprint": fp, "config": cfg.to_dict()}))
         precision = resolve_precision(tc.precision, device)
