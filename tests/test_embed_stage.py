@@ -237,3 +237,15 @@ def test_collaborative_dimensions_from_a_trained_sasrec(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="expected at most baselines.sasrec_hidden = 64"):
         run_embed(make_config("smoke", set_items=["embed.cf_dims=80", "embed.cf_source=sasrec"]), tmp_path,
                   force=True, log=quiet)
+
+
+def test_the_dense_cooccurrence_limit_names_the_way_out_and_spares_sasrec():
+    from lcrec_mini.core.errors import ConfigError
+    from lcrec_mini.index.embed import CF_MAX_ITEMS, check_cf_dims
+
+    with pytest.raises(ConfigError, match=r"embed.cf_source = sasrec .*or embed.cf_dims = 0"):
+        check_cf_dims(64, CF_MAX_ITEMS + 1)
+    check_cf_dims(64, CF_MAX_ITEMS + 1, "sasrec")  # SASRec's table has no such limit
+    check_cf_dims(64, CF_MAX_ITEMS)
+    with pytest.raises(ConfigError, match="fewer than the 64 items"):
+        check_cf_dims(64, 64, "sasrec")

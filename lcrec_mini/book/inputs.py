@@ -74,9 +74,10 @@ class ModelInputs(list):
         return "\n\n".join(f"{m.task} {m.variant}: {m.text()}" for m in self)
 
 
-def model_inputs(cfg: Config, run_dir: str | Path) -> ModelInputs:
-    """The first training example of every (task, variant) of the run, encoded as the
-    first pass of the tuning stage encodes it."""
+def training_set(cfg: Config, run_dir: str | Path):
+    """(the run's training examples, the tuning stage's dataset over them, the tokenizer
+    with the index tokens): ``dataset[i]`` is example i encoded as the first pass of
+    training encodes it."""
     run_dir = Path(run_dir)
     ctx = TaskContext.load(run_dir)
     train_ex = read_examples(run_dir, "train")
@@ -85,6 +86,13 @@ def model_inputs(cfg: Config, run_dir: str | Path) -> ModelInputs:
     system = SYSTEM if cfg.tune.system_prompt else None
     train, _ = task_datasets(cfg, train_ex, read_examples(run_dir, "valid"), ctx, ctx.codes(), tok, token_ids,
                              end_of_response(tok), system)
+    return train_ex, train, tok
+
+
+def model_inputs(cfg: Config, run_dir: str | Path) -> ModelInputs:
+    """The first training example of every (task, variant) of the run, encoded as the
+    first pass of the tuning stage encodes it."""
+    train_ex, train, tok = training_set(cfg, run_dir)
     seen, out = set(), ModelInputs()
     for i, ex in enumerate(train_ex):
         key = (ex["task"], ex.get("variant", ""))

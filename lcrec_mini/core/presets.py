@@ -84,6 +84,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "colab": {
         "data.source": "amazon2018:Musical_Instruments",
         "embed.model": "Qwen/Qwen2.5-0.5B-Instruct",
+        # collaborative dimensions as on the cpu preset (LC-Rec's Instruments subset has
+        # 9,922 items, within the co-occurrence matrix's limit)
+        "embed.cf_dims": 64,
         "tune.model": "Qwen/Qwen2.5-0.5B-Instruct",
         "tasks.seqrec_format": "window",
         "tune.index_softmax": True,

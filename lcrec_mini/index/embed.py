@@ -110,14 +110,15 @@ def embed_items(items: dict[str, dict], fields: list[str], tok, model, batch_siz
 CF_MAX_ITEMS = 10_000
 
 
-def check_cf_dims(dims: int, n_items: int) -> None:
-    """``embed.cf_dims`` against the catalogue: fewer dimensions than items, and a catalogue
-    small enough for the dense co-occurrence matrix."""
+def check_cf_dims(dims: int, n_items: int, source: str = "cooccurrence") -> None:
+    """``embed.cf_dims`` against the catalogue: fewer dimensions than items, and for the
+    co-occurrence source a catalogue small enough for its dense matrix."""
     if dims >= n_items:
         raise ConfigError(f"embed.cf_dims = {dims}: expected fewer than the {n_items} items")
-    if dims and n_items > CF_MAX_ITEMS:
+    if dims and source == "cooccurrence" and n_items > CF_MAX_ITEMS:
         raise ConfigError(f"embed.cf_dims = {dims} with {n_items:,} items: the co-occurrence matrix is "
-                          f"dense here (at most {CF_MAX_ITEMS:,} items); expected embed.cf_dims = 0 for this catalogue")
+                          f"dense here (at most {CF_MAX_ITEMS:,} items); expected embed.cf_source = sasrec "
+                          f"(no such limit) or embed.cf_dims = 0 for this catalogue")
 
 
 def cooccurrence_vectors(train_seqs: list[list[int]], n_items: int, dims: int, window: int) -> np.ndarray:
@@ -189,7 +190,7 @@ def run_embed(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
                 f"embed.fields {unknown} appear in no item of {Path(run_dir) / 'data' / 'items.json'}; "
                 f"item fields are {sorted(next(iter(ds.items.values())))}"
             )
-        check_cf_dims(ec.cf_dims, ds.n_items)  # before the encoder runs
+        check_cf_dims(ec.cf_dims, ds.n_items, ec.cf_source)  # before the encoder runs
         device = pick_device(ec.device)
         log(f"[embed] {ds.n_items} items, fields {fields}, model {ec.model} on {device}")
         tok, model = load_encoder(ec.model, cfg.data.cache_dir, device)
