@@ -42,6 +42,13 @@ class TrainingData:
             self.train_part[u] = splits.train_part(seq)
             self.positions += [(u, t) for t in splits.train_positions(seq)]
 
+    def draw_positions(self, n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+        """``n`` training positions drawn without replacement (0: all), in their order."""
+        if not self.positions:
+            return []
+        n = n if n > 0 else len(self.positions)
+        return [self.positions[i] for i in np.sort(rng.choice(len(self.positions), min(n, len(self.positions)), replace=False))]
+
     def cap(self, h: list[int]) -> list[int]:
         """A history cut to its last ``max_history`` items."""
         return list(h[-self.max_history:]) if self.max_history > 0 else list(h)

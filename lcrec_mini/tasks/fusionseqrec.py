@@ -34,12 +34,8 @@ class FusionSeqRec(Task):
 
     def build(self, d: TrainingData, n: int, rng: np.random.Generator, text: UserText, tc: Any,
               planned: list[tuple[int, int]]) -> list[dict]:
-        if not d.positions:
-            return []
         out = []
-        n = n if n > 0 else len(d.positions)
-        for k in np.sort(rng.choice(len(d.positions), min(n, len(d.positions)), replace=False)):
-            u, t = d.positions[k]
+        for u, t in d.draw_positions(n, rng):
             target = d.seq_of(u)[t]
             variants = ["index2title", "title2index"] + (["index2description"] if d.has(target, "description") else [])
             v = variants[int(rng.integers(len(variants)))]

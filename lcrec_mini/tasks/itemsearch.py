@@ -30,10 +30,7 @@ class ItemSearch(Task):
 
     def plan(self, d: TrainingData, n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
         """The training positions drawn for this task: their targets need a query."""
-        if not d.positions:
-            return []
-        n = n if n > 0 else len(d.positions)
-        return [d.positions[i] for i in np.sort(rng.choice(len(d.positions), min(n, len(d.positions)), replace=False))]
+        return d.draw_positions(n, rng)
 
     def build(self, d: TrainingData, n: int, rng: np.random.Generator, text: UserText, tc: Any,
               planned: list[tuple[int, int]]) -> list[dict]:
