@@ -309,7 +309,8 @@ def prefix_generation_tables(results: dict[str, Any], shown: int = 3) -> list:
 # -- the paper's claims, in words ------------------------------------------------------------
 
 
-def _fmt(d: float, se: float | None) -> str:
+def _diff(d: float, se: float | None) -> str:
+    """A difference with its standard error."""
     return f"{d:+.4f} (SE {se:.4f})" if se is not None else f"{d:+.4f} (SE n/a)"
 
 
@@ -323,22 +324,22 @@ def claim_evidence(c: Claim) -> str:
     v, d = c.values, c.differences
     if c.key == "indexing":
         ev = "; ".join(f"{t}: " + ", ".join(f"{x} {v[f'{x} ({t})']:.4f}" for x in INDEX_METHODS) for t in ("seq", "all"))
-        ev += "; LC-Rec minus " + ", ".join(f"{k.split(' - ')[1]} {_fmt(*dv)}" for k, dv in d.items())
+        ev += "; LC-Rec minus " + ", ".join(f"{k.split(' - ')[1]} {_diff(*dv)}" for k, dv in d.items())
         return f"HR@5 {ev} ({_sample(c)} per configuration)"
     if c.key == "alignment":
         return ("HR@5 seqrec only -> all tasks, at equal training tokens: "
-                + ", ".join(f"{x} {v[f'{x} (seq)']:.4f} -> {v[f'{x} (all)']:.4f} {_fmt(*d[f'{x}: all - seq'])}"
+                + ", ".join(f"{x} {v[f'{x} (seq)']:.4f} -> {v[f'{x} (all)']:.4f} {_diff(*d[f'{x}: all - seq'])}"
                             for x in INDEX_METHODS) + f" ({_sample(c)} per configuration)")
     if c.key == "ablation":
         steps = [dv for k, dv in d.items() if k != "all - seqrec only"]
         return ("NDCG@10 " + " -> ".join(f"{x:.4f}" for x in v.values())
-                + f" ({sum(x > 0 for x, _ in steps)} of {len(steps)} steps up; steps " + ", ".join(_fmt(*s) for s in steps)
-                + f"; all tasks minus seqrec only {_fmt(*d['all - seqrec only'])}; {_sample(c)} per configuration)")
+                + f" ({sum(x > 0 for x, _ in steps)} of {len(steps)} steps up; steps " + ", ".join(_diff(*s) for s in steps)
+                + f"; all tasks minus seqrec only {_diff(*d['all - seqrec only'])}; {_sample(c)} per configuration)")
     if c.key == "intention":
         return (f"HR@10 intention alone {v['query']:.4f}, intention + history {v['query+history']:.4f}, "
                 f"history alone {v['history']:.4f}; intention + history minus intention alone "
-                f"{_fmt(*d['intention + history - intention alone'])}, intention alone minus history alone "
-                f"{_fmt(*d['intention alone - history alone'])} ({_sample(c)})")
+                f"{_diff(*d['intention + history - intention alone'])}, intention alone minus history alone "
+                f"{_diff(*d['intention alone - history alone'])} ({_sample(c)})")
     if c.key == "token_pca":
         return (f"spread (words = 1) {v['spread before']:.2f} -> {v['spread after']:.2f}; centroid gap "
                 f"{v['gap before']:.2f} -> {v['gap after']:.2f} (every index token and 2,000 word tokens of one "
@@ -349,12 +350,12 @@ def claim_evidence(c: Claim) -> str:
         share = v.get("distinct titles")
         distinct = f"; {share:.0%} of the full-index titles distinct" if share is not None else ""
         return ("word F1 with the true title by prefix length: " + ", ".join(f"{x:.2f}" for x in v["word F1 by prefix length"])
-                + f"; full index minus first code {_fmt(*d['full index - first code'])} over {c.n_users} items{distinct}")
+                + f"; full index minus first code {_diff(*d['full index - first code'])} over {c.n_users} items{distinct}")
     if c.key == "related_items":
         return (f"overlap (Jaccard) of the users of an item and of its 5 related items: by index {v['by index']:.4f}, "
-                f"by text {v['by text']:.4f}; by index minus by text {_fmt(*d['by index - by text'])} "
+                f"by text {v['by text']:.4f}; by index minus by text {_diff(*d['by index - by text'])} "
                 f"over {c.n_users} random items")
-    return "; ".join(f"{k} {_fmt(*dv)}" for k, dv in d.items())
+    return "; ".join(f"{k} {_diff(*dv)}" for k, dv in d.items())
 
 
 def claim_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
