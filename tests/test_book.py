@@ -131,3 +131,16 @@ def test_no_build_machine_path_in_the_book_or_the_notebooks(built_book):
     hits += [str(p.relative_to(built_book)) for p in built_book.rglob("*.html")
              if machine.search(p.read_text(encoding="utf-8", errors="replace"))]
     assert not hits, f"machine paths in: {hits}"
+
+
+@pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="needs Debian's chromium (installed by .ci/run; required under CI)")
+def test_no_table_or_output_is_clipped_at_1280_px(built_book):
+    """A reader at 1,280 px sees every table and cell output whole: none is wider than
+    the column the page gives it (tools/screenshots.py --check)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from screenshots import clipped
+
+    toc = (ROOT / "_toc.yml").read_text()
+    pages = re.findall(r"file:\s*(\S+)", toc)
+    bad = {p: v for p, v in clipped(built_book, pages, chromium()).items() if v}
+    assert not bad, "clipped at 1,280 px:\n" + "\n".join(f"{p}: {v}" for p, v in bad.items())

@@ -146,7 +146,7 @@ def test_index_notebook(executed):
     assert figures(nb) == 2  # training curves, code usage
     html = html_text(nb)
     assert "Sinkhorn-Knopp on the last level" in html and "items start with" in html
-    assert "collision rate: " in stream_text(nb)
+    assert "collision rate " in stream_text(nb) and "after Sinkhorn" in stream_text(nb)
 
 
 def test_tasks_notebook(executed):

@@ -46,14 +46,14 @@ class Table:
     @staticmethod
     def _cell_html(text: str) -> str:
         """Escaped text in which every index token is kept whole: a line may break between
-        ``<a_9>`` and ``<b_29>``, never inside one."""
+        ``<a_9>`` and ``<b_29>``, never inside one, and after the ``/`` or ``:`` of a name."""
         parts = INDEX_TOKEN.split(text)
         out = []
         for i, part in enumerate(parts):
             if i % 2:  # a token (the pattern's one group)
                 out.append(f'<span class="ix">{html.escape(part)}</span><wbr>')
-            else:
-                out.append(html.escape(part))
+            else:  # long names (models, data sources) may break after a slash or a colon
+                out.append(html.escape(part).replace("/", "/<wbr>").replace(":", ":<wbr>"))
         return "".join(out)
 
     def _repr_html_(self) -> str:

@@ -207,11 +207,11 @@ def check_unique(codes: np.ndarray, where: str) -> None:
 def format_index_summary(stats: dict[str, Any]) -> str:
     lines = [
         f"Index {stats['method']}: {stats['items']} items, {stats['levels']} levels x {stats['codebook_size']} codes",
-        f"  collision rate: {stats['collision_rate_before_fixup']:.4f} before the fix-up "
-        f"({stats['items_colliding_before_fixup']} items in shared indices), "
-        f"{stats['sinkhorn_fixup']['collision_rate_after']:.4f} after Sinkhorn "
-        f"({stats['sinkhorn_fixup']['items_moved']} moved in {stats['sinkhorn_fixup']['rounds']} rounds), "
-        f"{stats['collision_rate_after_fixup']:.4f} after the final step "
+        f"  collision rate {stats['collision_rate_before_fixup']:.4f} before the fix-up "
+        f"({stats['items_colliding_before_fixup']} items in shared indices)",
+        f"    {stats['sinkhorn_fixup']['collision_rate_after']:.4f} after Sinkhorn "
+        f"({stats['sinkhorn_fixup']['items_moved']} moved in {stats['sinkhorn_fixup']['rounds']} rounds)",
+        f"    {stats['collision_rate_after_fixup']:.4f} after the final step "
         f"({stats['final_step']['moved_in_prefix']} moved in prefix, "
         f"{stats['final_step']['moved_to_other_prefix']} to another prefix)",
     ]
