@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {out / name}.png")
 
     save("pipeline", diagrams.plot_pipeline())
+    ex = diagrams.sequence_example(a.run_dir)
+    save("split_user", diagrams.plot_split_example(ex), ex)
+    save("windows_user", diagrams.plot_windows_example(ex))
     ex = diagrams.residual_example(a.run_dir, a.item)
     save("residual_item", diagrams.plot_residual_example(ex), ex)
     ex = diagrams.sinkhorn_example(a.run_dir)

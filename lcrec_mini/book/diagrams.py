@@ -17,11 +17,13 @@ import torch
 from lcrec_mini.book.figures import PALETTE, _plt
 from lcrec_mini.core.run import Run
 from lcrec_mini.core.stage import UPSTREAM
+from lcrec_mini.data import splits
 from lcrec_mini.generate.decoding import BeamResult, IndexTrie, beam_search
 from lcrec_mini.generate.metrics import ndcg_of, rank_of
 from lcrec_mini.index.embed import load_embeddings
 from lcrec_mini.index.rqvae import load_rqvae, residual_codes, sinkhorn
 from lcrec_mini.index.tokens import code_token, index_str, index_vocabulary
+from lcrec_mini.tasks.seqrec import windows
 from lcrec_mini.tasks.stage import read_examples, render
 from lcrec_mini.tune.llm import format_prompt
 
@@ -307,5 +309,94 @@ def plot_beam_example(ex: dict[str, Any]):
     fig.suptitle(f"user {ex['user']}: true next item \"{ex['target_title']}\" {ex['target_index']}, {where}; "
                  f"HR@10 {ex['hr@10']:.0f}, NDCG@10 {ex['ndcg@10']:.3f} (beam score: summed log-probability)",
                  fontsize=9.5)
+    fig.tight_layout()
+    return fig
+
+
+# -- one user's sequence: the leave-one-out split and the seqrec windows ---------------------
+
+
+def sequence_example(run_dir: str | Path, user: int | None = None, lengths: tuple[int, int] = (30, 40)) -> dict[str, Any]:
+    """One user's sequence as the data and tasks stages cut it: the training part, the
+    validation and test items (:mod:`lcrec_mini.data.splits`), the test case's history
+    as the prompt shows it, and the ``seqrec`` windows that tile the training part
+    (:func:`lcrec_mini.tasks.seqrec.windows`). ``user=None``: the first user whose
+    sequence has between ``lengths`` items (two windows, one of them short)."""
+    run = Run(run_dir)
+    ds, max_history = run.dataset, run.max_history
+    if user is None:
+        user = next(int(u) for u in sorted(ds.sequences, key=int) if lengths[0] <= len(ds.sequences[u]) <= lengths[1])
+    seq = [int(i) for i in ds.sequences[str(user)]]
+    train = splits.train_part(seq)
+    _, valid_item = splits.valid_case(seq)
+    history, test_item = splits.test_case(seq)
+    shown = splits.cap(history, max_history)
+    spans = windows(train, max_history + 1)  # they tile from the end: recover each one's start
+    starts, pos = [], 0
+    for w in spans:
+        pos = next(s for s in range(pos, len(train)) if train[s : s + len(w)] == w)
+        starts.append(pos)
+        pos += len(w)
+    return {"user": user, "length": len(seq), "max_history": max_history, "train_length": len(train),
+            "valid_item": valid_item, "test_item": test_item, "test_history_from": len(history) - len(shown),
+            "windows": [[s, s + len(w)] for s, w in zip(starts, spans)],
+            "titles": {str(i): ds.items[str(i)].get("title", "") for i in (valid_item, test_item)}}
+
+
+def _sequence_row(ax, n: int, y: float, colors: list[str], label: str) -> None:
+    from matplotlib.patches import Rectangle
+
+    for t in range(n):
+        ax.add_patch(Rectangle((t, y), 0.9, 0.8, color=colors[t]))
+    ax.text(-0.6, y + 0.4, label, ha="right", va="center", fontsize=9)
+
+
+def plot_split_example(ex: dict[str, Any]):
+    """The user's items oldest first, coloured by split, and the histories the validation
+    and test cases show the model."""
+    from matplotlib.patches import Rectangle
+
+    plt = _plt()
+    n, tr = ex["length"], ex["train_length"]
+    fig, ax = plt.subplots(figsize=(11, 3.0))
+    colors = [PALETTE[0]] * tr + [PALETTE[1], PALETTE[3]]
+    _sequence_row(ax, n, 2.2, colors, f"user {ex['user']}")
+    h0 = ex["test_history_from"]
+    rows = [(1.1, max(0, tr - ex["max_history"]), tr, tr, PALETTE[1], "validation case"),
+            (0.0, h0, n - 1, n - 1, PALETTE[3], "test case")]
+    for y, a, b, target, col, name in rows:
+        ax.add_patch(Rectangle((a, y + 0.15), b - a - 0.1, 0.5, color="#BBBBBB"))
+        ax.add_patch(Rectangle((target, y), 0.9, 0.8, color=col))
+        ax.text(-0.6, y + 0.4, name, ha="right", va="center", fontsize=9)
+        ax.text((a + b) / 2, y + 0.4, f"history: {b - a} items", ha="center", va="center", fontsize=8)
+    ax.text(tr / 2, 3.25, f"training part: items 1-{tr}", ha="center", fontsize=9, color=PALETTE[0])
+    ax.text(tr + 0.45, 3.25, "valid", ha="center", fontsize=8, color=PALETTE[1])
+    ax.text(tr + 1.45, 3.25, "test", ha="center", fontsize=8, color=PALETTE[3])
+    ax.set_xlim(-8, n + 1)
+    ax.set_ylim(-0.3, 3.6)
+    ax.axis("off")
+    ax.set_title(f"leave-one-out: the last item is the test target, the one before it the validation target "
+                 f"(histories cut to the last {ex['max_history']} items)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_windows_example(ex: dict[str, Any]):
+    """The training part tiled by seqrec windows from its end; every item of a window is
+    a target, predicted from the instruction and the items before it in the window."""
+    plt = _plt()
+    n, tr = ex["length"], ex["train_length"]
+    fig, ax = plt.subplots(figsize=(11, 2.6))
+    _sequence_row(ax, n, 1.6, [PALETTE[0]] * tr + ["#DDDDDD", "#DDDDDD"], f"user {ex['user']}")
+    for k, (a, b) in enumerate(ex["windows"]):
+        y = 0.3 if k % 2 else 0.6
+        ax.annotate("", xy=(a, y), xytext=(b - 0.1, y), arrowprops={"arrowstyle": "|-|", "color": PALETTE[2]})
+        ax.text((a + b) / 2, y - 0.35, f"window {k + 1}: {b - a} items, {b - a} targets", ha="center", fontsize=8)
+    ax.text(tr + 1, 2.6, "held out", ha="center", fontsize=8, color="#888888")
+    ax.set_xlim(-8, n + 1)
+    ax.set_ylim(-0.3, 2.9)
+    ax.axis("off")
+    ax.set_title(f"seqrec windows of up to {ex['max_history'] + 1} items tile the training part from its end: "
+                 f"{sum(b - a for a, b in ex['windows'])} targets in {len(ex['windows'])} examples", fontsize=9)
     fig.tight_layout()
     return fig
