@@ -40,38 +40,41 @@ STAGE_FILES = {
 
 
 def plot_pipeline():
-    """The seven stages, the files each writes, and which stage reads which."""
+    """The seven stages, the files each writes, and which stage reads which: the method's
+    stages left to right on top, the model's evaluation and the baselines below."""
     plt = _plt()
-    pos = {"data": (0, 1), "embed": (1, 1), "index": (2, 1), "tasks": (3, 1), "tune": (4, 1), "eval": (5, 1),
-           "baselines": (3, 0)}
-    fig, ax = plt.subplots(figsize=(12, 3.9))
-    w, h = 0.78, 0.62
+    pos = {"data": (0, 1), "embed": (1, 1), "index": (2, 1), "tasks": (3, 1), "tune": (3, 0), "eval": (2, 0),
+           "baselines": (0, 0)}
+    fig, ax = plt.subplots(figsize=(7.4, 4.3))
+    w, h = 0.86, 0.6
     for name, (x, y) in pos.items():
         color = PALETTE[2] if name == "baselines" else PALETTE[0]
         ax.add_patch(plt.Rectangle((x - w / 2, y - h / 2), w, h, facecolor=color, alpha=0.12, edgecolor=color, lw=1.5))
-        ax.text(x, y + h / 2 - 0.1, name, ha="center", va="top", fontsize=11, weight="bold")
-        ax.text(x, y + h / 2 - 0.24, "\n".join(STAGE_FILES[name]), ha="center", va="top", fontsize=7.5, family="monospace")
+        ax.text(x, y + h / 2 - 0.07, name, ha="center", va="top", fontsize=10, weight="bold")
+        ax.text(x, y + h / 2 - 0.22, "\n".join(STAGE_FILES[name]), ha="center", va="top", fontsize=7.5, family="monospace")
     for name, ups in UPSTREAM.items():
         for u in ups:
             (x0, y0), (x1, y1) = pos[u], pos[name]
-            if y0 == y1:
-                start, end = (x0 + w / 2, y0), (x1 - w / 2, y1)
-                rad = 0.0 if x1 - x0 == 1 else -0.22
-                if x1 - x0 > 1:  # skips a stage: an arc above the row
-                    start, end = (x0, y0 + h / 2), (x1, y1 + h / 2)
-            else:
-                start, end = (x0, y0 - h / 2), (x1 - w / 2, y1)
-                rad = 0.25
+            if y0 == y1 and abs(x1 - x0) > 1:  # skips a stage: an arc above the row
+                start, end, rad = (x0, y0 + h / 2), (x1, y1 + h / 2), -0.2
+            elif y0 == y1:  # along the top row: side to side
+                start, end, rad = (x0 + w / 2, y0), (x1 - w / 2, y1), 0.0
+            elif x0 == x1:  # straight down
+                start, end, rad = (x0, y0 - h / 2), (x1, y1 + h / 2), 0.0
+            elif y0 == 0 and y1 == 0:
+                start, end, rad = (x0 - w / 2, y0), (x1 + w / 2, y1), 0.0
+            else:  # down and across
+                start, end, rad = (x0, y0 - h / 2), (x1 + (w / 2 if x1 < x0 else -w / 2) * 0.6, y1 + h / 2), 0.0
+            if (y0, y1) == (0, 0):
+                start, end = (x0 - w / 2, y0), (x1 + w / 2, y1)
             ax.annotate("", xy=end, xytext=start,
                         arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 1.1,
                                     "connectionstyle": f"arc3,rad={rad}"})
-    ax.text(5, 0, "LC-Rec vs baselines:\nthe same test users,\nthe same metrics", ha="center", va="center", fontsize=8.5)
-    ax.annotate("", xy=(4.6, 0), xytext=(3 + w / 2, 0), arrowprops={"arrowstyle": "-|>", "color": "#555555"})
-    ax.annotate("", xy=(5, 0.25), xytext=(5, 1 - h / 2), arrowprops={"arrowstyle": "-|>", "color": "#555555"})
-    ax.set_xlim(-0.5, 5.6)
-    ax.set_ylim(-0.45, 1.95)
+    ax.text(1, 0, "LC-Rec and the\nbaselines: the same\ntest users and metrics", ha="center", va="center", fontsize=8.5)
+    ax.set_xlim(-0.5, 3.5)
+    ax.set_ylim(-0.4, 1.75)
     ax.axis("off")
-    ax.set_title("the pipeline: each stage reads the folders of the stages before it, writes its own", fontsize=10)
+    ax.set_title("each stage reads the folders of the stages before it and writes its own", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -107,20 +110,25 @@ def plot_residual_example(ex: dict[str, Any]):
     the residual before and after."""
     plt = _plt()
     L = len(ex["levels"])
-    fig, axes = plt.subplots(1, L + 1, figsize=(3.3 * (L + 1), 3.2))
+    cols = 2
+    rows = -(-(L + 1) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(7.4, 2.6 * rows))
+    axes = list(np.ravel(grid))
+    for ax in axes[L + 1:]:
+        ax.axis("off")
     for ax, lv in zip(axes, ex["levels"]):
         codes = [c for c, _ in lv["nearest"]]
         dist = [d for _, d in lv["nearest"]]
         colors = [PALETTE[0] if i == 0 else "#BBBBBB" for i in range(len(codes))]
         ax.barh(range(len(codes))[::-1], dist, color=colors)
-        ax.set_yticks(range(len(codes))[::-1], [code_token(lv["level"] - 1, c) for c in codes], fontsize=8)
-        ax.set_xlabel("distance to the residual", fontsize=8)
+        ax.set_yticks(range(len(codes))[::-1], [code_token(lv["level"] - 1, c) for c in codes], fontsize=9)
+        ax.set_xlabel("distance to the residual", fontsize=9)
         ax.set_title(f"level {lv['level']}: takes {lv['token']}", fontsize=9)
-    ax = axes[-1]
+    ax = axes[L]
     norms = [ex["levels"][0]["residual_norm"]] + [lv["left_norm"] for lv in ex["levels"]]
     ax.plot(range(len(norms)), norms, "o-", color=PALETTE[3])
-    ax.set_xticks(range(len(norms)), ["z"] + [f"after {lv['level']}" for lv in ex["levels"]], fontsize=8)
-    ax.set_ylabel("residual norm", fontsize=8)
+    ax.set_xticks(range(len(norms)), ["z"] + [f"after {lv['level']}" for lv in ex["levels"]], fontsize=9)
+    ax.set_ylabel("residual norm", fontsize=9)
     ax.set_ylim(bottom=0)
     ax.set_title("what is left to encode", fontsize=9)
     fig.suptitle(f"item {ex['item']}, \"{ex['title']}\" -> {ex['index']}", fontsize=10)
@@ -168,16 +176,16 @@ def plot_sinkhorn_example(ex: dict[str, Any]):
     plt = _plt()
     d = np.array(ex["distances"])
     shown = ex["codes_shown"]
-    fig, ax = plt.subplots(figsize=(min(12, 3.5 + 0.7 * len(shown)), 1.9 + 0.5 * len(ex["items"])))
+    fig, ax = plt.subplots(figsize=(7.4, 2.1 + 0.5 * len(ex["items"])))
     im = ax.imshow(d, cmap="Blues_r", aspect="auto")
     last = ex["levels"] - 1
     for row, (n, s) in enumerate(zip(ex["nearest"], ex["sinkhorn"])):
         ax.plot(shown.index(n), row, "x", color=PALETTE[3], ms=11, mew=2.5, label="nearest code" if row == 0 else None)
         ax.plot(shown.index(s), row, "o", mfc="none", color="black", ms=13, mew=1.8, label="Sinkhorn" if row == 0 else None)
-    ax.set_xticks(range(len(shown)), [code_token(last, c) for c in shown], fontsize=8, rotation=45)
-    ax.set_yticks(range(len(ex["items"])), [t[:38] for t in ex["titles"]], fontsize=8)
+    ax.set_xticks(range(len(shown)), [code_token(last, c) for c in shown], fontsize=9, rotation=45)
+    ax.set_yticks(range(len(ex["items"])), [t if len(t) <= 26 else t[:25] + "…" for t in ex["titles"]], fontsize=9)
     fig.colorbar(im, ax=ax, label="squared distance", fraction=0.04)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2, fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.38), ncol=2, fontsize=9, frameon=False)
     prefix = "".join(code_token(l, c) for l, c in enumerate(ex["prefix"]))
     ax.set_title(f"{len(ex['items'])} items whose nearest codes all give {prefix}{code_token(last, ex['nearest'][0])}",
                  fontsize=9)
@@ -211,7 +219,7 @@ def plot_trie_example(ex: dict[str, Any]):
     plt = _plt()
     codes, titles = ex["codes"], ex["titles"]
     L = len(codes[0])
-    fig, ax = plt.subplots(figsize=(10, 0.9 + 0.42 * len(codes)))
+    fig, ax = plt.subplots(figsize=(7.4, 1.1 + 0.42 * len(codes)))
     leaf_y = {i: len(codes) - 1 - i for i in range(len(codes))}
     nodes: dict[tuple, float] = {}
     for depth in range(L, 0, -1):
@@ -220,7 +228,7 @@ def plot_trie_example(ex: dict[str, Any]):
             ys = [leaf_y[j] for j, cc in enumerate(codes) if tuple(cc[:depth]) == key]
             nodes[key] = float(np.mean(ys))
     root_y = float(np.mean(list(leaf_y.values())))
-    x_of = lambda depth: 1.6 * depth  # noqa: E731
+    x_of = lambda depth: 1.25 * depth  # noqa: E731
     for key, y in nodes.items():
         depth = len(key)
         parent_y = root_y if depth == 1 else nodes[key[:-1]]
@@ -230,12 +238,12 @@ def plot_trie_example(ex: dict[str, Any]):
     ax.text(x_of(0), root_y, "start", ha="center", va="center", fontsize=8.5,
             bbox={"boxstyle": "round,pad=0.25", "fc": "#EEEEEE", "ec": "#999999"})
     for i, t in enumerate(titles):
-        ax.text(x_of(L) + 0.5, leaf_y[i], t[:60], ha="left", va="center", fontsize=8.5)
-    ax.set_xlim(-0.6, x_of(L) + 4.2)
+        ax.text(x_of(L) + 0.45, leaf_y[i], t if len(t) <= 36 else t[:35] + "…", ha="left", va="center", fontsize=9)
+    ax.set_xlim(-0.5, x_of(L) + 4.6)
     ax.set_ylim(-0.8, len(codes) - 0.2)
     ax.axis("off")
-    ax.set_title(f"{len(codes)} of the {ex['under_first']} items under {code_token(0, codes[0][0])}: at each depth "
-                 "a beam may only take a code that some item's index continues with", fontsize=9)
+    ax.set_title(f"{len(codes)} of the {ex['under_first']} items under {code_token(0, codes[0][0])}: at each depth\n"
+                 "a beam may only take a code that some item's index continues with", fontsize=9.5)
     fig.tight_layout()
     return fig
 
@@ -291,7 +299,7 @@ def plot_beam_example(ex: dict[str, Any]):
     """The best beams after each level, the true item's prefix highlighted while it survives."""
     plt = _plt()
     L = len(ex["levels"])
-    fig, axes = plt.subplots(1, L, figsize=(4.2 * L, 0.9 + 0.38 * len(ex["levels"][0])))
+    fig, axes = plt.subplots(1, L, figsize=(7.4, 1.3 + 0.36 * len(ex["levels"][0])))
     for depth, (ax, beams) in enumerate(zip(axes, ex["levels"])):
         for row, b in enumerate(beams):
             y = len(beams) - 1 - row
@@ -306,7 +314,7 @@ def plot_beam_example(ex: dict[str, Any]):
         ax.axis("off")
     rank = ex["rank"]
     where = f"rank {rank}" if rank else f"not in the top {ex['beams']}"
-    fig.suptitle(f"user {ex['user']}: true next item \"{ex['target_title']}\" {ex['target_index']}, {where}; "
+    fig.suptitle(f"user {ex['user']}: true next item \"{ex['target_title']}\" {ex['target_index']}, {where};\n"
                  f"HR@10 {ex['hr@10']:.0f}, NDCG@10 {ex['ndcg@10']:.3f} (beam score: summed log-probability)",
                  fontsize=9.5)
     fig.tight_layout()
@@ -358,7 +366,7 @@ def plot_split_example(ex: dict[str, Any]):
 
     plt = _plt()
     n, tr = ex["length"], ex["train_length"]
-    fig, ax = plt.subplots(figsize=(11, 3.0))
+    fig, ax = plt.subplots(figsize=(7.4, 2.9))
     colors = [PALETTE[0]] * tr + [PALETTE[1], PALETTE[3]]
     _sequence_row(ax, n, 2.2, colors, f"user {ex['user']}")
     h0 = ex["test_history_from"]
@@ -368,15 +376,15 @@ def plot_split_example(ex: dict[str, Any]):
         ax.add_patch(Rectangle((a, y + 0.15), b - a - 0.1, 0.5, color="#BBBBBB"))
         ax.add_patch(Rectangle((target, y), 0.9, 0.8, color=col))
         ax.text(-0.6, y + 0.4, name, ha="right", va="center", fontsize=9)
-        ax.text((a + b) / 2, y + 0.4, f"history: {b - a} items", ha="center", va="center", fontsize=8)
+        ax.text((a + b) / 2, y + 0.4, f"history: {b - a} items", ha="center", va="center", fontsize=9)
     ax.text(tr / 2, 3.25, f"training part: items 1-{tr}", ha="center", fontsize=9, color=PALETTE[0])
-    ax.text(tr + 0.45, 3.25, "valid", ha="center", fontsize=8, color=PALETTE[1])
-    ax.text(tr + 1.45, 3.25, "test", ha="center", fontsize=8, color=PALETTE[3])
-    ax.set_xlim(-8, n + 1)
+    ax.text(tr + 0.8, 3.25, "valid", ha="right", fontsize=9, color=PALETTE[1])
+    ax.text(tr + 1.1, 3.25, "test", ha="left", fontsize=9, color=PALETTE[3])
+    ax.set_xlim(-8, n + 2.5)
     ax.set_ylim(-0.3, 3.6)
     ax.axis("off")
-    ax.set_title(f"leave-one-out: the last item is the test target, the one before it the validation target "
-                 f"(histories cut to the last {ex['max_history']} items)", fontsize=9)
+    ax.set_title(f"leave-one-out: the last item is the test target, the one before it the validation\n"
+                 f"target; a history shows the last {ex['max_history']} items before its target", fontsize=9.5)
     fig.tight_layout()
     return fig
 
@@ -386,17 +394,17 @@ def plot_windows_example(ex: dict[str, Any]):
     a target, predicted from the instruction and the items before it in the window."""
     plt = _plt()
     n, tr = ex["length"], ex["train_length"]
-    fig, ax = plt.subplots(figsize=(11, 2.6))
+    fig, ax = plt.subplots(figsize=(7.4, 2.5))
     _sequence_row(ax, n, 1.6, [PALETTE[0]] * tr + ["#DDDDDD", "#DDDDDD"], f"user {ex['user']}")
     for k, (a, b) in enumerate(ex["windows"]):
         y = 0.3 if k % 2 else 0.6
         ax.annotate("", xy=(a, y), xytext=(b - 0.1, y), arrowprops={"arrowstyle": "|-|", "color": PALETTE[2]})
-        ax.text((a + b) / 2, y - 0.35, f"window {k + 1}: {b - a} items, {b - a} targets", ha="center", fontsize=8)
+        ax.text((a + b) / 2, y - 0.35, f"window {k + 1}: {b - a} targets", ha="center", fontsize=9)
     ax.text(tr + 1, 2.6, "held out", ha="center", fontsize=8, color="#888888")
     ax.set_xlim(-8, n + 1)
     ax.set_ylim(-0.3, 2.9)
     ax.axis("off")
-    ax.set_title(f"seqrec windows of up to {ex['max_history'] + 1} items tile the training part from its end: "
-                 f"{sum(b - a for a, b in ex['windows'])} targets in {len(ex['windows'])} examples", fontsize=9)
+    ax.set_title(f"seqrec windows of up to {ex['max_history'] + 1} items tile the training part from its end:\n"
+                 f"{sum(b - a for a, b in ex['windows'])} targets in {len(ex['windows'])} examples", fontsize=9.5)
     fig.tight_layout()
     return fig
