@@ -8,3 +8,16 @@ def test_index_tokens_in_table_cells_are_never_split():
     assert h.count('<span class="ix">') == 3 and h.count("<wbr>") == 3
     assert '<span class="ix">&lt;b_29&gt;</span><wbr>' in h
     assert "Star Wars " in h and "<script" not in Table([{"a": "<script>"}])._repr_html_()
+
+
+def test_long_prompts_are_cut_between_tokens_and_words():
+    from lcrec_mini.book.tables import _clip
+
+    text = "Given the history " + ", ".join("<a_12><b_3><c_17>" for _ in range(30))
+    for width in range(30, 200, 7):
+        cut = _clip(text, width)
+        assert cut.endswith(" ...") and len(cut) <= width + 4
+        body = cut[: -4]
+        assert body.count("<") == body.count(">"), cut  # no token cut in two
+        assert text.startswith(body)
+    assert _clip("short", 10) == "short"

@@ -110,7 +110,7 @@ def _get(obj, key: str):
 
 def _short(v) -> str:
     text = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _clip(text, 60)
 
 
 def stats_table(stats: dict[str, Any]):
@@ -196,7 +196,7 @@ def task_examples_table(run_dir, width: int = 260):
             return
         seen.add(key)
         rows.append({"task": e["task"], "variant": key[1], "in this run": "yes" if trained else "no",
-                     "prompt": prompt if len(prompt) <= width else prompt[:width] + " ...", "response": response})
+                     "prompt": _clip(prompt, width), "response": response})
 
     with open(run_dir / "tasks" / "train.jsonl", encoding="utf-8") as f:
         for line in f:
@@ -206,6 +206,16 @@ def task_examples_table(run_dir, width: int = 260):
         add(e, prompt, response, False)
     rows.sort(key=lambda r: (r["in this run"] != "yes", r["task"], r["variant"]))
     return Table(rows)
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to about ``width`` characters at a space or after an index token, never
+    inside a word or a token."""
+    if len(text) <= width:
+        return text
+    cut = text[:width]
+    at = max(cut.rfind(" "), cut.rfind(">") + 1 if cut.rfind(">") > cut.rfind("<") else -1)
+    return (cut[:at] if at > 0 else cut).rstrip(", ") + " ..."
 
 
 def _left_out_task_examples(run_dir: Path, trained: set[str]) -> list[tuple[dict, str, str]]:
