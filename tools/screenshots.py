@@ -25,15 +25,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: loads every page in an iframe of the reader's width and reports, per page, each table
-#: or cell output that is wider than the space the page gives it (it would scroll or be
+#: loads every page in an iframe of the reader's width and reports, per page, each table,
+#: code block or cell output that is wider than the space the page gives it (it would scroll or be
 #: cut): what a reader at that width cannot see at once
 CHECK_HTML = """<!doctype html><html><body>
 <script>
 var pages = %(pages)s, width = %(width)d, done = 0, report = {};
 function inspect(name, doc) {
   var bad = [];
-  var els = doc.querySelectorAll('main table, main .cell_output pre, main .output pre');
+  var els = doc.querySelectorAll('main table, main pre');
   Array.prototype.forEach.call(els, function (el) {
     var over = el.scrollWidth - el.clientWidth;
     var node = el.parentElement;
