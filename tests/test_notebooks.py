@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -154,6 +155,10 @@ def test_tasks_notebook(executed):
     html = html_text(nbs["04_tasks"])
     for task in ("seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"):
         assert task in html
+    # the tokens as the model reads them: one block per task the smoke run trains, scored ones marked
+    blocks = re.findall(r"<b>(\w+)[^<]*</b>: (\d+) tokens, (\d+) scored", html)
+    assert {b[0] for b in blocks} >= {"seqrec", "item2index", "index2item"}, blocks
+    assert all(0 < int(scored) < int(n) for _, n, scored in blocks)
 
 
 def test_tune_notebook(executed):
