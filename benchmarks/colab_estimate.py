@@ -60,24 +60,25 @@ CPU_TOKENS_PER_S = 172.5  # the cpu tuner on a quiet machine (JOURNAL, the SASRe
 SMOL_N = 106e6  # SmolLM2-135M's non-embedding weights (bench_ceiling: forward 212 M FLOPs per token)
 
 
-def cpu_tokens_per_task(run_dir: Path) -> dict[str, float]:
+def cpu_tokens_per_task(cpu_cfg, run_dir: Path) -> dict[str, float]:
     """Mean tokens per training example of each task in the cpu run, as the tuner counts them."""
-    train_ex, train, _ = training_set(make_config("cpu"), run_dir)
+    train_ex, train, _ = training_set(cpu_cfg, run_dir)
     lengths = defaultdict(list)
     for ex, n in zip(train_ex, train.lengths()):
         lengths[ex["task"]].append(n)
     return {t: statistics.fmean(v) for t, v in lengths.items()}
 
 
-def colab_tokens(cpu_tokens: dict[str, float], cpu_items_per_window: float) -> dict[str, tuple[int, float]]:
-    """(examples per epoch, tokens per example) of each task under the colab preset."""
-    cfg = make_config("colab")
+def colab_tokens(cfg, cpu_cfg, cpu_tokens: dict[str, float]) -> dict[str, tuple[int, float]]:
+    """(examples per epoch, tokens per example) of each task under the colab preset ``cfg``,
+    from the cpu run's (``cpu_cfg``) tokens per example."""
     tc = cfg.tasks
     train_items = INTERACTIONS - 2 * USERS  # the last two of each user are held out
     items_per_user = train_items / USERS  # ~6.3: nearly every user fits one window of 21
-    # an index costs 4 tokens here (3 in the cpu run) plus its separator
-    per_item_cpu, per_item_colab = 4, 5
-    overhead = cpu_tokens["seqrec"] - cpu_items_per_window * per_item_cpu
+    # an item in a history costs one token per index level plus its separator
+    per_item_cpu, per_item_colab = cpu_cfg.index.levels + 1, cfg.index.levels + 1
+    extra_levels = cfg.index.levels - cpu_cfg.index.levels  # one index per item2index/index2item example
+    overhead = cpu_tokens["seqrec"] - (cpu_cfg.tasks.max_history + 1) * per_item_cpu
     window = overhead + items_per_user * per_item_colab
 
     def n(samples: int, pool: int) -> int:
@@ -85,8 +86,8 @@ def colab_tokens(cpu_tokens: dict[str, float], cpu_items_per_window: float) -> d
 
     out = {
         "seqrec": (USERS, window),
-        "item2index": (n(tc.item2index_samples, ITEMS) * tc.index_passes, cpu_tokens["item2index"] + 1),
-        "index2item": (n(tc.index2item_samples, ITEMS) * tc.index_passes, cpu_tokens["index2item"] + 1),
+        "item2index": (n(tc.item2index_samples, ITEMS) * tc.index_passes, cpu_tokens["item2index"] + extra_levels),
+        "index2item": (n(tc.index2item_samples, ITEMS) * tc.index_passes, cpu_tokens["index2item"] + extra_levels),
         "fusionseqrec": (n(tc.fusionseqrec_samples, train_items),
                          cpu_tokens["fusionseqrec"] * window / cpu_tokens["seqrec"]),
         "itemsearch": (n(tc.itemsearch_samples, train_items), cpu_tokens["itemsearch"] * window / cpu_tokens["seqrec"]),
@@ -102,10 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="benchmarks/results/colab_estimate.md")
     a = ap.parse_args(argv)
     run_dir = Path(a.run_dir)
-    cfg = make_config("colab")
-    cpu_tokens = cpu_tokens_per_task(run_dir)
-    cpu_cfg = make_config("cpu")
-    per_task = colab_tokens(cpu_tokens, cpu_cfg.tasks.max_history + 1)
+    cfg, cpu_cfg = make_config("colab"), make_config("cpu")
+    per_task = colab_tokens(cfg, cpu_cfg, cpu_tokens_per_task(cpu_cfg, run_dir))
     tokens = sum(k * t for k, t in per_task.values()) * cfg.tune.epochs
     # Amazon's item texts are longer than MovieLens's (a title and up to
     # tasks.max_text_chars of description, where ML-100K has a title and a one-line
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu_eval_s = stage_seconds(run_dir / "eval")
     cpu_users = read_json(run_dir / "eval" / "metrics.json")["n_users"]
     cpu_rate = CPU_TOKENS_PER_S * 4 * SMOL_N  # what the cpu tuner achieves, FLOP/s
-    eval_flop_ratio = (N / SMOL_N) * (4 / 3)  # a larger model, 4 index levels instead of 3
+    eval_flop_ratio = (N / SMOL_N) * (cfg.index.levels / cpu_cfg.index.levels)  # a larger model, more index levels
     # a GPU cannot go below its launch latency: a prompt pass and one pass per level for
     # each batch of users, at PASS_SECONDS each
     levels = cfg.index.levels

@@ -55,18 +55,15 @@ def plot_pipeline():
     for name, ups in UPSTREAM.items():
         for u in ups:
             (x0, y0), (x1, y1) = pos[u], pos[name]
+            side = 1 if x1 > x0 else -1
             if y0 == y1 and abs(x1 - x0) > 1:  # skips a stage: an arc above the row
                 start, end, rad = (x0, y0 + h / 2), (x1, y1 + h / 2), -0.2
-            elif y0 == y1:  # along the top row: side to side
-                start, end, rad = (x0 + w / 2, y0), (x1 - w / 2, y1), 0.0
+            elif y0 == y1:  # side to side, either way along a row
+                start, end, rad = (x0 + side * w / 2, y0), (x1 - side * w / 2, y1), 0.0
             elif x0 == x1:  # straight down
                 start, end, rad = (x0, y0 - h / 2), (x1, y1 + h / 2), 0.0
-            elif y0 == 0 and y1 == 0:
-                start, end, rad = (x0 - w / 2, y0), (x1 + w / 2, y1), 0.0
             else:  # down and across
-                start, end, rad = (x0, y0 - h / 2), (x1 + (w / 2 if x1 < x0 else -w / 2) * 0.6, y1 + h / 2), 0.0
-            if (y0, y1) == (0, 0):
-                start, end = (x0 - w / 2, y0), (x1 + w / 2, y1)
+                start, end, rad = (x0, y0 - h / 2), (x1 - side * w / 2 * 0.6, y1 + h / 2), 0.0
             ax.annotate("", xy=end, xytext=start,
                         arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 1.1,
                                     "connectionstyle": f"arc3,rad={rad}"})
@@ -339,15 +336,11 @@ def sequence_example(run_dir: str | Path, user: int | None = None, lengths: tupl
     _, valid_item = splits.valid_case(seq)
     history, test_item = splits.test_case(seq)
     shown = splits.cap(history, max_history)
-    spans = windows(train, max_history + 1)  # they tile from the end: recover each one's start
-    starts, pos = [], 0
-    for w in spans:
-        pos = next(s for s in range(pos, len(train)) if train[s : s + len(w)] == w)
-        starts.append(pos)
-        pos += len(w)
+    spans = windows(train, max_history + 1)  # contiguous, ending at the training part's end
+    starts = list(len(train) - np.cumsum([len(w) for w in spans[::-1]]))[::-1]
     return {"user": user, "length": len(seq), "max_history": max_history, "train_length": len(train),
             "valid_item": valid_item, "test_item": test_item, "test_history_from": len(history) - len(shown),
-            "windows": [[s, s + len(w)] for s, w in zip(starts, spans)],
+            "windows": [[int(s), int(s) + len(w)] for s, w in zip(starts, spans)],
             "titles": {str(i): ds.items[str(i)].get("title", "") for i in (valid_item, test_item)}}
 
 
@@ -357,6 +350,16 @@ def _sequence_row(ax, n: int, y: float, colors: list[str], label: str) -> None:
     for t in range(n):
         ax.add_patch(Rectangle((t, y), 0.9, 0.8, color=colors[t]))
     ax.text(-0.6, y + 0.4, label, ha="right", va="center", fontsize=9)
+
+
+def _sequence_figure(fig, ax, right: float, top: float, title: str):
+    """The frame both sequence drawings share: room for the row labels on the left, no axes."""
+    ax.set_xlim(-8, right)
+    ax.set_ylim(-0.3, top)
+    ax.axis("off")
+    ax.set_title(title, fontsize=9.5)
+    fig.tight_layout()
+    return fig
 
 
 def plot_split_example(ex: dict[str, Any]):
@@ -380,13 +383,9 @@ def plot_split_example(ex: dict[str, Any]):
     ax.text(tr / 2, 3.25, f"training part: items 1-{tr}", ha="center", fontsize=9, color=PALETTE[0])
     ax.text(tr + 0.8, 3.25, "valid", ha="right", fontsize=9, color=PALETTE[1])
     ax.text(tr + 1.1, 3.25, "test", ha="left", fontsize=9, color=PALETTE[3])
-    ax.set_xlim(-8, n + 2.5)
-    ax.set_ylim(-0.3, 3.6)
-    ax.axis("off")
-    ax.set_title(f"leave-one-out: the last item is the test target, the one before it the validation\n"
-                 f"target; a history shows the last {ex['max_history']} items before its target", fontsize=9.5)
-    fig.tight_layout()
-    return fig
+    return _sequence_figure(fig, ax, n + 2.5, 3.6,
+                            f"leave-one-out: the last item is the test target, the one before it the validation\n"
+                            f"target; a history shows the last {ex['max_history']} items before its target")
 
 
 def plot_windows_example(ex: dict[str, Any]):
@@ -401,10 +400,6 @@ def plot_windows_example(ex: dict[str, Any]):
         ax.annotate("", xy=(a, y), xytext=(b - 0.1, y), arrowprops={"arrowstyle": "|-|", "color": PALETTE[2]})
         ax.text((a + b) / 2, y - 0.35, f"window {k + 1}: {b - a} targets", ha="center", fontsize=9)
     ax.text(tr + 1, 2.6, "held out", ha="center", fontsize=8, color="#888888")
-    ax.set_xlim(-8, n + 1)
-    ax.set_ylim(-0.3, 2.9)
-    ax.axis("off")
-    ax.set_title(f"seqrec windows of up to {ex['max_history'] + 1} items tile the training part from its end:\n"
-                 f"{sum(b - a for a, b in ex['windows'])} targets in {len(ex['windows'])} examples", fontsize=9.5)
-    fig.tight_layout()
-    return fig
+    return _sequence_figure(fig, ax, n + 1, 2.9,
+                            f"seqrec windows of up to {ex['max_history'] + 1} items tile the training part from its "
+                            f"end:\n{sum(b - a for a, b in ex['windows'])} targets in {len(ex['windows'])} examples")
