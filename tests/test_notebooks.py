@@ -181,6 +181,9 @@ def test_evaluate_notebook(executed):
     # this run's rows beside the published ones, each published row with its source
     assert html.count("this run") >= 3 and "LETTER (arXiv 2405.07314)" in html and "MiniOneRec README" in html
     assert html.count("Amazon 2018 Instruments") >= 3
+    # the paper's own Table III beside them, labelled with its transcription
+    assert html.count("LC-Rec paper, Table III, via GenRec&#x27;s transcription") + html.count(
+        "LC-Rec paper, Table III, via GenRec's transcription") == 7
     # the explorer: a widget in Jupyter, and fixed HTML for the book in the same output
     bundles = [o["data"] for o in outputs(nb) if "lcrec-explorer" in str(o.get("data", {}).get("text/html", ""))]
     assert bundles and "application/vnd.jupyter.widget-view+json" in bundles[0]
