@@ -53,6 +53,10 @@ def test_title_overlap():
     assert title_overlap("Star Wars", "Star Wars") == 1.0
     assert title_overlap("Star Trek", "Star Wars") == pytest.approx(0.5)
     assert title_overlap("", "Star Wars") == 0.0 and title_overlap("Alien", "Heat") == 0.0
+    # articles do not count: a generic "The ..." title shares nothing with "Return of the Jedi"
+    assert title_overlap("The Big Sleep", "Return of the Jedi") == 0.0
+    assert title_overlap("English Patient, The", "The English Patient") == 1.0
+    assert title_overlap("The", "The") == 0.0  # nothing left to compare
 
 
 def test_co_interaction_is_the_mean_jaccard_of_user_sets():

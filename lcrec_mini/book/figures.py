@@ -175,7 +175,7 @@ def plot_prefix_overlap(cs: dict[str, Any]):
     ax.errorbar(x, ov, yerr=[2 * s for s in se], fmt="o-", color=PALETTE[0], capsize=4)
     ax.set_xticks(x, [f"first {d}" if d < len(ov) else "full index" for d in x])
     ax.set_xlabel("index tokens shown to the model")
-    ax.set_ylabel("word F1 with the true title")
+    ax.set_ylabel("word F1 with the true title\n(articles left out)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     share = cs.get("distinct_title_share")

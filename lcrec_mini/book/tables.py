@@ -359,7 +359,7 @@ def claim_evidence(c: Claim) -> str:
     if c.key == "prefix_titles":
         share = v.get("distinct titles")
         distinct = f"; {share:.0%} of the full-index titles distinct" if share is not None else ""
-        return ("word F1 with the true title by prefix length: " + ", ".join(f"{x:.2f}" for x in v["word F1 by prefix length"])
+        return ("word F1 with the true title (articles left out) by prefix length: " + ", ".join(f"{x:.2f}" for x in v["word F1 by prefix length"])
                 + f"; full index minus first code {_diff(*d['full index - first code'])} over {c.n_users} items{distinct}")
     if c.key == "related_items":
         return (f"overlap (Jaccard) of the users of an item and of its 5 related items: by index {v['by index']:.4f}, "
