@@ -84,6 +84,16 @@ def test_fingerprint_ignores_caches_but_not_filters():
     assert base.fingerprint("data") != make_config("cpu", set_items=["seed=1"]).fingerprint("data")
 
 
+def test_a_key_added_later_counts_in_the_fingerprint_only_when_changed():
+    # tasks.history_separator came after runs were made with its default (", "): those
+    # runs keep their fingerprints, and another separator is another tasks stage
+    base = make_config("cpu")
+    assert "history_separator" not in base.fingerprint_dict("tasks")["tasks"]
+    assert base.fingerprint("tasks") == make_config("cpu", set_items=["tasks.history_separator=, "]).fingerprint("tasks")
+    other = make_config("cpu", set_items=["tasks.history_separator="])
+    assert other.tasks.history_separator == "" and other.fingerprint("tasks") != base.fingerprint("tasks")
+
+
 BAD_VALUES = [
     ("tasks.max_history=0", "tasks.max_history = 0: expected an integer >= 1"),
     ("eval.beams=0", "eval.beams = 0: expected an integer >= 1"),

@@ -26,9 +26,9 @@ def catalogue(n=40, seed=0):
     return np.stack([(flat // K ** (L - 1 - l)) % K for l in range(L)], 1)
 
 
-def window_dataset(tok, ids, codes, examples, system=None):
+def window_dataset(tok, ids, codes, examples, system=None, separator=", "):
     items = {str(i): {"title": f"Film {i}", "description": ""} for i in range(len(codes))}
-    ctx = TaskContext.from_codes(items, codes)
+    ctx = TaskContext.from_codes(items, codes, separator=separator)
     item_tokens = [[ids[l * K + int(c)] for l, c in enumerate(row)] for row in codes]
     return TaskDataset(examples, ctx, tok, 256, "<|im_end|>", 0, 1, system, item_tokens), item_tokens
 
@@ -40,15 +40,20 @@ def test_all_position_labels_are_exactly_the_history_and_response_index_tokens(t
     codes = catalogue()
     hist, target = [3, 17, 5, 30], 8
     ex = {"task": "seqrec", "variant": "", "user": 0, "item": target, "history": hist, "targets": "all", "template": 0}
-    for system in (None, SYSTEM):  # the system turn names an example index: never a target
-        ds, item_tokens = window_dataset(tok, ids, codes, [ex], system)
+    lengths = {}
+    # the system turn names an example index: never a target; indices back to back (no
+    # separator) are labelled alike, and each item costs one token less
+    for system, sep in ((None, ", "), (SYSTEM, ", "), (None, "")):
+        ds, item_tokens = window_dataset(tok, ids, codes, [ex], system, sep)
         enc = ds[0]
+        lengths[system, sep] = len(enc["input_ids"])
         want = [t for i in hist + [target] for t in item_tokens[i]]
         got = [y for y in enc["labels"] if y != -100]
         assert got == want  # every history item and the response, in order; no prompt text, no end-of-turn
         pos = [i for i, y in enumerate(enc["labels"]) if y != -100]
         assert all(enc["input_ids"][i] == enc["labels"][i] for i in pos)
         assert "<|im_end|>" not in tok.convert_ids_to_tokens([enc["labels"][i] for i in pos])
+    assert lengths[None, ", "] - lengths[None, ""] == len(hist) - 1  # the "," between two items
     # padding carries no label
     short = dict(ex, history=[3], template=1)
     ds, _ = window_dataset(tok, ids, codes, [ex, short])

@@ -126,6 +126,11 @@ def test_templates_are_drawn_at_random_and_render():
             assert f'"Film {e["history"][0]}"' in prompt and response == INDEX[e["item"]]
         if e["task"] == "preferenceobtain":
             assert response.startswith("The user mostly enjoys")
+    # histories of indices joined by tasks.history_separator (LC-Rec's ", " by default)
+    e = next(x for x in ex["train"] if x["task"] == "seqrec" and len(x["history"]) > 1)
+    h = e["history"]
+    assert INDEX[h[0]] + ", " + INDEX[h[1]] in render(e, ctx)[0]
+    assert INDEX[h[0]] + INDEX[h[1]] in render(e, TaskContext(ITEMS, INDEX, separator=""))[0]
     # every template of a task can render
     e = next(x for x in ex["train"] if x["task"] == "seqrec")
     assert len({render(e, ctx, k)[0] for k in range(len(templates("seqrec")))}) == len(templates("seqrec"))

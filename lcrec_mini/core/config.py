@@ -29,7 +29,7 @@ import yaml
 from lcrec_mini.baselines.config import BaselinesConfig
 from lcrec_mini.core.errors import ConfigError
 from lcrec_mini.core.presets import PRESETS
-from lcrec_mini.core.settings import ANY, SEED, check_section, setting
+from lcrec_mini.core.settings import ANY, IF_CHANGED, SEED, check_section, setting
 from lcrec_mini.data.config import DataConfig
 from lcrec_mini.generate.config import EvalConfig
 from lcrec_mini.index.config import EmbedConfig, IndexConfig
@@ -66,7 +66,8 @@ class Config:
         out = {
             f.name: getattr(sec, f.name)
             for f in dataclasses.fields(sec)
-            if f.metadata.get("fingerprint", True)
+            if f.metadata.get("fingerprint", True) is True
+            or (f.metadata.get("fingerprint") == IF_CHANGED and getattr(sec, f.name) != f.default)
         }
         if section == "embed" and self.embed.cf_dims and self.embed.cf_source == "sasrec":
             # the embed stage then trains the baselines' SASRec: its settings shape the output

@@ -32,9 +32,17 @@ class Allowed:
         return self.words if isinstance(self.words, str) else self.words()
 
 
+#: ``setting(fingerprint=IF_CHANGED)``: the key counts in its stage's fingerprint only when it
+#: differs from its default. For a key added after runs were made, whose default does what
+#: those runs did: their fingerprints stay valid, so they are not redone for nothing.
+IF_CHANGED = "if changed"
+
+
 def setting(default: Any = dataclasses.MISSING, allowed: Allowed | None = None, *,
-            factory: Callable[[], Any] | None = None, fingerprint: bool = True, help: str = "") -> Any:
-    """A dataclass field with its allowed values (and, for lists, a ``factory``)."""
+            factory: Callable[[], Any] | None = None, fingerprint: bool | str = True, help: str = "") -> Any:
+    """A dataclass field with its allowed values (and, for lists, a ``factory``).
+    ``fingerprint``: True (the key shapes its stage's output), False (it does not) or
+    :data:`IF_CHANGED`."""
     if allowed is None:
         raise TypeError("every setting declares its allowed values")
     md = {"allowed": allowed, "fingerprint": fingerprint, "help": help}

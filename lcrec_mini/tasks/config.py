@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lcrec_mini.core.settings import ANY, Allowed, at_least, one_of, setting
+from lcrec_mini.core.settings import ANY, IF_CHANGED, Allowed, at_least, one_of, setting
 
 
 def registered_tasks() -> list[str]:
@@ -45,6 +45,11 @@ class TasksConfig:
     max_text_chars: int = setting(200, at_least(1))
     #: longest history in a prompt, in items (LC-Rec: 20)
     max_history: int = setting(20, at_least(1))
+    #: what stands between two items of a history of indices (LC-Rec: ", "); "" writes the
+    #: indices back to back, since each begins with its own first-level token: one token
+    #: fewer per item (a history of 20 indices is 60 tokens instead of 79). Histories of
+    #: titles keep ", ".
+    history_separator: str = setting(", ", ANY, fingerprint=IF_CHANGED)
     #: seqrec training examples: ``prefix`` (LC-Rec: one example per next-item target, the
     #: loss on its response only) or ``window`` (sliding windows of ``max_history`` + 1
     #: items tiling each training sequence from its end; the loss is taken on the index

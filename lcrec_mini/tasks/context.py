@@ -27,12 +27,13 @@ class TaskContext:
     max_text_chars: int = 200
     codebook_size: int = 0  # codes per level (the index vocabulary is levels x codebook_size)
     max_history: int = 0  # history cap the examples were built with
+    separator: str = ", "  # between the indices of a history (``tasks.history_separator``)
 
     @classmethod
     def from_codes(cls, items: dict[str, dict[str, Any]], codes: np.ndarray, max_text_chars: int = 200,
-                   codebook_size: int = 0, max_history: int = 0) -> "TaskContext":
+                   codebook_size: int = 0, max_history: int = 0, separator: str = ", ") -> "TaskContext":
         """From an index array [N, L] (as :func:`lcrec_mini.index.stage.load_codes` returns it)."""
-        return cls(items, [index_str(row) for row in codes], max_text_chars, codebook_size, max_history)
+        return cls(items, [index_str(row) for row in codes], max_text_chars, codebook_size, max_history, separator)
 
     @property
     def n_items(self) -> int:
@@ -50,7 +51,8 @@ class TaskContext:
 
     def save(self, path: str | Path) -> None:
         write_json(path, {"max_text_chars": self.max_text_chars, "codebook_size": self.codebook_size,
-                          "max_history": self.max_history, "index": self.index, "items": self.items}, indent=None)
+                          "max_history": self.max_history, "separator": self.separator, "index": self.index,
+                          "items": self.items}, indent=None)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "TaskContext":
@@ -62,7 +64,9 @@ class TaskContext:
         missing = [k for k in ("max_text_chars", "codebook_size", "max_history", "index", "items") if k not in d]
         if missing:
             raise DataError(f"{path}: keys {missing} missing; rebuild it with `lcrec-mini tasks --force`")
-        return cls(d["items"], d["index"], d["max_text_chars"], d["codebook_size"], d["max_history"])
+        # "separator" came later: a context written before it joined histories with ", "
+        return cls(d["items"], d["index"], d["max_text_chars"], d["codebook_size"], d["max_history"],
+                   d.get("separator", ", "))
 
     def text(self, item: int, field: str) -> str:
         t = str(self.items[str(item)].get(field) or "").strip()
@@ -73,4 +77,4 @@ class TaskContext:
     def history(self, ids: list[int], as_titles: bool = False) -> str:
         if as_titles:
             return ", ".join(f'"{self.text(i, "title")}"' for i in ids)
-        return ", ".join(self.index[i] for i in ids)
+        return self.separator.join(self.index[i] for i in ids)

@@ -126,7 +126,8 @@ def run_tasks(cfg: Config, run_dir: str | Path, force: bool = False, log: Callab
         check_unique(arr, str(codes_path))
         max_history = tc.max_history
         istats = read_json(run_dir / "index" / "stats.json")
-        ctx = TaskContext.from_codes(ds.items, arr, tc.max_text_chars, istats["codebook_size"], max_history)
+        ctx = TaskContext.from_codes(ds.items, arr, tc.max_text_chars, istats["codebook_size"], max_history,
+                                     tc.history_separator)
 
         def ut(histories, query_items):
             return user_texts(
