@@ -75,6 +75,10 @@ def test_index_passes_repeat_every_item_with_its_own_draws():
         # the two rows of an item draw their variant / template apart, so the repeats differ
         assert len({(e["item"], e["variant"], e["template"]) for e in rows}) > 12
     assert len(two) == len(one) + 24
+    # index2item alone repeated: reading indices back as text, item2index left as it was
+    three = fixture_examples("tasks.index2item_passes=3")["train"]
+    assert sorted(e["item"] for e in three if e["task"] == "index2item") == sorted(list(range(12)) * 3)
+    assert sorted(e["item"] for e in three if e["task"] == "item2index") == list(range(12))
 
 
 def test_no_valid_or_test_item_leaks_into_training():

@@ -38,6 +38,9 @@ class TasksConfig:
     #: rows per item in item2index and in index2item (each row draws its own text variant
     #: and template): 2 aligns every item with its index twice per epoch in each direction
     index_passes: int = setting(1, at_least(1))
+    #: rows per item in index2item alone (0: ``index_passes``): reading an index back as
+    #: text is what the case studies ask of the model (paper Fig. 5a)
+    index2item_passes: int = setting(0, at_least(0), fingerprint=IF_CHANGED)
     #: user preference / intention text: ``template`` (deterministic) or ``llm``
     user_text: str = setting("template", one_of("template", "llm"))
     user_text_model: str = setting("smollm2", ANY)

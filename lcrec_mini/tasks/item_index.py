@@ -1,8 +1,8 @@
 """item2index and index2item: an item's text -> its index, and its index -> its text.
 
 The two directions of the paper's mutual alignment. Each item of the catalogue is a row
-(``tasks.index_passes`` rows per epoch), with one of the text variants it has drawn for
-it: its title, its description, or both.
+(``tasks.index_passes`` rows per epoch; ``tasks.index2item_passes`` for index2item alone),
+with one of the text variants it has drawn for it: its title, its description, or both.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class _ItemIndex(Task):
         variants it has drawn for it. Kept whole (``tasks.<task>_samples = 0``), every item
         of the catalogue is aligned with its index that many times per epoch."""
         rows = []
-        for _ in range(tc.index_passes):
+        passes = tc.index2item_passes if self.name == "index2item" and tc.index2item_passes else tc.index_passes
+        for _ in range(passes):
             for i in sorted(d.items, key=int):
                 if not d.has(int(i), "title"):
                     continue
