@@ -75,8 +75,9 @@ def colab_tokens(cfg, cpu_cfg, cpu_tokens: dict[str, float]) -> dict[str, tuple[
     tc = cfg.tasks
     train_items = INTERACTIONS - 2 * USERS  # the last two of each user are held out
     items_per_user = train_items / USERS  # ~6.3: nearly every user fits one window of 21
-    # an item in a history costs one token per index level plus its separator
-    per_item_cpu, per_item_colab = cpu_cfg.index.levels + 1, cfg.index.levels + 1
+    # an item in a history costs one token per index level plus its separator (if any)
+    per_item_cpu = cpu_cfg.index.levels + (1 if cpu_cfg.tasks.history_separator else 0)
+    per_item_colab = cfg.index.levels + (1 if cfg.tasks.history_separator else 0)
     extra_levels = cfg.index.levels - cpu_cfg.index.levels  # one index per item2index/index2item example
     overhead = cpu_tokens["seqrec"] - (cpu_cfg.tasks.max_history + 1) * per_item_cpu
     window = overhead + items_per_user * per_item_colab
@@ -87,7 +88,8 @@ def colab_tokens(cfg, cpu_cfg, cpu_tokens: dict[str, float]) -> dict[str, tuple[
     out = {
         "seqrec": (USERS, window),
         "item2index": (n(tc.item2index_samples, ITEMS) * tc.index_passes, cpu_tokens["item2index"] + extra_levels),
-        "index2item": (n(tc.index2item_samples, ITEMS) * tc.index_passes, cpu_tokens["index2item"] + extra_levels),
+        "index2item": (n(tc.index2item_samples, ITEMS) * (tc.index2item_passes or tc.index_passes),
+                       cpu_tokens["index2item"] + extra_levels),
         "fusionseqrec": (n(tc.fusionseqrec_samples, train_items),
                          cpu_tokens["fusionseqrec"] * window / cpu_tokens["seqrec"]),
         "itemsearch": (n(tc.itemsearch_samples, train_items), cpu_tokens["itemsearch"] * window / cpu_tokens["seqrec"]),
