@@ -87,11 +87,12 @@ def test_fingerprint_ignores_caches_but_not_filters():
 def test_a_key_added_later_counts_in_the_fingerprint_only_when_changed():
     # tasks.history_separator came after runs were made with its default (", "): those
     # runs keep their fingerprints, and another separator is another tasks stage
-    base = make_config("cpu")
-    assert "history_separator" not in base.fingerprint_dict("tasks")["tasks"]
-    assert base.fingerprint("tasks") == make_config("cpu", set_items=["tasks.history_separator=, "]).fingerprint("tasks")
-    other = make_config("cpu", set_items=["tasks.history_separator="])
+    base = make_config("smoke")
+    assert base.tasks.history_separator == ", " and "history_separator" not in base.fingerprint_dict("tasks")["tasks"]
+    assert base.fingerprint("tasks") == make_config("smoke", set_items=["tasks.history_separator=, "]).fingerprint("tasks")
+    other = make_config("smoke", set_items=["tasks.history_separator="])
     assert other.tasks.history_separator == "" and other.fingerprint("tasks") != base.fingerprint("tasks")
+    assert make_config("cpu").fingerprint_dict("tasks")["tasks"]["history_separator"] == ""  # the cpu preset sets it
 
 
 BAD_VALUES = [
