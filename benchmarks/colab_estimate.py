@@ -87,9 +87,8 @@ def colab_tokens(cfg, cpu_cfg, cpu_tokens: dict[str, float]) -> dict[str, tuple[
 
     out = {
         "seqrec": (USERS, window),
-        "item2index": (n(tc.item2index_samples, ITEMS) * tc.index_passes, cpu_tokens["item2index"] + extra_levels),
-        "index2item": (n(tc.index2item_samples, ITEMS) * (tc.index2item_passes or tc.index_passes),
-                       cpu_tokens["index2item"] + extra_levels),
+        "item2index": (n(tc.item2index_samples, ITEMS) * tc.item_passes("item2index"), cpu_tokens["item2index"] + extra_levels),
+        "index2item": (n(tc.index2item_samples, ITEMS) * tc.item_passes("index2item"), cpu_tokens["index2item"] + extra_levels),
         "fusionseqrec": (n(tc.fusionseqrec_samples, train_items),
                          cpu_tokens["fusionseqrec"] * window / cpu_tokens["seqrec"]),
         "itemsearch": (n(tc.itemsearch_samples, train_items), cpu_tokens["itemsearch"] * window / cpu_tokens["seqrec"]),

@@ -67,7 +67,7 @@ class Config:
             f.name: getattr(sec, f.name)
             for f in dataclasses.fields(sec)
             if f.metadata.get("fingerprint", True) is True
-            or (f.metadata.get("fingerprint") == IF_CHANGED and getattr(sec, f.name) != f.default)
+            or (f.metadata.get("fingerprint") == IF_CHANGED and getattr(sec, f.name) != _default(f))
         }
         if section == "embed" and self.embed.cf_dims and self.embed.cf_source == "sasrec":
             # the embed stage then trains the baselines' SASRec: its settings shape the output
@@ -77,6 +77,11 @@ class Config:
     def fingerprint(self, section: str) -> str:
         blob = json.dumps(self.fingerprint_dict(section), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _default(f: dataclasses.Field) -> Any:
+    """A field's default value, from its factory where it has one."""
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 SECTIONS = {

@@ -58,3 +58,7 @@ class TasksConfig:
     #: items tiling each training sequence from its end; the loss is taken on the index
     #: tokens of every history item and of the response, so one example trains ~21 targets)
     seqrec_format: str = setting("prefix", one_of("prefix", "window"))
+
+    def item_passes(self, task: str) -> int:
+        """Rows per item per epoch of ``item2index`` or ``index2item``."""
+        return self.index2item_passes or self.index_passes if task == "index2item" else self.index_passes

@@ -53,8 +53,7 @@ class _ItemIndex(Task):
         variants it has drawn for it. Kept whole (``tasks.<task>_samples = 0``), every item
         of the catalogue is aligned with its index that many times per epoch."""
         rows = []
-        passes = tc.index2item_passes if self.name == "index2item" and tc.index2item_passes else tc.index_passes
-        for _ in range(passes):
+        for _ in range(tc.item_passes(self.name)):
             for i in sorted(d.items, key=int):
                 if not d.has(int(i), "title"):
                     continue
