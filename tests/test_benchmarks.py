@@ -105,3 +105,40 @@ def test_compute_curve_averages_seeds_and_counts_them_in_the_error():
     assert up == pytest.approx(np.exp(5)) and faster == pytest.approx(np.exp(2.5))
     flat = [{"minutes": m, "seeds": 1, "ndcg@10_by_seed": [0.03]} for m in (10, 20, 40)]
     assert cc.crossing_minutes(flat, 0.05) == [None]
+
+
+def _study_row(ranks_by_seed: dict[str, list]) -> dict:
+    from lcrec_mini.analyses.claims import seed_means
+    from lcrec_mini.generate.metrics import rank_metrics
+
+    seeds = {s: {**rank_metrics(r), "n_users": len(r), "ranks": r} for s, r in ranks_by_seed.items()}
+    return {"seeds": seeds, **seed_means(seeds)}
+
+
+def test_cf_lever_refuses_a_study_without_the_seeds_it_pairs_with(tmp_path):
+    lever = load("cf_lever")
+    with pytest.raises(SystemExit, match="results.json not found"):
+        lever.check_study(tmp_path, [42, 43, 44])
+    row = _study_row({"42": [1, None, 3]})
+    (tmp_path / "results.json").write_text(json.dumps({"runs": {"index-lcrec-all": row}}))
+    with pytest.raises(SystemExit, match=r"training seeds \[42\], not \[43, 44\]"):
+        lever.check_study(tmp_path, [42, 43, 44])
+    assert lever.check_study(tmp_path, [42])["n_seeds"] == 1
+    # the lever's configuration is the study's main one with the other collaborative source
+    assert lever.CF_RUN.overrides == {**lever.MAIN.overrides, "embed.cf_source": "sasrec"}
+
+
+def test_cf_lever_verdict_counts_the_seeds():
+    lever = load("cf_lever")
+    users = 400
+    same = [1 if u % 4 == 0 else None for u in range(users)]
+    cooc = _study_row({s: same for s in ("42", "43", "44")})
+    # the SASRec side finds many more held-out items with every seed: holds
+    better = _study_row({s: [1 if u % 2 == 0 else None for u in range(users)] for s in ("42", "43", "44")})
+    out = lever.compare(better, cooc)
+    assert out["seeds"] == [42, 43, 44] and out["ndcg@10"]["verdict"] == "holds"
+    # one seed far better, two far worse: the seed spread swamps the mean, so not resolved
+    swing = _study_row({"42": [1] * users, "43": [None] * users, "44": same})
+    out = lever.compare(swing, cooc)
+    assert out["hr@10"]["difference"] > 0 and out["hr@10"]["verdict"] == "not resolved"
+    assert "| NDCG@10 |" in lever.table(out, "cpu", 44_000, 30.0) and "training seeds 42, 43, 44" in lever.table(out, "cpu", 44_000, 30.0)
