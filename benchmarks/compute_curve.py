@@ -11,7 +11,12 @@ users and the seeds (:func:`lcrec_mini.generate.metrics.seeded_difference`).
 
 Where the curve meets SASRec: NDCG@10 is fitted as a + b log(minutes) through the last
 three points of each seed, and the minutes where the fit reaches SASRec's NDCG@10 are
-reported per seed (an extrapolation, labelled as one; none when the fit does not rise).
+reported per seed (an extrapolation, labelled as one; none when the fit does not rise),
+with their median and range across the seeds as its uncertainty. Those minutes, and the
+measured curve's last point, are also put in minutes of a Colab T4 / L4 / A100 (estimates,
+labelled so: this machine's measured training FLOP rate against each card's data-sheet
+peak at 20% to 50% utilisation, never faster than a floor per optimizer step; see
+:func:`gpu_minutes` and ``colab_estimate.py``).
 
 The earlier points are checkpoints of one run whose cosine schedule was planned for
 the whole budget, so their learning rate had not decayed yet: each is a lower bound
@@ -43,7 +48,42 @@ from lcrec_mini.core.stage import stage_seconds  # noqa: E402
 from lcrec_mini.data.splits import test_case  # noqa: E402
 from lcrec_mini.generate.metrics import per_user, seeded_difference  # noqa: E402
 
+from colab_estimate import GPUS, PASS_SECONDS, SMOL_N, UTILISATION  # noqa: E402  (this folder is on sys.path)
+
 RESULTS = Path(__file__).parent / "results"
+#: FLOPs of one LoRA training step per token of SmolLM2-135M: forward 2 N, input gradients
+#: 2 N (frozen weights need no weight gradient; bench_ceiling.md: "about twice" the forward)
+TRAIN_FLOPS_PER_TOKEN = 4 * SMOL_N
+#: the least time a GPU spends on one optimizer step of a small model, whatever its FLOPs:
+#: forward, backward and update as three passes of kernel launches (colab_estimate's PASS_SECONDS each)
+STEP_FLOOR_S = 3 * PASS_SECONDS
+
+
+def gpu_minutes(cpu_minutes: float, cpu_tokens_per_s: float, steps: float) -> dict[str, tuple[float, float]]:
+    """Estimated minutes of each Colab GPU for the tuning this machine did in ``cpu_minutes``
+    at ``cpu_tokens_per_s`` over ``steps`` optimizer steps: the same FLOPs at 50% (first)
+    and 20% (second) of the card's data-sheet peak, each at least ``steps`` x
+    ``STEP_FLOOR_S``. An estimate from data sheets, not a measurement."""
+    flops = cpu_minutes * 60 * cpu_tokens_per_s * TRAIN_FLOPS_PER_TOKEN
+    floor = steps * STEP_FLOOR_S
+    return {gpu: tuple(max(flops / (tflops * 1e12 * u), floor) / 60 for u in (max(UTILISATION), min(UTILISATION)))
+            for gpu, (tflops, _) in GPUS.items()}
+
+
+def crossing_summary(cross: list[float | None]) -> tuple[float, float, float] | None:
+    """(median, lowest, highest) of the seeds' crossing minutes; None unless every seed's fit rises."""
+    if not cross or any(c is None for c in cross):
+        return None
+    return float(np.median(cross)), float(min(cross)), float(max(cross))
+
+
+def gpu_line(what: str, cpu_minutes: float, tokens_per_s: float, steps_per_minute: float) -> str:
+    steps = cpu_minutes * steps_per_minute
+    est = gpu_minutes(cpu_minutes, tokens_per_s, steps)
+    floor = steps * STEP_FLOOR_S / 60
+    cells = [f"{g} about {lo:.1f} min (the per-step floor)" if hi <= floor * 1.0001 else f"{g} {lo:.1f} to {hi:.1f} min"
+             for g, (lo, hi) in est.items()]
+    return f"{what}, {steps:,.0f} steps: " + ", ".join(cells)
 
 
 def points(run_dir: Path) -> list[tuple[int, Path, float]]:
@@ -181,11 +221,29 @@ def main() -> None:
         shown = ", ".join("no crossing (the fit does not rise)" if c is None else f"{c:.0f} min" for c in cross)
         lines += ["", "Extrapolated (a + b log minutes through the last three points, per seed) minutes of this "
                   f"machine at which LC-Rec would reach SASRec's NDCG@10: {shown}."]
+    measured = next((r for r in rows if r["minus_sasrec"] - 2 * r["se_minus_sasrec"] > 0), None)
+    if measured:
+        lines += ["", f"Measured: LC-Rec is above SASRec by more than two standard errors from {measured['step']} steps "
+                  f"({measured['minutes']:.1f} min) on."]
+    stats = [json.loads((d / "tune" / "train_stats.json").read_text()) for d in run_dirs]
+    tok_s = float(np.mean([s["tokens_per_second"] for s in stats]))
+    per_min = float(np.mean([s["steps"] / (s["train_seconds"] / 60) for s in stats]))
+    summary = crossing_summary(cross)
+    gpu = [gpu_line(f"the whole measured curve ({rows[-1]['minutes']:.0f} min here)", rows[-1]["minutes"], tok_s, per_min)]
+    if summary:
+        med, lo, hi = summary
+        gpu.append(gpu_line(f"the extrapolated crossing (median of the seeds, {med:.0f} min here; the seeds "
+                            f"range {lo:.0f} to {hi:.0f})", med, tok_s, per_min))
+    lines += ["", f"On Colab GPUs (estimates, not measurements: this machine's {tok_s:.0f} tokens/s x "
+              f"{TRAIN_FLOPS_PER_TOKEN / 1e6:.0f} MFLOP per token against each card's data-sheet peak at "
+              f"{min(UTILISATION):.0%} to {max(UTILISATION):.0%} utilisation, at least {STEP_FLOOR_S * 1000:.0f} ms per "
+              "optimizer step): " + "; ".join(gpu) + "."]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compute_curve.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "compute_curve.json").write_text(json.dumps({"rows": rows, "baselines": {
         k: bl[k] for k in ("most_popular", "sasrec")}, "preset": cfg.preset, "model": cfg.tune.model,
-        "seed": cfg.seed, "training_seeds": seeds, "crossing_minutes": cross}, indent=1))
+        "seed": cfg.seed, "training_seeds": seeds, "crossing_minutes": cross,
+        "crossing_summary": summary, "tokens_per_second": tok_s}, indent=1))
     print("\n".join(lines))
     plot(rows, bl, RESULTS / "compute_curve.png")
 

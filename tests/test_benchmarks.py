@@ -142,3 +142,17 @@ def test_cf_lever_verdict_counts_the_seeds():
     out = lever.compare(swing, cooc)
     assert out["hr@10"]["difference"] > 0 and out["hr@10"]["verdict"] == "not resolved"
     assert "| NDCG@10 |" in lever.table(out, "cpu", 44_000, 30.0) and "training seeds 42, 43, 44" in lever.table(out, "cpu", 44_000, 30.0)
+
+
+def test_compute_curve_puts_cpu_minutes_in_gpu_minutes_with_a_floor_per_step():
+    cc = load("compute_curve")
+    # 100 min at 150 tokens/s: 9e5 tokens x 4 N FLOPs; a T4 at 50% / 20% of 65 TFLOP/s
+    est = cc.gpu_minutes(100, 150, steps=10)
+    flops = 100 * 60 * 150 * cc.TRAIN_FLOPS_PER_TOKEN
+    assert est["T4 (fp16)"] == pytest.approx((flops / (65e12 * 0.5) / 60, flops / (65e12 * 0.2) / 60))
+    assert est["A100 40GB (bf16)"][0] < est["L4 (bf16)"][0] < est["T4 (fp16)"][0]
+    # many small steps: the per-step floor, not the FLOPs, sets the time
+    many = cc.gpu_minutes(100, 150, steps=100_000)
+    assert many["A100 40GB (bf16)"] == pytest.approx((100_000 * cc.STEP_FLOOR_S / 60,) * 2)
+    assert cc.crossing_summary([300.0, 100.0, 200.0]) == (200.0, 100.0, 300.0)
+    assert cc.crossing_summary([300.0, None, 200.0]) is None and cc.crossing_summary([]) is None
