@@ -36,7 +36,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.book.inputs import training_set  # noqa: E402
 from lcrec_mini.core.config import make_config  # noqa: E402
 from lcrec_mini.core.stage import read_json, stage_seconds  # noqa: E402
 
@@ -62,6 +61,8 @@ SMOL_N = 106e6  # SmolLM2-135M's non-embedding weights (bench_ceiling: forward 2
 
 def cpu_tokens_per_task(cpu_cfg, run_dir: Path) -> dict[str, float]:
     """Mean tokens per training example of each task in the cpu run, as the tuner counts them."""
+    from lcrec_mini.book.inputs import training_set  # the tokenizer (transformers): only when counting
+
     train_ex, train, _ = training_set(cpu_cfg, run_dir)
     lengths = defaultdict(list)
     for ex, n in zip(train_ex, train.lengths()):

@@ -70,6 +70,18 @@ def gpu_minutes(cpu_minutes: float, cpu_tokens_per_s: float, steps: float) -> di
             for gpu, (tflops, _) in GPUS.items()}
 
 
+def measured_crossing(rows: list[dict]) -> dict | None:
+    """The first point from which every later point of the curve is above SASRec by more
+    than two standard errors (None: the curve's last point is not)."""
+    above = [r["minus_sasrec"] - 2 * r["se_minus_sasrec"] > 0 for r in rows]
+    first = None
+    for i in range(len(rows) - 1, -1, -1):
+        if not above[i]:
+            break
+        first = rows[i]
+    return first
+
+
 def crossing_summary(cross: list[float | None]) -> tuple[float, float, float] | None:
     """(median, lowest, highest) of the seeds' crossing minutes; None unless every seed's fit rises."""
     if not cross or any(c is None for c in cross):
@@ -221,23 +233,34 @@ def main() -> None:
         shown = ", ".join("no crossing (the fit does not rise)" if c is None else f"{c:.0f} min" for c in cross)
         lines += ["", "Extrapolated (a + b log minutes through the last three points, per seed) minutes of this "
                   f"machine at which LC-Rec would reach SASRec's NDCG@10: {shown}."]
-    measured = next((r for r in rows if r["minus_sasrec"] - 2 * r["se_minus_sasrec"] > 0), None)
-    if measured:
-        lines += ["", f"Measured: LC-Rec is above SASRec by more than two standard errors from {measured['step']} steps "
-                  f"({measured['minutes']:.1f} min) on."]
+    measured = measured_crossing(rows)
+    lines += ["", f"Measured: LC-Rec is above SASRec by more than two standard errors from {measured['step']} steps "
+              f"({measured['minutes']:.1f} min) on." if measured else
+              "Measured: no point of the curve is above SASRec by more than two standard errors."]
     stats = [json.loads((d / "tune" / "train_stats.json").read_text()) for d in run_dirs]
     tok_s = float(np.mean([s["tokens_per_second"] for s in stats]))
-    per_min = float(np.mean([s["steps"] / (s["train_seconds"] / 60) for s in stats]))
+    # steps per minute of the process that trained them (a resumed tune times only its own steps)
+    per_min = float(np.mean([(s["steps"] - s.get("resumed_from_step", 0)) / (s["train_seconds"] / 60) for s in stats]))
     summary = crossing_summary(cross)
-    gpu = [gpu_line(f"the whole measured curve ({rows[-1]['minutes']:.0f} min here)", rows[-1]["minutes"], tok_s, per_min)]
-    if summary:
-        med, lo, hi = summary
-        gpu.append(gpu_line(f"the extrapolated crossing (median of the seeds, {med:.0f} min here; the seeds "
-                            f"range {lo:.0f} to {hi:.0f})", med, tok_s, per_min))
-    lines += ["", f"On Colab GPUs (estimates, not measurements: this machine's {tok_s:.0f} tokens/s x "
-              f"{TRAIN_FLOPS_PER_TOKEN / 1e6:.0f} MFLOP per token against each card's data-sheet peak at "
-              f"{min(UTILISATION):.0%} to {max(UTILISATION):.0%} utilisation, at least {STEP_FLOOR_S * 1000:.0f} ms per "
-              "optimizer step): " + "; ".join(gpu) + "."]
+    if cfg.tune.model != "smollm2" or cfg.tune.gradient_checkpointing:
+        lines += ["", f"(No Colab estimate: it counts {TRAIN_FLOPS_PER_TOKEN / 1e6:.0f} MFLOP per token, SmolLM2-135M "
+                  "without gradient checkpointing, not this preset's model.)"]
+    else:
+        gpu = [gpu_line(f"the whole measured curve ({rows[-1]['minutes']:.0f} min here)", rows[-1]["minutes"], tok_s, per_min)]
+        if measured:
+            gpu.append(gpu_line(f"the measured crossing ({measured['minutes']:.0f} min here)", measured["minutes"], tok_s,
+                                per_min))
+        if summary:
+            med, lo, hi = summary
+            gpu.append(gpu_line(f"the extrapolated crossing (median of the seeds, {med:.0f} min here; the seeds "
+                                f"range {lo:.0f} to {hi:.0f})", med, tok_s, per_min))
+        peaks = ", ".join(f"{g.split(' (')[0]} {t} TFLOP/s" for g, (t, _) in GPUS.items())
+        lines += ["", "Tuning alone on Colab GPUs, **estimated, not measured** (no GPU has run this curve): this "
+                  f"machine's {tok_s:.0f} tokens/s x {TRAIN_FLOPS_PER_TOKEN / 1e6:.0f} MFLOP per token (LoRA step of "
+                  f"SmolLM2-135M) against each card's dense peak from its data sheet ({peaks}) at an assumed "
+                  f"{min(UTILISATION):.0%} to {max(UTILISATION):.0%} utilisation, and an assumed floor of "
+                  f"{STEP_FLOOR_S * 1000:.0f} ms per optimizer step (kernel launches; `colab_estimate.py`); model "
+                  "loading and evaluation not included: " + "; ".join(gpu) + "."]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compute_curve.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "compute_curve.json").write_text(json.dumps({"rows": rows, "baselines": {

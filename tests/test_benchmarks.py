@@ -115,15 +115,27 @@ def _study_row(ranks_by_seed: dict[str, list]) -> dict:
     return {"seeds": seeds, **seed_means(seeds)}
 
 
-def test_cf_lever_refuses_a_study_without_the_seeds_it_pairs_with(tmp_path):
+def test_cf_lever_refuses_a_study_it_cannot_pair_with(tmp_path):
     lever = load("cf_lever")
     with pytest.raises(SystemExit, match="results.json not found"):
-        lever.check_study(tmp_path, [42, 43, 44])
+        lever.check_study(tmp_path, [42, 43, 44], "cpu")
+    budget = {"tokens": lever.STUDY_BUDGETS["cpu"].tokens, "users": 0, "seeds": list(lever.STUDY_SEEDS)}
     row = _study_row({"42": [1, None, 3]})
-    (tmp_path / "results.json").write_text(json.dumps({"runs": {"index-lcrec-all": row}}))
+    res = {"preset": "cpu", "budget": budget, "seed": 42, "runs": {"index-lcrec-all": row}}
+    (tmp_path / "results.json").write_text(json.dumps({**res, "preset": "smoke"}))
+    with pytest.raises(SystemExit, match="preset 'smoke'"):  # another preset's study: refused
+        lever.check_study(tmp_path, [42, 43, 44], "cpu")
+    (tmp_path / "results.json").write_text(json.dumps(res))
     with pytest.raises(SystemExit, match=r"training seeds \[42\], not \[43, 44\]"):
-        lever.check_study(tmp_path, [42, 43, 44])
-    assert lever.check_study(tmp_path, [42])["n_seeds"] == 1
+        lever.check_study(tmp_path, [42, 43, 44], "cpu")
+    assert lever.check_study(tmp_path, [42], "cpu")["seed"] == 42
+    # a seed without per-user ranks would drop the pairing from the standard error: refused
+    row["seeds"]["42"]["ranks"] = None
+    (tmp_path / "results.json").write_text(json.dumps(res))
+    with pytest.raises(SystemExit, match="per-user ranks"):
+        lever.check_study(tmp_path, [42], "cpu")
+    with pytest.raises(SystemExit, match="per-user ranks"):
+        lever.check_paired(_study_row({"42": [1, None, 3]})["seeds"], "x", n_users=4)
     # the lever's configuration is the study's main one with the other collaborative source
     assert lever.CF_RUN.overrides == {**lever.MAIN.overrides, "embed.cf_source": "sasrec"}
 
@@ -141,18 +153,36 @@ def test_cf_lever_verdict_counts_the_seeds():
     swing = _study_row({"42": [1] * users, "43": [None] * users, "44": same})
     out = lever.compare(swing, cooc)
     assert out["hr@10"]["difference"] > 0 and out["hr@10"]["verdict"] == "not resolved"
-    assert "| NDCG@10 |" in lever.table(out, "cpu", 44_000, 30.0) and "training seeds 42, 43, 44" in lever.table(out, "cpu", 44_000, 30.0)
+    text = lever.table(out, "cpu", 44_000, 42, 30.0)
+    assert "| NDCG@10 |" in text and "training seeds 42, 43, 44" in text and "built once" in text
 
 
-def test_compute_curve_puts_cpu_minutes_in_gpu_minutes_with_a_floor_per_step():
+def test_cf_lever_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch):
+    lever = load("cf_lever")
+    for argv, msg in ((["--seeds", "42", "42", "42"], "at least 3 different seeds"),
+                      (["--preset", "huge"], "--preset 'huge'"),
+                      (["--out", str(tmp_path / "no" / "x.md")], "does not exist"),
+                      (["--study-dir", str(tmp_path)], "results.json not found")):
+        monkeypatch.setattr(sys, "argv", ["cf_lever.py", *argv])
+        with pytest.raises(SystemExit, match=msg):
+            lever.main()
+
+
+def test_compute_curve_names_a_measured_crossing_only_when_it_lasts():
     cc = load("compute_curve")
-    # 100 min at 150 tokens/s: 9e5 tokens x 4 N FLOPs; a T4 at 50% / 20% of 65 TFLOP/s
-    est = cc.gpu_minutes(100, 150, steps=10)
-    flops = 100 * 60 * 150 * cc.TRAIN_FLOPS_PER_TOKEN
-    assert est["T4 (fp16)"] == pytest.approx((flops / (65e12 * 0.5) / 60, flops / (65e12 * 0.2) / 60))
-    assert est["A100 40GB (bf16)"][0] < est["L4 (bf16)"][0] < est["T4 (fp16)"][0]
-    # many small steps: the per-step floor, not the FLOPs, sets the time
-    many = cc.gpu_minutes(100, 150, steps=100_000)
-    assert many["A100 40GB (bf16)"] == pytest.approx((100_000 * cc.STEP_FLOOR_S / 60,) * 2)
-    assert cc.crossing_summary([300.0, 100.0, 200.0]) == (200.0, 100.0, 300.0)
-    assert cc.crossing_summary([300.0, None, 200.0]) is None and cc.crossing_summary([]) is None
+    rows = [{"step": s, "minutes": s / 10, "minus_sasrec": d, "se_minus_sasrec": 0.001}
+            for s, d in ((100, -0.01), (200, 0.01), (300, -0.01), (400, 0.01), (500, 0.02))]
+    assert cc.measured_crossing(rows)["step"] == 400  # 200 is above, but 300 falls back
+    assert cc.measured_crossing(rows[:3]) is None
+
+
+def test_compute_curve_help_does_not_import_torch():
+    """--help and the refusals come before torch and transformers (seconds to import)."""
+    import subprocess
+
+    script = BENCH / "compute_curve.py"
+    code = (f"import runpy, sys\nsys.path.insert(0, {str(BENCH)!r})\nsys.argv = [{str(script)!r}, '--help']\n"
+            f"try:\n    runpy.run_path({str(script)!r}, run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False False"
