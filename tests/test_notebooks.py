@@ -221,7 +221,9 @@ def test_results_notebook_runs_the_study(executed):
     assert len(res["runs"]) == 9 and {"intention", "token_pca", "case_studies"} <= set(res)
     assert all(len(r["seeds"]) == 3 for r in res["runs"].values())  # every configuration with 3 training seeds
     runs = {f"{name}-s{s}" for name, r in res["runs"].items() for s in r["seeds"]}
-    assert set(res["wall_seconds"]) == runs | {"pca-mean-init-s42", "intention", "token_pca", "case_studies"}
+    pca = {f"pca-mean-init-s{s}" for s in res["budget"]["seeds"]}
+    assert set(res["wall_seconds"]) == runs | pca | {"intention", "token_pca", "case_studies"}
+    assert len(res["token_pca"]["by_seed"]) == len(res["case_studies"]["by_seed"]) == 3  # every seed analysed
     assert figures(nb) == 3  # indexing methods, ablation, token PCA
     html = html_text(nb)
     assert "paper&#x27;s claim" in html or "paper's claim" in html

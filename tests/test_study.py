@@ -45,7 +45,8 @@ def test_equal_tokens_give_the_longer_examples_fewer_steps(monkeypatch, tmp_path
 def test_cpu_study_is_planned_within_five_hours():
     est = estimate_seconds("cpu")
     runs = {run_name(r, s) for r in study_runs() for s in STUDY_SEEDS}
-    assert set(est) == runs | {run_name(PCA_RUN, STUDY_SEEDS[0]), "intention", "token_pca", "case_studies"}
+    pca = {run_name(PCA_RUN, s) for s in STUDY_SEEDS}  # the token PCA with every training seed too
+    assert set(est) == runs | pca | {"intention", "token_pca", "case_studies"}
     assert sum(est.values()) <= 5 * 3600
 
 
@@ -78,8 +79,9 @@ def _runs(lcrec_all=0.05):
 def test_claims_verdicts_follow_the_numbers():
     res = {"runs": _runs(),
            "intention": {k: {"hr@10": v} for k, v in (("query", 0.1), ("query+history", 0.2), ("history", 0.05))},
-           "token_pca": {"before tuning": {"centroid_gap": 1.0, "index_spread": 0.1},
-                         "after tuning": {"centroid_gap": 0.5, "index_spread": 0.6}},
+           "token_pca": {"by_seed": {s: {"before tuning": {"centroid_gap": 1.0, "index_spread": 0.1},
+                                         "after tuning": {"centroid_gap": 0.5, "index_spread": a}}
+                                     for s, a in (("42", 0.6), ("43", 0.7), ("44", 0.65))}},
            "case_studies": {"mean_title_overlap_by_prefix_length": [0.1, 0.3, 0.6],
                             "related_items": {"items": 50, "co_interaction_by_index": 0.4, "co_interaction_by_text": 0.6}}}
     for r in res["runs"].values():
@@ -218,4 +220,38 @@ def test_token_pca_claim_is_not_tested_when_the_rows_start_among_the_words():
     (c,) = claims({"runs": {}, "token_pca": pca})
     assert c["held here"] == "not testable here" and "cannot test the claim" in c["our evidence"]
     pca["before tuning"]["index_spread"] = 0.05
-    assert claims({"runs": {}, "token_pca": pca})[0]["held here"] == "holds"
+    # one training seed: no standard error, so no verdict either way
+    assert claims({"runs": {}, "token_pca": pca})[0]["held here"] == "not resolved (1 training seed)"
+
+
+def _pca(after: list[float], before: float = 0.05) -> dict:
+    return {"by_seed": {str(42 + i): {"before tuning": {"centroid_gap": 1.0, "index_spread": before},
+                                      "after tuning": {"centroid_gap": 0.2, "index_spread": a}}
+                        for i, a in enumerate(after)}}
+
+
+def test_token_pca_claim_counts_the_training_seeds():
+    (c,) = claims({"runs": {}, "token_pca": _pca([0.9, 1.0, 0.95])})
+    assert c["held here"] == "holds" and "3 training seeds" in c["our evidence"] and "(SE " in c["our evidence"]
+    # one seed moves them, two do not: the seeds' spread holds zero
+    assert claims({"runs": {}, "token_pca": _pca([0.9, 0.05, 0.04])})[0]["held here"] == "not resolved"
+    # every seed moves them a little, but they stay a cluster of their own
+    assert claims({"runs": {}, "token_pca": _pca([0.2, 0.22, 0.21])})[0]["held here"] == "does not hold"
+
+
+def test_prefix_title_verdict_pairs_the_items_and_counts_the_seeds():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rel = {"items": 50, "co_interaction_by_index": 0.4, "co_interaction_by_text": 0.3, "difference_se": 0.01}
+
+    def cs(full_gain: list[float]) -> dict:
+        by_seed = {str(42 + i): {"f1": [[0.1, 0.1, 0.1 + g + 0.01 * rng.normal()] for _ in range(60)],
+                                 "distinct_title_share": 0.5} for i, g in enumerate(full_gain)}
+        return {"mean_title_overlap_by_prefix_length": [0, 0, 0], "related_items": rel, "by_seed": by_seed,
+                "prefix_generation": []}
+
+    c = claims({"runs": {}, "case_studies": cs([0.2, 0.21, 0.19])})[0]
+    assert c["held here"] == "holds" and "60 items x 3 training seeds" in c["our evidence"]
+    # every item agrees within a seed, but the seeds disagree in sign: not resolved
+    assert claims({"runs": {}, "case_studies": cs([0.2, -0.2, 0.01])})[0]["held here"] == "not resolved"

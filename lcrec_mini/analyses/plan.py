@@ -35,11 +35,12 @@ class Budget:
 
 STUDY_BUDGETS: dict[str, Budget] = {
     "smoke": Budget(tokens=1_500, users=12, s_per_token=0.002, s_per_user=0.02, s_fixed=15),
-    # cpu: ~44,000 tokens per run (about 55 steps of seqrec windows, 3.7 minutes at ~200
-    # tokens/s) and all 943 test users (0.30 s per user with 20 beams), so every difference
-    # has the full sample behind it: 3 seeds of 9 configurations plus the analyses in under
-    # 5 hours of 2 cores, in resumable pieces
-    "cpu": Budget(tokens=44_000, users=0, s_per_token=0.005, s_per_user=0.30, s_fixed=40),
+    # cpu: ~36,000 tokens per run (about 54 steps of seqrec windows, 3 minutes at ~200
+    # tokens/s on an AVX-512 Zen 4/5, 4 at ~150 on a Zen 3) and all 943 test users (0.30 s
+    # per user with 20 beams), so every difference has the full sample behind it: 3 seeds of
+    # 9 configurations, 3 of the token-PCA run and the analyses of 3 seeds in under 5 hours
+    # of 2 cores (the slowest of this project's CPUs included), in resumable pieces
+    "cpu": Budget(tokens=36_000, users=0, s_per_token=0.005, s_per_user=0.30, s_fixed=40),
     "colab": Budget(tokens=2_000_000, users=0, s_per_token=0.0005, s_per_user=0.05, s_fixed=120),
     "paper": Budget(tokens=0, users=0, s_per_token=0.002, s_per_user=0.2, s_fixed=600),
 }

@@ -126,10 +126,10 @@ def estimate_seconds(preset: str) -> dict[str, float]:
     users = b.users or 1000
     per_run = b.s_fixed + tokens * b.s_per_token + users * b.s_per_user * (base.eval.beams / 20)
     est = {run_name(r, s): per_run for r in study_runs() for s in STUDY_SEEDS}
-    est[run_name(PCA_RUN, STUDY_SEEDS[0])] = b.s_fixed + tokens * b.s_per_token
+    est.update({run_name(PCA_RUN, s): b.s_fixed + tokens * b.s_per_token for s in STUDY_SEEDS})
     est["intention"] = len(STUDY_SEEDS) * (2 * users * b.s_per_user + b.s_fixed)
     est["token_pca"] = b.s_fixed
-    est["case_studies"] = b.s_fixed + 100 * 3 * 0.5
+    est["case_studies"] = len(STUDY_SEEDS) * (b.s_fixed + 100 * 3 * 0.5)
     return est
 
 
@@ -196,18 +196,33 @@ def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
     return out
 
 
-def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path) -> dict[str, Any]:
-    import matplotlib.pyplot as plt  # no backend switch: inside a notebook that would hide later figures
-
+def _token_pca(run_dir: Path, cfg: Config, fig_dir: Path | None = None) -> dict[str, Any]:
+    """Centroid gap and spread of the index tokens before and after tuning in ``run_dir``
+    (the figure to ``fig_dir/token_pca.png`` when given)."""
     run = Run(run_dir)
     weights, tok, _ = load_embedding_weights(run_dir, cfg.data.cache_dir)
     index_ids = tok.convert_tokens_to_ids(run.vocabulary)
     word_ids = word_token_ids(tok, 2000, seed=cfg.seed, vocab_limit=min(index_ids))
     res = token_embedding_pca(weights, word_ids, index_ids)
-    fig = plot_token_pca(res, run.levels, run.codebook_size)
-    fig.savefig(fig_dir / "token_pca.png", dpi=110)
-    plt.close(fig)
+    if fig_dir is not None:
+        import matplotlib.pyplot as plt  # no backend switch: inside a notebook that would hide later figures
+
+        fig = plot_token_pca(res, run.levels, run.codebook_size)
+        fig.savefig(fig_dir / "token_pca.png", dpi=110)
+        plt.close(fig)
     return {k: {"centroid_gap": v["centroid_gap"], "index_spread": v["index_spread"]} for k, v in res.items()}
+
+
+def token_pca_seeds(run_dirs: dict[int, Path], cfg: Config, fig_dir: Path) -> dict[str, Any]:
+    """:func:`_token_pca` of the PCA run of every training seed: the first seed's numbers at
+    the top (its figure is drawn), every seed's under ``by_seed``."""
+    by_seed = {str(s): _token_pca(d, cfg, fig_dir if i == 0 else None) for i, (s, d) in enumerate(run_dirs.items())}
+    return {**next(iter(by_seed.values())), "by_seed": by_seed}
+
+
+def per_item_f1(cs: dict[str, Any]) -> list[list[float]]:
+    """Each item's word F1 at each prefix length, from :func:`case_studies`."""
+    return [[r["overlap_with_title"] for r in g["rows"]] for g in cs["prefix_generation"]]
 
 
 #: words left out of the title F1, as SQuAD's evaluation leaves them out of answers: an
@@ -335,9 +350,9 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     results.setdefault("wall_seconds", {})
     est = estimate_seconds(preset)
     todo = [n for n in est if (not only or n in only or n.rsplit("-s", 1)[0] in only) and n not in results["wall_seconds"]]
-    pca_name = run_name(PCA_RUN, STUDY_SEEDS[0])
-    if "token_pca" in todo and pca_name not in todo and pca_name not in results["wall_seconds"]:
-        todo.append(pca_name)  # the analysis needs its run
+    pca_names = {s: run_name(PCA_RUN, s) for s in STUDY_SEEDS}
+    if "token_pca" in todo:  # the analysis needs its runs
+        todo += [n for n in pca_names.values() if n not in todo and n not in results["wall_seconds"]]
     log(f"Study {preset}: {len(est)} parts, {len(todo)} to run; estimated {sum(est[n] for n in todo) / 60:.0f} min "
         f"(of {sum(est.values()) / 60:.0f} min for the whole study) -> {os.path.relpath(study_dir)}")
 
@@ -360,10 +375,12 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     main_cfgs = {s: run_config(preset, next(r for r in study_runs() if r.name == MAIN_RUN), s) for s in STUDY_SEEDS}
     fig_dir = study_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
-    if pca_name in todo:
+    for seed, pca_name in pca_names.items():
+        if pca_name not in todo:
+            continue
         t0 = time.perf_counter()
-        log(f"== {pca_name}: {PCA_RUN.label}, training seed {STUDY_SEEDS[0]} (tuned only)")
-        _tune_and_eval(preset, study_dir, PCA_RUN, STUDY_SEEDS[0], b.tokens, ("tune",), log)
+        log(f"== {pca_name}: {PCA_RUN.label}, training seed {seed} (tuned only)")
+        _tune_and_eval(preset, study_dir, PCA_RUN, seed, b.tokens, ("tune",), log)
         results["wall_seconds"][pca_name] = round(time.perf_counter() - t0, 1)
         save()
     main_dirs = {s: study_dir / f"{MAIN_RUN}-s{s}" for s in STUDY_SEEDS}
@@ -376,15 +393,34 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
                 save()
         return results.pop("intention_by_seed")
 
-    parts = (("intention", all, intentions),
-             ("token_pca", None, lambda: _token_pca(study_dir / pca_name, main_cfgs[STUDY_SEEDS[0]], fig_dir)),
-             ("case_studies", None, lambda: case_studies(main_dirs[STUDY_SEEDS[0]], main_cfgs[STUDY_SEEDS[0]], 100)))
-    for part, needs_all, fn in parts:
+    def case_studies_seeds() -> dict[str, Any]:
+        """The case studies of the main configuration's model of every training seed: the
+        first seed's in full (its generations are shown), every seed's per-item F1 under
+        ``by_seed`` (the Fig. 5a verdict pairs the items and counts the seeds)."""
+        done = results.setdefault("case_studies_by_seed", {})
+        for s in STUDY_SEEDS:  # each seed kept as it finishes
+            if str(s) not in done:
+                log(f"   case studies, training seed {s}")
+                done[str(s)] = case_studies(main_dirs[s], main_cfgs[s], 100)
+                if s != STUDY_SEEDS[0]:  # the others' generations are not shown: their F1 is enough
+                    done[str(s)] = {"f1": per_item_f1(done[str(s)]),
+                                    "distinct_title_share": done[str(s)]["distinct_title_share"]}
+                save()
+        by_seed = results.pop("case_studies_by_seed")
+        first = by_seed[str(STUDY_SEEDS[0])]
+        return {**first, "by_seed": {s: v if "f1" in v else {"f1": per_item_f1(v),
+                                                              "distinct_title_share": v["distinct_title_share"]}
+                                     for s, v in by_seed.items()}}
+
+    pca_dirs = {s: study_dir / n for s, n in pca_names.items()}
+    parts = (("intention", intentions),
+             ("token_pca", lambda: token_pca_seeds(pca_dirs, main_cfgs[STUDY_SEEDS[0]], fig_dir)),
+             ("case_studies", case_studies_seeds))
+    for part, fn in parts:
         if part not in todo:
             continue
-        need = ([main_dirs[s] / "eval" / "metrics.json" for s in STUDY_SEEDS] if needs_all
-                else [study_dir / pca_name / "tune" / "tune_meta.json"] if part == "token_pca"
-                else [main_dirs[STUDY_SEEDS[0]] / "eval" / "metrics.json"])
+        need = ([d / "tune" / "tune_meta.json" for d in pca_dirs.values()] if part == "token_pca"
+                else [main_dirs[s] / "eval" / "metrics.json" for s in STUDY_SEEDS])
         missing = [str(p.parent.parent.name) for p in need if not p.exists()]
         if missing:
             log(f"[{part}] needs the runs {', '.join(missing)}; skipped")

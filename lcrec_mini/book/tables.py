@@ -351,16 +351,19 @@ def claim_evidence(c: Claim) -> str:
                 f"{_diff(*d['intention + history - intention alone'])}, intention alone minus history alone "
                 f"{_diff(*d['intention alone - history alone'])} ({_sample(c)})")
     if c.key == "token_pca":
-        return (f"spread (words = 1) {v['spread before']:.2f} -> {v['spread after']:.2f}; centroid gap "
-                f"{v['gap before']:.2f} -> {v['gap after']:.2f} (every index token and 2,000 word tokens of one "
-                "model: a measurement, not a sample, so no standard error)"
+        seeds = f"{c.n_seeds} training seed{'s' if c.n_seeds != 1 else ''}"
+        return (f"spread of the index tokens (the words' = 1) {v['spread before']:.2f} -> {v['spread after']:.2f}, "
+                f"after minus before {_diff(*d['spread after - before'])}; centroid gap {v['gap before']:.2f} -> "
+                f"{v['gap after']:.2f} (every index token and 2,000 word tokens; means over {seeds}, SE over the seeds)"
                 + ("; the rows start among the words (semantic init), so this run cannot test the claim"
                    if v["started among the words"] else ""))
     if c.key == "prefix_titles":
         share = v.get("distinct titles")
         distinct = f"; {share:.0%} of the full-index titles distinct" if share is not None else ""
+        over = f"{c.n_users} items" + (f" x {c.n_seeds} training seeds (items paired, SE over items and seeds)"
+                                       if c.n_seeds > 1 else "")
         return ("word F1 with the true title (articles left out) by prefix length: " + ", ".join(f"{x:.2f}" for x in v["word F1 by prefix length"])
-                + f"; full index minus first code {_diff(*d['full index - first code'])} over {c.n_users} items{distinct}")
+                + f"; full index minus first code {_diff(*d['full index - first code'])} over {over}{distinct}")
     if c.key == "related_items":
         return (f"overlap (Jaccard) of the users of an item and of its 5 related items: by index {v['by index']:.4f}, "
                 f"by text {v['by text']:.4f}; by index minus by text {_diff(*d['by index - by text'])} "
