@@ -81,6 +81,23 @@ def test_index_passes_repeat_every_item_with_its_own_draws():
     assert sorted(e["item"] for e in three if e["task"] == "item2index") == list(range(12))
 
 
+def test_index2item_variants_choose_the_answers_and_leave_the_other_draws_alone():
+    base = fixture_examples()["train"]
+    titled = fixture_examples("tasks.index2item_variants=[title,both]")["train"]
+    rows = [e for e in titled if e["task"] == "index2item"]
+    assert sorted(e["item"] for e in rows) == list(range(12))  # still every item once
+    assert {e["variant"] for e in rows} == {"title", "both"}  # every answer holds the title
+    # item2index draws as before (the key is index2item's alone)
+    assert [e for e in titled if e["task"] == "item2index"] == [e for e in base if e["task"] == "item2index"]
+    with pytest.raises(ConfigError, match="expected a non-empty list, without repeats, of title, description, both"):
+        tasks_cfg("tasks.index2item_variants=[title,name]")
+    # the default (LC-Rec's three) leaves the fingerprint of runs made before the key existed
+    cfg = make_config("cpu")
+    assert "index2item_variants" not in cfg.fingerprint_dict("tasks")["tasks"]
+    other = make_config("cpu", set_items=["tasks.index2item_variants=[title,both]"])
+    assert other.fingerprint("tasks") != cfg.fingerprint("tasks")
+
+
 def test_no_valid_or_test_item_leaks_into_training():
     ex = fixture_examples()
     for e in ex["train"]:

@@ -22,6 +22,13 @@ TASK_LIST = Allowed(lambda v: "seqrec" in v and all(t in registered_tasks() for 
                     + ", ".join(registered_tasks()))
 
 
+#: the texts item2index and index2item pair with an index: the title, the description, or both
+TEXT_VARIANTS = ("title", "description", "both")
+VARIANT_LIST = Allowed(lambda v: isinstance(v, list) and bool(v) and len(set(v)) == len(v)
+                       and all(x in TEXT_VARIANTS for x in v),
+                       lambda: "a non-empty list, without repeats, of " + ", ".join(TEXT_VARIANTS))
+
+
 @dataclass
 class TasksConfig:
     """Alignment tasks as instruction examples (stage ``tasks``)."""
@@ -41,6 +48,12 @@ class TasksConfig:
     #: rows per item in index2item alone (0: ``index_passes``): reading an index back as
     #: text is what the case studies ask of the model (paper Fig. 5a)
     index2item_passes: int = setting(0, at_least(0), fingerprint=IF_CHANGED)
+    #: the text variants an index2item row draws its answer from (LC-Rec: all three). On
+    #: data whose descriptions are made from metadata (ML-100K's year and genres), [title,
+    #: both] puts every item's title in the answers; an item without a description answers
+    #: with its title whatever the list
+    index2item_variants: list[str] = setting(factory=lambda: list(TEXT_VARIANTS), allowed=VARIANT_LIST,
+                                             fingerprint=IF_CHANGED)
     #: user preference / intention text: ``template`` (deterministic) or ``llm``
     user_text: str = setting("template", one_of("template", "llm"))
     user_text_model: str = setting("smollm2", ANY)

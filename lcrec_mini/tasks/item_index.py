@@ -57,9 +57,13 @@ class _ItemIndex(Task):
             for i in sorted(d.items, key=int):
                 if not d.has(int(i), "title"):
                     continue
-                variants = ["title", "description", "both"] if d.has(int(i), "description") else ["title"]
+                variants = self.variants(tc) if d.has(int(i), "description") else ["title"]
                 rows.append({"task": self.name, "variant": variants[int(rng.integers(len(variants)))], "item": int(i)})
         return sample(rng, rows, n)
+
+    def variants(self, tc: Any) -> list[str]:
+        """The text variants a row of this task draws from, for an item with a description."""
+        return ["title", "description", "both"]
 
     @staticmethod
     def fields(ex: dict[str, Any], ctx: Any) -> dict[str, str]:
@@ -78,6 +82,9 @@ class Item2Index(_ItemIndex):
 class Index2Item(_ItemIndex):
     name = "index2item"
     templates = INDEX2ITEM
+
+    def variants(self, tc: Any) -> list[str]:
+        return list(tc.index2item_variants)
 
     def render(self, ex: dict[str, Any], ctx: Any, template: str) -> tuple[str, str]:
         f = self.fields(ex, ctx)
