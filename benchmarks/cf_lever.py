@@ -29,7 +29,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.analyses.claims import seed_means  # noqa: E402
-from lcrec_mini.analyses.plan import MAIN_RUN, STUDY_BUDGETS, STUDY_SEEDS, StudyRun, run_name, study_runs  # noqa: E402
+from lcrec_mini.analyses.plan import (  # noqa: E402
+    MAIN_RUN,
+    STUDY_BUDGETS,
+    STUDY_SEEDS,
+    StudyRun,
+    run_name,
+    study_budget,
+    study_runs,
+)
 from lcrec_mini.core.stage import read_json, read_stage_config, stage_seconds, write_json  # noqa: E402
 from lcrec_mini.generate.metrics import per_user, seeded_difference, verdict  # noqa: E402
 
@@ -48,8 +56,7 @@ def check_study(study_dir: Path, seeds: list[int], preset: str) -> dict[str, Any
     if not res_path.exists():
         sys.exit(f"cf_lever: {res_path} not found; run the study first (`lcrec-mini study --preset {preset}`)")
     results = read_json(res_path)
-    b = STUDY_BUDGETS[preset]
-    budget = {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS)}
+    budget = study_budget(preset)
     if results.get("preset") != preset or results.get("budget") != budget:
         sys.exit(f"cf_lever: {res_path} is a study of preset {results.get('preset')!r} with budget "
                  f"{results.get('budget')}, not --preset {preset!r} with {budget}")

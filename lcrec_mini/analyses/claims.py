@@ -177,6 +177,11 @@ def _token_pca(pca: dict[str, Any] | None) -> list[Claim]:
                   {"spread after - before": (d, se)}, n_seeds=len(rows))]
 
 
+def per_item_f1(cs: dict[str, Any]) -> list[list[float]]:
+    """Each item's word F1 at each prefix length, from a case study's generations."""
+    return [[r["overlap_with_title"] for r in g["rows"]] for g in cs.get("prefix_generation", [])]
+
+
 def _case_studies(cs: dict[str, Any] | None) -> list[Claim]:
     """Fig. 5a: word F1 of the generated title at each prefix length, per item; the full
     index minus the first code, items paired and (when ``by_seed`` holds several training
@@ -185,8 +190,7 @@ def _case_studies(cs: dict[str, Any] | None) -> list[Claim]:
     if not cs:
         return []
     by_seed = cs.get("by_seed") or {}
-    per_seed = [v["f1"] for v in by_seed.values()] or [
-        [[g["rows"][d]["overlap_with_title"] for d in range(len(g["rows"]))] for g in cs.get("prefix_generation", [])]]
+    per_seed = [v["f1"] for v in by_seed.values()] or [per_item_f1(cs)]
     n_items, seeds = len(per_seed[0]), len(per_seed)
     ov = [float(x) for x in np.mean([np.mean(f, axis=0) for f in per_seed], axis=0)] if n_items else \
         list(cs["mean_title_overlap_by_prefix_length"])

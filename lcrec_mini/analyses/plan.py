@@ -46,6 +46,13 @@ STUDY_BUDGETS: dict[str, Budget] = {
 }
 
 
+def study_budget(preset: str) -> dict[str, Any]:
+    """What a study's ``results.json`` records of its budget: two studies with different
+    records cannot be mixed."""
+    b = STUDY_BUDGETS[preset]
+    return {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS)}
+
+
 @dataclass
 class StudyRun:
     name: str

@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 from transformers import AddedToken
 
-from lcrec_mini.analyses.claims import check_claims, seed_means
+from lcrec_mini.analyses.claims import check_claims, per_item_f1, seed_means
 from lcrec_mini.analyses.plan import (
     MAIN_RUN,
     PCA_RUN,
@@ -45,6 +45,7 @@ from lcrec_mini.analyses.plan import (
     STUDY_SEEDS,
     StudyRun,
     run_name,
+    study_budget,
     study_runs,
 )
 from lcrec_mini.analyses.probes import (
@@ -220,11 +221,6 @@ def token_pca_seeds(run_dirs: dict[int, Path], cfg: Config, fig_dir: Path) -> di
     return {**next(iter(by_seed.values())), "by_seed": by_seed}
 
 
-def per_item_f1(cs: dict[str, Any]) -> list[list[float]]:
-    """Each item's word F1 at each prefix length, from :func:`case_studies`."""
-    return [[r["overlap_with_title"] for r in g["rows"]] for g in cs["prefix_generation"]]
-
-
 #: words left out of the title F1, as SQuAD's evaluation leaves them out of answers: an
 #: article matches nearly any title ("The Big Sleep" against "Return of the Jedi" would
 #: score 0.29), so a model that writes a generic "The ..." title would seem to know items
@@ -336,7 +332,7 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     res_path = study_dir / "results.json"
     results: dict[str, Any] = read_json(res_path) if res_path.exists() else {}
     b = STUDY_BUDGETS[preset]
-    budget = {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS)}
+    budget = study_budget(preset)
     if results.get("preset", preset) != preset or results.get("budget", budget) != budget:
         raise ConfigError(
             f"{res_path} holds a study of preset {results.get('preset')!r} with budget {results.get('budget')}, "
@@ -402,15 +398,12 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
             if str(s) not in done:
                 log(f"   case studies, training seed {s}")
                 done[str(s)] = case_studies(main_dirs[s], main_cfgs[s], 100)
-                if s != STUDY_SEEDS[0]:  # the others' generations are not shown: their F1 is enough
-                    done[str(s)] = {"f1": per_item_f1(done[str(s)]),
-                                    "distinct_title_share": done[str(s)]["distinct_title_share"]}
                 save()
         by_seed = results.pop("case_studies_by_seed")
-        first = by_seed[str(STUDY_SEEDS[0])]
-        return {**first, "by_seed": {s: v if "f1" in v else {"f1": per_item_f1(v),
-                                                              "distinct_title_share": v["distinct_title_share"]}
-                                     for s, v in by_seed.items()}}
+        # the other seeds' generations are not shown: their F1 and share of distinct titles are enough
+        return {**by_seed[str(STUDY_SEEDS[0])],
+                "by_seed": {s: {"f1": per_item_f1(v), "distinct_title_share": v["distinct_title_share"]}
+                            for s, v in by_seed.items()}}
 
     pca_dirs = {s: study_dir / n for s, n in pca_names.items()}
     parts = (("intention", intentions),

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from lcrec_mini.tasks.base import Task, TrainingData, UserText, sample
+from lcrec_mini.tasks.config import TEXT_VARIANTS
 
 ITEM2INDEX = {
     "title": [
@@ -63,7 +64,7 @@ class _ItemIndex(Task):
 
     def variants(self, tc: Any) -> list[str]:
         """The text variants a row of this task draws from, for an item with a description."""
-        return ["title", "description", "both"]
+        return list(TEXT_VARIANTS)
 
     @staticmethod
     def fields(ex: dict[str, Any], ctx: Any) -> dict[str, str]:
