@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from lcrec_mini.tasks.base import Task, TrainingData, UserText, sample
-from lcrec_mini.tasks.config import TEXT_VARIANTS
 
 ITEM2INDEX = {
     "title": [
@@ -64,7 +63,7 @@ class _ItemIndex(Task):
 
     def variants(self, tc: Any) -> list[str]:
         """The text variants a row of this task draws from, for an item with a description."""
-        return list(TEXT_VARIANTS)
+        return ["title", "description", "both"]  # tasks.config.TEXT_VARIANTS (importing it would close a cycle)
 
     @staticmethod
     def fields(ex: dict[str, Any], ctx: Any) -> dict[str, str]:
