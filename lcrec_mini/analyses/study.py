@@ -18,8 +18,10 @@ Every configuration is trained with several training seeds (``STUDY_SEEDS``, the
 ``seed``), so every verdict counts how much a retrained model moves as well as how much
 the test users do (:func:`lcrec_mini.generate.metrics.seeded_difference`). Every run of one study
 trains on the same number of tokens (``STUDY_BUDGETS``; the steps are that budget over
-the run's mean example length), so the comparisons are at equal compute: on a CPU,
-tokens are time. ``study_dir/results.json`` is rewritten after each run, and a run or
+the run's mean example length), so the comparisons are at equal training tokens. On a
+CPU that is nearly, not exactly, equal time: the six-task runs tune more slowly per token
+(shorter examples, text targets scored against the whole vocabulary), and each run records
+its tuning seconds so that the results say by how much. ``study_dir/results.json`` is rewritten after each run, and a run or
 part whose result is there is skipped when the study is started again, so the study
 runs in pieces.
 """
