@@ -21,3 +21,13 @@ def test_long_prompts_are_cut_between_tokens_and_words():
         assert body.count("<") == body.count(">"), cut  # no token cut in two
         assert text.startswith(body)
     assert _clip("short", 10) == "short"
+
+
+def test_changed_settings_show_empty_and_spaced_strings_visibly():
+    from lcrec_mini.book.tables import changed_settings_table
+    from lcrec_mini.core.config import make_config
+
+    rows = {r["setting"]: r for r in changed_settings_table(make_config("cpu")).rows}
+    assert rows["tasks.history_separator"]["default"] == '", "'
+    assert rows["tasks.history_separator"]["this run"] == '""'
+    assert rows["tasks.seqrec_format"]["this run"] == "window"  # plain words stay plain

@@ -109,6 +109,8 @@ def _get(obj, key: str):
 
 
 def _short(v) -> str:
+    if isinstance(v, str) and (not v or v != v.strip()):
+        return json.dumps(v)  # an empty value or one with edge spaces, visibly: "" and ", "
     text = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
     return _clip(text, 60)
 
