@@ -263,7 +263,8 @@ def test_alignment_evidence_says_how_much_longer_equal_tokens_took():
     runs = _runs()
     for name, r in runs.items():
         secs = 300.0 if name.endswith("-all") else 240.0
-        r["seeds"] = {s: {"tune_seconds": secs + d} for s, d in (("42", -6), ("43", 0), ("44", 6))}
+        # one seed slowed down by other work on the machine: the median ignores it
+        r["seeds"] = {s: {"tune_seconds": secs + d} for s, d in (("42", -6), ("43", 0), ("44", 600))}
     row = next(c for c in claims({"runs": runs}) if c["paper's claim"].startswith("The alignment tasks"))
     assert "tuning took 5.0 min with all tasks against 4.0 with seqrec only (+25%" in row["our evidence"]
     del runs["index-random-seq"]["seeds"]["43"]["tune_seconds"]  # not recorded: nothing said

@@ -100,11 +100,12 @@ def intention_rows(it: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def tune_minutes(row: dict[str, Any]) -> float | None:
-    """Mean tuning time of one configuration over its training seeds, in minutes (None when
-    a seed did not record it). Runs of a study train on equal tokens; this says whether
-    that was equal time too."""
+    """Tuning time of one configuration in minutes: the median over its training seeds, so
+    that one run slowed by other work on the machine does not move it (None when a seed did
+    not record it). Runs of a study train on equal tokens; this says whether that was equal
+    time too."""
     secs = [r.get("tune_seconds") for r in row.get("seeds", {}).values()]
-    return float(np.mean(secs)) / 60 if secs and all(s is not None for s in secs) else None
+    return float(np.median(secs)) / 60 if secs and all(s is not None for s in secs) else None
 
 
 def _indexing(runs: dict[str, Any]) -> list[Claim]:

@@ -21,7 +21,7 @@ PUBLISHED: list[dict[str, Any]] = [
     # the paper's own main table, as transcribed in WncFht/GenRec (the paper's copies
     # available to this project could not be read): LLaMA-7B, full tuning, beam 20
     *({"system": system, "data": f"Amazon 2018 {data} (LC-Rec's subset)",
-       "model": "LLaMA-7B, full tuning" if system == "LC-Rec" else "",
+       "model": {"LC-Rec": "LLaMA-7B, full tuning", "TIGER": "model not stated in the table"}.get(system, ""),
        "hr@5": hr5, "hr@10": hr10, "ndcg@5": n5, "ndcg@10": n10,
        "source": "LC-Rec paper, Table III, via GenRec's transcription"}
       for data, system, hr5, hr10, n5, n10 in (
@@ -42,15 +42,15 @@ PUBLISHED: list[dict[str, Any]] = [
      "model": "Qwen2.5-3B, 4 x 256 ids", "hr@5": .0932, "hr@10": .1094, "ndcg@5": .0771, "ndcg@10": .0823,
      "source": "WncFht/GenRec, reference metrics CSV"},
     {"system": "LC-Rec (as a baseline)", "data": "Amazon 2018 Industrial_and_Scientific",
-     "model": "as run by MiniOneRec", "hr@5": None, "hr@10": None, "ndcg@5": None, "ndcg@10": .0952,
+     "model": "as run by MiniOneRec; its LLM not stated in the figure", "hr@5": None, "hr@10": None, "ndcg@5": None, "ndcg@10": .0952,
      "source": "MiniOneRec README, results figure"},
     {"system": "SASRec", "data": "Amazon 2018 Industrial_and_Scientific",
      "model": "as run by MiniOneRec", "hr@5": None, "hr@10": None, "ndcg@5": None, "ndcg@10": .0806,
      "source": "MiniOneRec README, results figure"},
-    {"system": "TIGER", "data": "Amazon Beauty", "model": "", "hr@5": None,
+    {"system": "TIGER", "data": "Amazon Beauty", "model": "model not stated in the table", "hr@5": None,
      "hr@10": .0648, "ndcg@5": None, "ndcg@10": .0384, "source": "COBRA (arXiv 2503.02453), Table 2"},
     {"system": "SASRec, tuned", "data": "Amazon Beauty", "model": "", "hr@5": None, "hr@10": .0740,
-     "ndcg@5": None, "ndcg@10": .0423, "source": "cornac's TIGER README (via COBRA)"},
+     "ndcg@5": None, "ndcg@10": .0423, "source": "cornac's TIGER README, as the reference notes list it beside COBRA's Table 2"},
     {"system": "SASRec, RecBole 1.2.1 defaults (stopped at epoch 10, still rising)",
      "data": "MovieLens-100K, this book's split", "model": "SASRec, max length 50", "hr@5": None, "hr@10": .1273,
      "ndcg@5": None, "ndcg@10": .0609, "source": "measured for this project with RecBole (reference notes)"},

@@ -267,7 +267,7 @@ def related_table(ds, codes, emb, item: int, k: int = 5):
 
 def study_runs_table(results: dict[str, Any]):
     """One row per configuration: its metrics averaged over its training seeds, the seeds,
-    the mean tuning minutes of one run and the minutes of all its runs; the tune steps and test users every run shares go to
+    the median tuning minutes of one run and the minutes of all its runs; the tune steps and test users every run shares go to
     the caption (per row only where they differ)."""
     runs = results.get("runs", {})
     steps = {s["tune_steps"] for r in runs.values() for s in r["seeds"].values()}
@@ -282,7 +282,7 @@ def study_runs_table(results: dict[str, Any]):
                         "test users": r["n_users"]})
         minutes = sum(wall.get(f"{name}-s{s}", 0) for s in r["seeds"]) / 60
         tune = tune_minutes(r)
-        rows.append({**row, "tune min / seed": "" if tune is None else f"{tune:.1f}", "minutes": f"{minutes:.1f}"})
+        rows.append({**row, "tune min (median)": "" if tune is None else f"{tune:.1f}", "minutes": f"{minutes:.1f}"})
     for part in sorted(k for k in wall if k not in ("intention", "token_pca", "case_studies")
                        and k.rsplit("-s", 1)[0] not in runs):
         rows.append({"run": part, "what": "tuned for the token PCA", "minutes": f"{wall[part] / 60:.1f}"})
@@ -338,7 +338,7 @@ def _tune_time(v: dict[str, Any]) -> str:
         return ""
     seq, alls = v["tune minutes (seq)"], v["tune minutes (all)"]
     return (f"; tuning took {alls:.1f} min with all tasks against {seq:.1f} with seqrec only "
-            f"({alls / seq - 1:+.0%}; means over the indexings and seeds)")
+            f"({alls / seq - 1:+.0%}; medians over the seeds, means over the indexings)")
 
 
 def claim_evidence(c: Claim) -> str:
