@@ -19,7 +19,6 @@ Writes ``benchmarks/results/bench_ceiling.md``.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 
 BATCH, SEQ, N_INDEX = 8, 117, 96
 
@@ -108,7 +109,7 @@ def main() -> None:
         ("train step, full vocabulary", tokens / t_full, ceiling_train),
     ]
     lines = [
-        f"**bench_ceiling**: {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"**bench_ceiling** on {cpu_line()}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"float32; SmolLM2-135M-Instruct + LoRA r 8, a batch of {BATCH} x {SEQ} tokens",
         "",
         f"- fp32 GEMM 2048^3: **{big:.0f} GFLOP/s**; GEMMs of the model's projection shapes on {tokens} tokens: "

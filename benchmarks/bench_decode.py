@@ -21,7 +21,6 @@ of the drift that makes single timings on a shared 2-core machine vary by +-10%.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import tracemalloc
@@ -32,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.generate.decoding import IndexTrie, TrieLogitsProcessor, beam_search  # noqa: E402
 from lcrec_mini.index.tokens import index_str  # noqa: E402
 from lcrec_mini.index.tokens import index_vocabulary  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
     beams = args.beams
     gen_kw = dict(max_new_tokens=L, num_beams=beams, num_return_sequences=beams, do_sample=False,
                   pad_token_id=tok.pad_token_id, length_penalty=0.0)
-    print(f"# bench_decode: SmolLM2-135M on {os.cpu_count()} cores, torch {torch.__version__}, "
+    print(f"# bench_decode: SmolLM2-135M on {cpu_line()}, torch {torch.__version__}, "
           f"{args.users} users x beam {beams}, seqrec prompts with {args.history}-item histories, "
           f"{L} levels x {K} codes; median of {args.repeats} interleaved rounds")
     rows, summary = [], []

@@ -15,8 +15,6 @@ with 1% exact duplicates, as real catalogues list some items twice.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.index.stage import build_index  # noqa: E402
 
 
@@ -113,7 +112,7 @@ def main() -> None:
     args = ap.parse_args()
     methods = args.methods.split(",")
     print(
-        f"# bench_rqvae: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"# bench_rqvae: {cpu_line()}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads",
     )
     rows = run(

@@ -44,6 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.tasks.stage import run_tasks  # noqa: E402
 from lcrec_mini.tune.stage import run_tune  # noqa: E402
 
@@ -88,24 +89,6 @@ def run_variant(name: str, src: Path, work: Path, steps: int, batch: int) -> dic
     st = json.loads((d / "tune" / "train_stats.json").read_text())
     return {"tok_s": st["tokens_per_second"], "tgt_s": st["targets_per_second"], "mean_tokens": st["mean_example_tokens"],
             "train_s": st["train_seconds"]}
-
-
-def cpu_line() -> str:
-    """The CPU's model name and the flags that decide the tuner's kernels."""
-    from lcrec_mini.tune.trainer import BF16_CPU_FLAGS, cpu_flags, cpu_has_native_bf16
-
-    model = "unknown CPU"
-    try:
-        for ln in Path("/proc/cpuinfo").read_text().splitlines():
-            if ln.startswith("model name"):
-                model = ln.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_flags()
-    shown = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", *BF16_CPU_FLAGS, "amx_tile") if f in flags]
-    native = "native bf16" if cpu_has_native_bf16(flags) else "no native bf16"
-    return f"{model}; flags {' '.join(shown) or '(none of avx2, avx512f, bf16)'}; {native}"
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ from lcrec_mini.analyses.plan import (  # noqa: E402
     study_runs,
 )
 from lcrec_mini.core.stage import read_json, read_stage_config, stage_seconds, write_json  # noqa: E402
+from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.generate.metrics import per_user, seeded_difference, verdict  # noqa: E402
 
 MAIN = next(r for r in study_runs() if r.name == MAIN_RUN)
@@ -115,6 +116,7 @@ def table(cmp: dict[str, Any], preset: str, tokens: int, data_seed: int, minutes
                   f"SASRec side: {minutes:.1f} min of stages for its {len(cmp['seeds'])} runs (its embed stage, "
                   "with SASRec trained inside it, counted once); the co-occurrence side is the study's "
                   "`index-lcrec-all`."]
+    lines += ["", f"Processor: {cpu_line()}."]  # last line: the book's include stops before it
     return "\n".join(lines) + "\n"
 
 

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.core.stage import stage_seconds  # noqa: E402
 from lcrec_mini.data.splits import test_case  # noqa: E402
 from lcrec_mini.generate.metrics import per_user, seeded_difference  # noqa: E402
@@ -262,6 +263,7 @@ def main() -> None:
                   f"{STEP_FLOOR_S * 1000:.0f} ms per optimizer step (kernel launches; `colab_estimate.py`); model "
                   "loading and evaluation not included: " + "; ".join(gpu) + "."]
     RESULTS.mkdir(exist_ok=True)
+    lines += ["", f"Processor: {cpu_line()}."]  # last line: the book's include stops before it
     (RESULTS / "compute_curve.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "compute_curve.json").write_text(json.dumps({"rows": rows, "baselines": {
         k: bl[k] for k in ("most_popular", "sasrec")}, "preset": cfg.preset, "model": cfg.tune.model,

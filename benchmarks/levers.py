@@ -34,6 +34,7 @@ from bench_tune import OLD_CPU_FORMAT  # noqa: E402  (this folder is on sys.path
 
 from lcrec_mini.analyses.study import mean_example_tokens  # noqa: E402
 from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.generate.metrics import ndcg_of, seeded_difference, verdict  # noqa: E402
 from lcrec_mini.generate.stage import run_evaluate  # noqa: E402
 from lcrec_mini.tasks.stage import run_tasks  # noqa: E402
@@ -144,7 +145,7 @@ def table(work: Path, tokens: int, src: Path, seeds: list[int]) -> str:
         nd = sum(m["ndcg@10"] for m in ms) / len(ms)
         lines.append(f"| {name} | {st['steps']} | {n_tok:,} | {hr:.4f} | {nd:.4f} | " + " | ".join(cells) + f" | {own} |")
         prev = mine
-    lines += ["", provenance(src, trained)]
+    lines += ["", provenance(src, trained), "", f"Processor: {cpu_line()}."]
     return "\n".join(lines) + "\n"
 
 

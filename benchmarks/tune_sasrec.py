@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.baselines.sasrec import sasrec_cases, sasrec_rank, train_sasrec  # noqa: E402
 from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.core.stage import stage_seconds  # noqa: E402
 from lcrec_mini.data.splits import train_part  # noqa: E402
 from lcrec_mini.generate.metrics import rank_metrics, rank_of  # noqa: E402
@@ -101,6 +102,7 @@ def write_table(results: dict, out: Path, n_users: int, stage: dict | None = Non
               "are reported, not used to choose.",
               "", f"One standard error of an HR@10 near .10 on {n_users} users is about {se:.3f}, so rows "
               "closer than ~.02 in HR@10 are within noise of each other."]
+    lines += ["", f"Processor: {cpu_line()}."]
     out.write_text("\n".join(lines) + "\n")
 
 

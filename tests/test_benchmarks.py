@@ -79,6 +79,7 @@ def test_levers_table_gives_each_levers_own_effect_and_where_it_was_trained(tmp_
     assert rows["+ index softmax"][9] == "not resolved"  # 4 users: 2 SE of +0.25 is wider than that
     assert "training seeds 42, 43" in text
     assert "Variants trained at commit abc1234" in text and "text-only indices" in text
+    assert text.rstrip().splitlines()[-1].startswith("Processor: ")
 
 
 def test_compute_curve_averages_seeds_and_counts_them_in_the_error():
@@ -155,6 +156,7 @@ def test_cf_lever_verdict_counts_the_seeds():
     assert out["hr@10"]["difference"] > 0 and out["hr@10"]["verdict"] == "not resolved"
     text = lever.table(out, "cpu", 44_000, 42, 30.0)
     assert "| NDCG@10 |" in text and "training seeds 42, 43, 44" in text and "built once" in text
+    assert text.rstrip().splitlines()[-1].startswith("Processor: ")  # last: the book's include stops before it
 
 
 def test_cf_lever_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch):
@@ -186,3 +188,19 @@ def test_compute_curve_help_does_not_import_torch():
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False False"
+
+
+def test_cpu_line_names_the_generation_and_the_kernel_flags():
+    """Some virtual machines name only the vendor ("AMD EPYC"): the family and model numbers
+    tell Zen 3 from Zen 4, and the flags which kernels (and whether native bf16) PyTorch has."""
+    from lcrec_mini.core.runtime import cpu_line
+
+    zen3 = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n"
+            "flags\t\t: fpu sse avx2 fma\n\nprocessor\t: 1\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n")
+    line = cpu_line(zen3)
+    assert line.startswith("AMD EPYC (family 25, model 1);") and "flags avx2 fma;" in line
+    assert line.endswith("; no native bf16")
+    zen4 = zen3.replace("model\t\t: 1\n", "model\t\t: 17\n", 1).replace("fma", "fma avx512f avx512_bf16")
+    assert "(family 25, model 17)" in cpu_line(zen4) and "avx512f avx512_bf16" in cpu_line(zen4)
+    assert cpu_line(zen4).endswith("; native bf16")
+    assert cpu_line("").startswith("unknown CPU;")

@@ -27,3 +27,32 @@ def default_cache_dir(configured: str = "") -> Path:
     if env:
         return Path(env).expanduser()
     return Path.home() / ".cache" / "lcrec-mini"
+
+
+#: flags that decide which float kernels PyTorch takes on an x86 CPU (bf16: native when
+#: either of the last two is there)
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_line(cpuinfo: str | None = None) -> str:
+    """The processor a measurement ran on, for the label of a benchmark table: its model
+    name, family and model numbers (some virtual machines name only the vendor, "AMD EPYC";
+    the numbers tell its generation), and the flags that decide PyTorch's kernels.
+    ``cpuinfo``: the text of /proc/cpuinfo (read when None; "unknown CPU" off Linux)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for ln in cpuinfo.splitlines():
+        key, sep, value = ln.partition(":")
+        if sep and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    name = fields.get("model name", "unknown CPU")
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    flags = set(fields.get("flags", "").split())
+    shown = [f for f in KERNEL_FLAGS if f in flags]
+    bf16 = "native bf16" if {"avx512_bf16", "amx_bf16"} & flags else "no native bf16"
+    return f"{name}; {os.cpu_count()} cores; flags {' '.join(shown) or '(none of ' + ', '.join(KERNEL_FLAGS[:3]) + ')'}; {bf16}"
