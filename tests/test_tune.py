@@ -282,3 +282,59 @@ def test_the_book_shows_each_task_as_the_model_reads_it(prepared):
             # the scored tokens are a suffix of the example: the response
             assert m.scored[-len(scored):] == [True] * len(scored)
     assert shown._repr_html_().count("<span") == 2 + sum(len(m.tokens) for m in shown)
+
+
+def test_a_lora_adapter_keeps_the_index_rows_not_the_whole_vocabulary(tmp_path):
+    """peft saves both embedding matrices whenever the vocabulary grew; with tied embeddings
+    and the index rows trained as peft's trainable tokens the adapter holds them already.
+    Saved without the matrices, the adapter reloads into a grown base model with the same
+    rows. Untied, the output matrix's new rows are only in the matrix: it is kept."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from safetensors import safe_open
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from lcrec_mini.tune.trainer import save_rows_not_vocabulary
+
+    new = list(range(64, 72))
+
+    def build(tied: bool):
+        torch.manual_seed(0)
+        base_dir = tmp_path / f"base-{tied}"
+        LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, num_key_value_heads=2,
+                                     tie_word_embeddings=tied)).save_pretrained(base_dir)
+
+        def grown():  # the base model with 8 new tokens, as the tune and the reload both build it
+            m = LlamaForCausalLM.from_pretrained(base_dir)
+            m.resize_token_embeddings(72, mean_resizing=False)
+            return m
+
+        model = get_peft_model(grown(), LoraConfig(r=2, target_modules=["q_proj"],
+                                                   trainable_token_indices={"embed_tokens": new}))
+        with torch.no_grad():  # "training": the new rows move
+            for p in (p for n, p in model.named_parameters() if "trainable_tokens_delta" in n):
+                p.add_(torch.randn_like(p))
+        return model, grown
+
+    def saved_keys(folder):
+        with safe_open(str(folder / "adapter_model.safetensors"), "pt") as f:
+            return set(f.keys())
+
+    model, grown = build(tied=True)
+    model.save_pretrained(tmp_path / "auto")  # peft's default: the matrices go in
+    save_rows_not_vocabulary(model)
+    save_rows_not_vocabulary(model)  # twice is once
+    model.save_pretrained(tmp_path / "rows")
+    dropped = saved_keys(tmp_path / "auto") - saved_keys(tmp_path / "rows")
+    assert any("embed_tokens" in k and "base_layer" in k for k in dropped)
+    assert any("trainable_tokens_delta" in k for k in saved_keys(tmp_path / "rows"))
+    trained = model.merge_and_unload().get_input_embeddings().weight.clone()
+    torch.manual_seed(1)  # other random rows in the grown base: the adapter replaces them
+    reloaded = PeftModel.from_pretrained(grown(), str(tmp_path / "rows")).merge_and_unload()
+    assert torch.equal(reloaded.get_input_embeddings().weight, trained)
+    assert torch.equal(reloaded.get_output_embeddings().weight, trained)  # tied
+
+    model, _ = build(tied=False)
+    save_rows_not_vocabulary(model)
+    model.save_pretrained(tmp_path / "untied")
+    assert any(k.endswith("lm_head.weight") for k in saved_keys(tmp_path / "untied"))
