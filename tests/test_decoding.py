@@ -104,3 +104,33 @@ def test_beam_search_with_fewer_items_than_beams(tiny):
     res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=20)
     found = {tuple(c) for c, s in zip(res.codes[0].tolist(), res.scores[0]) if torch.isfinite(s)}
     assert found == {tuple(c) for c in codes.tolist()}
+
+
+def test_index_softmax_scores_each_item_against_the_index_tokens_only(tiny):
+    """softmax="index": a full-catalogue search (every item a beam) gives each item
+    log p(c1) + log p(c2 | c1) + log p(c3 | c1 c2), each normalised over the 24 index
+    tokens alone, as tune.index_softmax trains; the whole vocabulary's normalisation
+    gives other, lower scores."""
+    tok, model, tid = tiny
+    codes = catalogue(n=12, seed=2)
+    trie = IndexTrie.build(codes, tid, K)
+    enc = prompts(tok, ["Which item comes next?"])
+    res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=12, softmax="index")
+    vocab = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=12)
+    got = {tuple(c): float(s) for c, s in zip(res.codes[0].tolist(), res.scores[0])}
+    assert set(got) == {tuple(c) for c in codes.tolist()}
+    rows = tid.reshape(-1).sort().values
+    for c in codes[:4].tolist():
+        ids = enc["input_ids"][0].tolist()
+        want = 0.0
+        for level, code in enumerate(c):
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
+            logp = torch.log_softmax(logits[rows].float(), -1)
+            want += float(logp[int(torch.searchsorted(rows, tid[level, code]))])
+            ids.append(int(tid[level, code]))
+        assert got[tuple(c)] == pytest.approx(want, abs=1e-4)
+    lower = {tuple(c): float(s) for c, s in zip(vocab.codes[0].tolist(), vocab.scores[0])}
+    assert all(lower[c] < got[c] for c in got)
+    with pytest.raises(ValueError, match="softmax"):
+        beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=4, softmax="words")

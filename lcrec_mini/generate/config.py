@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lcrec_mini.core.settings import ANY, DEVICE, at_least, setting
+from lcrec_mini.core.settings import ANY, DEVICE, at_least, one_of, setting
 
 
 @dataclass
@@ -12,6 +12,11 @@ class EvalConfig:
     """Generation and full-ranking metrics (stage and folder ``eval``)."""
 
     beams: int = setting(20, at_least(1))
+    #: what each beam step's log-probabilities are normalised over: ``vocabulary`` (every
+    #: token, as LC-Rec's generate does; the trie then keeps the allowed ones) or ``index``
+    #: (the index tokens only: the softmax ``tune.index_softmax`` trains, so beams are
+    #: compared on the scale the model learned)
+    softmax: str = setting("vocabulary", one_of("vocabulary", "index"))
     batch_size: int = setting(16, at_least(1))
     #: average the metrics over every seqrec template, as the paper does (else the drawn one)
     all_templates: bool = setting(False, ANY)

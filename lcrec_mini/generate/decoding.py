@@ -131,12 +131,14 @@ class BeamResult:
 
 @torch.inference_mode()
 def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, trie: IndexTrie, beams: int = 20,
-                trace: list[BeamResult] | None = None) -> BeamResult:
+                trace: list[BeamResult] | None = None, softmax: str = "vocabulary") -> BeamResult:
     """Top-``beams`` catalogue items per prompt by beam search over the index trie.
 
     ``input_ids``/``attention_mask``: [U, T], left-padded prompts. ``trace``, when given,
     receives the beams kept after each level (prefix codes and scores), for a picture of
-    the search.
+    the search. ``softmax``: each step's log-probabilities over the whole vocabulary
+    (``vocabulary``) or over the index tokens of every level (``index``, the
+    normalisation ``tune.index_softmax`` trains with).
     """
     u = input_ids.shape[0]
     k, levels = trie.codebook_size, trie.levels
@@ -144,9 +146,18 @@ def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tr
     position_ids = (attention_mask.cumsum(1) - 1).clamp(min=0)
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, logits_to_keep=1)
     cache = out.past_key_values
-    logp = torch.log_softmax(out.logits[:, -1].float(), -1)
     tok = trie.token_ids.to(device)
-    step = logp[:, tok[0]]  # [U, K]
+    if softmax not in ("vocabulary", "index"):
+        raise ValueError(f"softmax = {softmax!r}; expected 'vocabulary' or 'index'")
+    over = tok.reshape(-1).sort().values if softmax == "index" else None  # the rows normalised over
+
+    def level_logp(logits: torch.Tensor, depth: int) -> torch.Tensor:
+        """log p of level ``depth``'s K tokens at each row of ``logits`` [N, V]."""
+        if over is None:
+            return torch.log_softmax(logits.float(), -1)[:, tok[depth]]
+        return torch.log_softmax(logits[:, over].float(), -1)[:, torch.searchsorted(over, tok[depth])]
+
+    step = level_logp(out.logits[:, -1], 0)  # [U, K]
     ok = trie.allowed(torch.zeros(u, dtype=torch.long, device=device), 0)
     step = torch.where(ok, step, torch.full_like(step, float("-inf")))
     width = min(beams, k)
@@ -164,7 +175,7 @@ def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tr
         pos = pos + 1
         out = model(input_ids=last, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
         cache = out.past_key_values
-        logp = torch.log_softmax(out.logits[:, -1].float(), -1)[:, tok[depth]]  # [U*W, K]
+        logp = level_logp(out.logits[:, -1], depth)  # [U*W, K]
         prefix = trie.prefix_keys(codes.reshape(u * codes.shape[1], -1).clamp(min=0))
         ok = trie.allowed(prefix, depth) & torch.isfinite(scores.reshape(-1, 1))
         total = scores.reshape(-1, 1) + torch.where(ok, logp, torch.full_like(logp, float("-inf")))

@@ -94,6 +94,7 @@ class Ranker:
     lookup: dict[tuple, int]  # index codes -> item id
     ctx: Any  # tasks.TaskContext, to render prompts
     meta: dict[str, Any]  # tune/tune_meta.json
+    softmax: str = "vocabulary"  # eval.softmax: what each beam step is normalised over
 
     @classmethod
     def load(cls, run_dir: str | Path, cfg: Config, device: str, model_dir: str | Path | None = None) -> "Ranker":
@@ -105,7 +106,7 @@ class Ranker:
         tok, model = load_tuned(run_dir, cfg.data.cache_dir, device, model_dir)
         token_ids = torch.tensor(tok.convert_tokens_to_ids(index_vocabulary(codes.shape[1], k))).view(codes.shape[1], k)
         return cls(tok, model, IndexTrie.build(codes, token_ids, k), {tuple(c): i for i, c in enumerate(codes.tolist())},
-                   ctx, read_json(run_dir / "tune" / "tune_meta.json"))
+                   ctx, read_json(run_dir / "tune" / "tune_meta.json"), cfg.eval.softmax)
 
     def rank(self, texts: Sequence[str], beams: int, batch_size: int, desc: str = "rank") -> list[Ranked]:
         """Trie-constrained beam search for every (already chat-formatted) prompt, in batches."""
@@ -115,7 +116,8 @@ class Ranker:
         for s in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
             enc = self.tok(list(texts[s : s + batch_size]), return_tensors="pt", padding=True,
                            add_special_tokens=False).to(device)
-            res = beam_search(self.model, enc["input_ids"], enc["attention_mask"], self.trie, beams=beams)
+            res = beam_search(self.model, enc["input_ids"], enc["attention_mask"], self.trie, beams=beams,
+                              softmax=self.softmax)
             for cs, sc in zip(res.codes.tolist(), res.scores.tolist()):
                 found = [(self.lookup.get(tuple(c)), x) for c, x in zip(cs, sc) if x != float("-inf")]
                 ok = [(i, x) for i, x in found if i is not None]
