@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lcrec_mini.core.settings import ANY, DEVICE, at_least, one_of, setting
+from lcrec_mini.core.settings import ANY, DEVICE, IF_CHANGED, at_least, one_of, setting
 
 
 @dataclass
@@ -16,7 +16,7 @@ class EvalConfig:
     #: token, as LC-Rec's generate does; the trie then keeps the allowed ones) or ``index``
     #: (the index tokens only: the softmax ``tune.index_softmax`` trains, so beams are
     #: compared on the scale the model learned)
-    softmax: str = setting("vocabulary", one_of("vocabulary", "index"))
+    softmax: str = setting("vocabulary", one_of("vocabulary", "index"), fingerprint=IF_CHANGED)
     batch_size: int = setting(16, at_least(1))
     #: average the metrics over every seqrec template, as the paper does (else the drawn one)
     all_templates: bool = setting(False, ANY)
