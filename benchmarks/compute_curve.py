@@ -114,7 +114,9 @@ def points(run_dir: Path) -> list[tuple[int, Path, float]]:
 
 def score_points(run_dir: Path, cfg) -> dict[int, dict]:
     """Rank every test user with each snapshot of ``run_dir``'s tune; each point is kept in
-    ``run_dir/curve`` with the tune's fingerprint, and reused only for the same tune."""
+    ``run_dir/curve`` with the tune's fingerprint and the decoder's settings, and reused
+    only for the same tune decoded the same way (the final model's point comes from the
+    eval stage when that stage decoded as ``cfg.eval`` does)."""
     from lcrec_mini.core.stage import read_stage_config
     from lcrec_mini.generate.stage import Ranker, score_tests
     from lcrec_mini.tasks.stage import read_examples
@@ -123,26 +125,31 @@ def score_points(run_dir: Path, cfg) -> dict[int, dict]:
     store = run_dir / "curve"
     store.mkdir(exist_ok=True)
     fp = read_stage_config(run_dir / "tune")["fingerprint"]
+    decoder = {"beams": cfg.eval.beams, "softmax": cfg.eval.softmax}
+    eval_cfg = ((read_stage_config(run_dir / "eval") or {}).get("config") or {}).get("eval", {})
+    eval_decoder = {"beams": eval_cfg.get("beams"), "softmax": eval_cfg.get("softmax", "vocabulary")}
     out = {}
     for step, model_dir, seconds in points(run_dir):
         f = store / f"step-{step}.json"
-        if f.exists() and json.loads(f.read_text()).get("tune_fingerprint") == fp:
-            out[step] = json.loads(f.read_text())
+        kept = json.loads(f.read_text()) if f.exists() else {}
+        # points kept before the decoder was recorded were decoded with beam 20 over the vocabulary
+        if kept.get("tune_fingerprint") == fp and kept.get("decoder", {"beams": 20, "softmax": "vocabulary"}) == decoder:
+            out[step] = kept
             continue
         final = model_dir == run_dir / "tune" / "model"
-        if final and (run_dir / "eval" / "metrics.json").exists():  # the eval stage ranked it already
+        if final and eval_decoder == decoder and (run_dir / "eval" / "metrics.json").exists():  # ranked already
             metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
             preds = [json.loads(l) for l in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if l]
             if metrics.get("n_users") == len(tests) and metrics.get("templates") == 1:
                 out[step] = {"step": step, "train_seconds": seconds, "metrics": metrics, "tune_fingerprint": fp,
-                             "ranks": {str(p["user"]): p["rank"] for p in preds}}
+                             "decoder": decoder, "ranks": {str(p["user"]): p["rank"] for p in preds}}
                 f.write_text(json.dumps(out[step]))
                 continue
         t0 = time.perf_counter()
         rk = Ranker.load(run_dir, cfg, "cpu", model_dir=model_dir)
         metrics, preds = score_tests(rk, tests, cfg.eval)
         out[step] = {"step": step, "train_seconds": seconds, "metrics": metrics, "tune_fingerprint": fp,
-                     "ranks": {str(p["user"]): p["rank"] for p in preds}}
+                     "decoder": decoder, "ranks": {str(p["user"]): p["rank"] for p in preds}}
         f.write_text(json.dumps(out[step]))
         print(f"{run_dir} step {step} ({seconds / 60:.1f} min): HR@10 {metrics['hr@10']:.4f} "
               f"NDCG@10 {metrics['ndcg@10']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)

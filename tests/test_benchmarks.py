@@ -204,3 +204,39 @@ def test_cpu_line_names_the_generation_and_the_kernel_flags():
     assert "(family 25, model 17)" in cpu_line(zen4) and "avx512f avx512_bf16" in cpu_line(zen4)
     assert cpu_line(zen4).endswith("; native bf16")
     assert cpu_line("").startswith("unknown CPU;")
+
+
+def test_compute_curve_reuses_a_point_only_for_the_same_decoder(tmp_path, monkeypatch):
+    """A curve point decoded one way is not reused for another, and the final model's point
+    comes from the eval stage only when that stage decoded as the curve does."""
+    import lcrec_mini.generate.stage as gs
+    from lcrec_mini.core.config import make_config
+
+    cc = load("compute_curve")
+    rd = tmp_path / "run"
+    for d in ("tune/snapshots/step-1", "tune/model", "eval", "tasks"):
+        (rd / d).mkdir(parents=True)
+    (rd / "tune" / "config.json").write_text(json.dumps({"fingerprint": "fp1"}))
+    (rd / "tune" / "train_stats.json").write_text(json.dumps({"steps": 2, "train_seconds": 10.0}))
+    (rd / "tune" / "snapshots" / "step-1" / "snapshot.json").write_text(json.dumps({"train_seconds": 5.0}))
+    (rd / "tasks" / "test.jsonl").write_text("".join(json.dumps({"task": "seqrec", "user": u}) + "\n" for u in (0, 1)))
+    (rd / "eval" / "config.json").write_text(json.dumps({"config": {"eval": {"beams": 20, "softmax": "index"}}}))
+    (rd / "eval" / "metrics.json").write_text(json.dumps({"n_users": 2, "templates": 1, "hr@10": 1.0, "ndcg@10": 1.0}))
+    (rd / "eval" / "predictions.jsonl").write_text("".join(json.dumps({"user": u, "rank": 1}) + "\n" for u in (0, 1)))
+    calls = []
+    monkeypatch.setattr(gs.Ranker, "load", classmethod(lambda cls, *a, **k: object()))
+
+    def score(rk, tests, ec):
+        calls.append(ec.softmax)
+        return {"hr@10": 0.5, "ndcg@10": 0.25}, [{"user": 0, "rank": 1}, {"user": 1, "rank": None}]
+
+    monkeypatch.setattr(gs, "score_tests", score)
+    vocab = cc.score_points(rd, make_config("cpu"))
+    assert calls == ["vocabulary", "vocabulary"]  # the final model too: its eval stage normalised over the index
+    assert vocab[2]["metrics"]["ndcg@10"] == 0.25
+    calls.clear()
+    cc.score_points(rd, make_config("cpu"))
+    assert calls == []  # both points kept and reused
+    index = cc.score_points(rd, make_config("cpu", {"eval.softmax": "index"}))
+    assert calls == ["index"]  # the snapshot scored again; the final point is the eval stage's
+    assert index[2]["metrics"]["ndcg@10"] == 1.0

@@ -101,11 +101,13 @@ def intention_rows(it: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def tune_minutes(row: dict[str, Any]) -> float | None:
     """Tuning time of one configuration in minutes: the median over its training seeds, so
-    that one run slowed by other work on the machine does not move it (None when a seed did
-    not record it). Runs of a study train on equal tokens; this says whether that was equal
-    time too."""
-    secs = [r.get("tune_seconds") for r in row.get("seeds", {}).values()]
-    return float(np.median(secs)) / 60 if secs and all(s is not None for s in secs) else None
+    that one run slowed by other work on the machine does not move it. A tune resumed from
+    a checkpoint counted only the seconds after the resume and is left out (None when no
+    seed has a whole, recorded time). Runs of a study train on equal tokens; this says
+    whether that was equal time too."""
+    secs = [r["tune_seconds"] for r in row.get("seeds", {}).values()
+            if r.get("tune_seconds") is not None and not r.get("tune_resumed_from_step")]
+    return float(np.median(secs)) / 60 if secs else None
 
 
 def _indexing(runs: dict[str, Any]) -> list[Claim]:

@@ -29,8 +29,8 @@ def default_cache_dir(configured: str = "") -> Path:
     return Path.home() / ".cache" / "lcrec-mini"
 
 
-#: flags that decide which float kernels PyTorch takes on an x86 CPU (bf16: native when
-#: either of the last two is there)
+#: flags that decide which float kernels PyTorch takes on an x86 CPU (native bf16:
+#: avx512_bf16 or amx_bf16)
 KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
 
 

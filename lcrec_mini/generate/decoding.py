@@ -140,6 +140,8 @@ def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tr
     (``vocabulary``) or over the index tokens of every level (``index``, the
     normalisation ``tune.index_softmax`` trains with).
     """
+    if softmax not in ("vocabulary", "index"):
+        raise ValueError(f"softmax = {softmax!r}; expected 'vocabulary' or 'index'")
     u = input_ids.shape[0]
     k, levels = trie.codebook_size, trie.levels
     device = input_ids.device
@@ -147,8 +149,6 @@ def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tr
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, logits_to_keep=1)
     cache = out.past_key_values
     tok = trie.token_ids.to(device)
-    if softmax not in ("vocabulary", "index"):
-        raise ValueError(f"softmax = {softmax!r}; expected 'vocabulary' or 'index'")
     over = tok.reshape(-1).sort().values if softmax == "index" else None  # the rows normalised over
 
     def level_logp(logits: torch.Tensor, depth: int) -> torch.Tensor:
