@@ -118,7 +118,7 @@ def score_points(run_dir: Path, cfg) -> dict[int, dict]:
     only for the same tune decoded the same way (the final model's point comes from the
     eval stage when that stage decoded as ``cfg.eval`` does)."""
     from lcrec_mini.core.stage import read_stage_config
-    from lcrec_mini.generate.stage import Ranker, score_tests
+    from lcrec_mini.generate.stage import Ranker, eval_decoding, score_tests
     from lcrec_mini.tasks.stage import read_examples
 
     tests = [e for e in read_examples(run_dir, "test") if e["task"] == "seqrec"]
@@ -126,8 +126,6 @@ def score_points(run_dir: Path, cfg) -> dict[int, dict]:
     store.mkdir(exist_ok=True)
     fp = read_stage_config(run_dir / "tune")["fingerprint"]
     decoder = {"beams": cfg.eval.beams, "softmax": cfg.eval.softmax}
-    eval_cfg = ((read_stage_config(run_dir / "eval") or {}).get("config") or {}).get("eval", {})
-    eval_decoder = {"beams": eval_cfg.get("beams"), "softmax": eval_cfg.get("softmax", "vocabulary")}
     out = {}
     for step, model_dir, seconds in points(run_dir):
         f = store / f"step-{step}.json"
@@ -137,7 +135,7 @@ def score_points(run_dir: Path, cfg) -> dict[int, dict]:
             out[step] = kept
             continue
         final = model_dir == run_dir / "tune" / "model"
-        if final and eval_decoder == decoder and (run_dir / "eval" / "metrics.json").exists():  # ranked already
+        if final and eval_decoding(run_dir) == decoder and (run_dir / "eval" / "metrics.json").exists():  # ranked already
             metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
             preds = [json.loads(l) for l in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if l]
             if metrics.get("n_users") == len(tests) and metrics.get("templates") == 1:

@@ -16,10 +16,11 @@ import torch
 
 from lcrec_mini.book.figures import PALETTE, _plt
 from lcrec_mini.core.run import Run
-from lcrec_mini.core.stage import UPSTREAM, read_stage_config
+from lcrec_mini.core.stage import UPSTREAM
 from lcrec_mini.data import splits
 from lcrec_mini.generate.decoding import BeamResult, IndexTrie, beam_search
 from lcrec_mini.generate.metrics import ndcg_of, rank_of
+from lcrec_mini.generate.stage import eval_decoding
 from lcrec_mini.index.embed import load_embeddings
 from lcrec_mini.index.rqvae import load_rqvae, residual_codes, sinkhorn
 from lcrec_mini.index.tokens import code_token, index_str, index_vocabulary
@@ -265,9 +266,8 @@ def beam_example(run_dir: str | Path, user: int, beams: int = 20, cache_dir: str
     prompt = render(example, ctx)[0]
     enc = tok([format_prompt(tok, prompt, meta.get("system"))], return_tensors="pt", add_special_tokens=False)
     trace: list[BeamResult] = []
-    decoded = ((read_stage_config(run.dir / "eval") or {}).get("config") or {}).get("eval", {})
     res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=beams, trace=trace,
-                      softmax=decoded.get("softmax", "vocabulary"))  # as the eval stage decoded
+                      softmax=eval_decoding(run.dir)["softmax"])  # as the eval stage decoded
     lookup = {tuple(c): i for i, c in enumerate(codes.tolist())}
     ranked = [lookup[tuple(c)] for c, s in zip(res.codes[0].tolist(), res.scores[0].tolist()) if s != float("-inf")]
     levels = [[{"prefix": "".join(code_token(l, c) for l, c in enumerate(cs)), "score": round(float(s), 3),

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from lcrec_mini.core.config import Config
 from lcrec_mini.core.errors import DataError
 from lcrec_mini.core.runtime import pick_device
-from lcrec_mini.core.stage import StageResult, read_json, run_stage, write_json, write_timing
+from lcrec_mini.core.stage import StageResult, read_json, read_stage_config, run_stage, write_json, write_timing
 from lcrec_mini.generate.config import EvalConfig
 from lcrec_mini.generate.decoding import IndexTrie, beam_search
 from lcrec_mini.generate.metrics import rank_metrics, rank_of
@@ -74,6 +74,13 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
     if res.skipped:
         log(format_metrics(read_json(res.out_dir / "metrics.json")))
     return res
+
+
+def eval_decoding(run_dir: str | Path) -> dict[str, Any]:
+    """How ``run_dir``'s eval stage decoded: its beams (None without an eval stage) and its
+    ``softmax`` (``vocabulary`` for runs made before ``eval.softmax`` existed)."""
+    ec = ((read_stage_config(Path(run_dir) / "eval") or {}).get("config") or {}).get("eval", {})
+    return {"beams": ec.get("beams"), "softmax": ec.get("softmax", "vocabulary")}
 
 
 @dataclass

@@ -23,6 +23,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from lcrec_mini.core.errors import ConfigError
+from lcrec_mini.core.runtime import cpu_flags, cpu_has_native_bf16
 from lcrec_mini.tune.objective import lm_loss
 
 
@@ -148,24 +149,6 @@ class Snapshots(TrainerCallback):
         return control
 
 
-#: the CPU flags of native bf16 arithmetic (AVX-512 BF16 on AMD Zen 4/5 and Intel; AMX on Intel Xeon)
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
-
-
-def cpu_has_native_bf16(flags: set[str] | None = None) -> bool:
-    return bool(set(BF16_CPU_FLAGS) & (cpu_flags() if flags is None else flags))
-
-
 def resolve_precision(precision: str, device: str) -> str:
     """``tune.precision`` for this machine: ``auto`` is bf16 on a GPU that supports it and on
     a CPU with native bf16 instructions, fp32 elsewhere (emulated bf16 is slower than fp32)."""
@@ -176,7 +159,7 @@ def resolve_precision(precision: str, device: str) -> str:
         return precision
     if device.startswith("cuda"):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device == "cpu" and cpu_has_native_bf16() else "fp32"
+    return "bf16" if device == "cpu" and cpu_has_native_bf16(cpu_flags()) else "fp32"
 
 
 def training_arguments(tc, work: Path, device: str, world_size: int, seed: int, n_train: int, precision: str = "fp32"):
