@@ -120,7 +120,7 @@ def test_cf_lever_refuses_a_study_it_cannot_pair_with(tmp_path):
     lever = load("cf_lever")
     with pytest.raises(SystemExit, match="results.json not found"):
         lever.check_study(tmp_path, [42, 43, 44], "cpu")
-    budget = {"tokens": lever.STUDY_BUDGETS["cpu"].tokens, "users": 0, "seeds": list(lever.STUDY_SEEDS)}
+    budget = lever.study_budget("cpu")  # the record a cpu study writes (tokens, users, seeds, precision)
     row = _study_row({"42": [1, None, 3]})
     res = {"preset": "cpu", "budget": budget, "seed": 42, "runs": {"index-lcrec-all": row}}
     (tmp_path / "results.json").write_text(json.dumps({**res, "preset": "smoke"}))

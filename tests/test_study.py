@@ -290,3 +290,67 @@ def test_runs_table_gives_each_configurations_tuning_minutes():
     minutes = {r["run"]: r["tune min (median)"] for r in table.rows}
     assert minutes["index-lcrec-seq"] == "5.0"  # median of 4, 5 and 104 minutes
     assert minutes["tasks-3"] == "54.0"  # the resumed seed left out: median of 4 and 104
+    assert "tuned on" not in table.caption  # rows without a processor: none named
+    runs["tasks-3"]["seeds"]["42"]["cpu"] = "AMD EPYC (family 25, model 1); 2 cores; flags avx2; no native bf16"
+    runs["tasks-4"]["seeds"]["44"]["cpu"] = "AMD EPYC (family 25, model 17); 2 cores; flags avx512_bf16; native bf16"
+    caption = study_runs_table({"preset": "cpu", "model": "m", "data": "d", "seed": 42, "runs": runs,
+                                "wall_seconds": {}}).caption
+    assert "tuned on AMD EPYC (family 25, model 1) and AMD EPYC (family 25, model 17);" in caption
+
+
+def test_cpu_study_tunes_in_fp32_on_every_processor():
+    # its pieces run on whichever machine a session gets: seeds must not differ in arithmetic too
+    from lcrec_mini.analyses.plan import study_budget
+
+    cfg = run_config("cpu", study_runs()[0], 43, steps=70)
+    assert cfg.tune.precision == "fp32" and study_budget("cpu")["precision"] == "fp32"
+
+
+def test_study_runs_the_main_configuration_and_its_analyses_first_and_retrains_a_lost_model(monkeypatch, tmp_path):
+    """A study resumed where the main runs' folders are gone (another session's machine)
+    trains them again for the analyses and keeps the rows recorded earlier; the main
+    configuration's seeds and the analyses come before every other configuration."""
+    import shutil
+
+    from lcrec_mini.analyses import study
+    from lcrec_mini.analyses.plan import MAIN_RUN
+    from lcrec_mini.core.stage import read_json, write_json
+
+    order, trained = [], []
+
+    def fake_tune_and_eval(preset, study_dir, run, seed, tokens, stages, log):
+        rd = study_dir / run_name(run, seed)
+        trained.append(run_name(run, seed))
+        for st in stages:
+            (rd / st).mkdir(parents=True, exist_ok=True)
+        (rd / "tune" / "tune_meta.json").write_text("{}")
+        if "eval" in stages:
+            (rd / "eval" / "metrics.json").write_text("{}")
+        return rd
+
+    def fake_row(rd):
+        return {"hr@5": 0.1, "ndcg@5": 0.05, "hr@10": 0.2, "ndcg@10": 0.1, "n_users": 3, "ranks": [1, None, 3]}
+
+    monkeypatch.setattr(study, "_tune_and_eval", fake_tune_and_eval)
+    monkeypatch.setattr(study, "_metrics_row", fake_row)
+    for part in ("intention", "case_studies"):
+        monkeypatch.setattr(study, part, lambda rd, cfg, *a, part=part: order.append(part) or {"distinct_title_share": 0.5})
+    monkeypatch.setattr(study, "token_pca_seeds", lambda dirs, cfg, fig: order.append("token_pca") or {})
+    monkeypatch.setattr(study, "per_item_f1", lambda v: [])
+    mains = [run_name(r, s) for r in study_runs() if r.name == MAIN_RUN for s in STUDY_SEEDS]
+    # a results.json carried over from another machine: the main runs done, their folders gone
+    res = study.run_study("smoke", tmp_path, only=[MAIN_RUN], log=lambda m: None)
+    assert trained == mains and set(res["wall_seconds"]) == set(mains)
+    kept = read_json(tmp_path / "results.json")
+    for name in mains:
+        shutil.rmtree(tmp_path / name)
+    write_json(tmp_path / "results.json", kept)
+    trained.clear()
+    res = study.run_study("smoke", tmp_path, log=lambda m: None)
+    pca = [run_name(PCA_RUN, s) for s in STUDY_SEEDS]
+    first_other = next(i for i, n in enumerate(trained) if n not in mains and n not in pca)
+    # the PCA runs, then the lost main runs trained again for the analyses, before any other configuration
+    assert trained[:first_other] == pca + mains
+    assert order == ["intention"] * 3 + ["token_pca"] + ["case_studies"] * 3  # each analysis over the three seeds
+    assert res["retrained_for_analyses"] == mains and res["runs"][MAIN_RUN]["seeds"].keys() == {str(s) for s in STUDY_SEEDS}
+    assert len(trained) == first_other + (len(study_runs()) - 1) * len(STUDY_SEEDS)

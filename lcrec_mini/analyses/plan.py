@@ -28,19 +28,23 @@ class Budget:
     s_per_token: float
     s_per_user: float
     s_fixed: float
+    #: ``tune.precision`` of every run: a CPU study is fp32 on every processor, because its
+    #: pieces run on whichever machine a session gets (with native bf16 or without), and one
+    #: configuration's seeds must not differ in arithmetic as well as in seed
+    precision: str = "auto"
 
     def overrides(self) -> dict[str, Any]:
-        return {"eval.max_users": self.users}
+        return {"eval.max_users": self.users, "tune.precision": self.precision}
 
 
 STUDY_BUDGETS: dict[str, Budget] = {
-    "smoke": Budget(tokens=1_500, users=12, s_per_token=0.002, s_per_user=0.02, s_fixed=15),
+    "smoke": Budget(tokens=1_500, users=12, s_per_token=0.002, s_per_user=0.02, s_fixed=15, precision="fp32"),
     # cpu: ~36,000 tokens per run (about 54 steps of seqrec windows, 3 minutes at ~200
     # tokens/s on an AVX-512 Zen 4/5, 4 at ~150 on a Zen 3) and all 943 test users (0.30 s
     # per user with 20 beams), so every difference has the full sample behind it: 3 seeds of
     # 9 configurations, 3 of the token-PCA run and the analyses of 3 seeds in under 5 hours
     # of 2 cores (the slowest of this project's CPUs included), in resumable pieces
-    "cpu": Budget(tokens=36_000, users=0, s_per_token=0.005, s_per_user=0.30, s_fixed=40),
+    "cpu": Budget(tokens=36_000, users=0, s_per_token=0.005, s_per_user=0.30, s_fixed=40, precision="fp32"),
     "colab": Budget(tokens=2_000_000, users=0, s_per_token=0.0005, s_per_user=0.05, s_fixed=120),
     "paper": Budget(tokens=0, users=0, s_per_token=0.002, s_per_user=0.2, s_fixed=600),
 }
@@ -50,7 +54,7 @@ def study_budget(preset: str) -> dict[str, Any]:
     """What a study's ``results.json`` records of its budget: two studies with different
     records cannot be mixed."""
     b = STUDY_BUDGETS[preset]
-    return {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS)}
+    return {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS), "precision": b.precision}
 
 
 @dataclass

@@ -15,16 +15,20 @@ index prefixes of growing length, related items by index prefix vs by text.
 
 Every configuration is trained with several training seeds (``STUDY_SEEDS``, the
 ``tune.seed`` of each run; data, index and task examples stay those of the run's
-``seed``), so every verdict counts how much a retrained model moves as well as how much
-the test users do (:func:`lcrec_mini.generate.metrics.seeded_difference`). Every run of one study
-trains on the same number of tokens (``STUDY_BUDGETS``; the steps are that budget over
-the run's mean example length), so the comparisons are at equal training tokens, not at
-equal time: on the ``cpu`` study the all-task runs tuned about a quarter longer than the
-seqrec-only ones (likely causes: their shorter examples, and text targets scored against
-the whole vocabulary). Each run records its tuning seconds, and the results say by how
-much. ``study_dir/results.json`` is rewritten after each run, and a run or
-part whose result is there is skipped when the study is started again, so the study
-runs in pieces.
+``seed``; a CPU study tunes in fp32 on every processor), so every verdict counts how
+much a retrained model moves as well as how much the test users do
+(:func:`lcrec_mini.generate.metrics.seeded_difference`). Every run of one study trains
+on the same number of tokens (``STUDY_BUDGETS``; the steps are that budget over the
+run's mean example length), so the comparisons are at equal training tokens, not at
+equal time: the same tokens can take the all-task runs longer than the seqrec-only ones
+(shorter examples, text targets scored against the whole vocabulary). Each run records
+its tuning seconds and its processor, and the results say by how much.
+
+``study_dir/results.json`` is rewritten after each run, and a run or part whose result
+is there is skipped when the study is started again, so the study runs in pieces, on one
+machine or several: the main configuration and the analyses run first (they need its
+trained models; one whose folder is gone is trained again), and every other part needs
+only ``results.json``.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ from lcrec_mini.book.figures import plot_token_pca
 from lcrec_mini.core.config import Config, make_config
 from lcrec_mini.core.errors import ConfigError, DataError
 from lcrec_mini.core.run import Run
-from lcrec_mini.core.runtime import pick_device
+from lcrec_mini.core.runtime import cpu_line, pick_device
 from lcrec_mini.core.stage import (
     UPSTREAM,
     read_json,
@@ -170,6 +174,8 @@ def _metrics_row(run_dir: Path) -> dict[str, Any]:
         "tune_seconds": ts["train_seconds"], "tune_tokens": round(ts["tokens_per_second"] * ts["train_seconds"]),
         # a tune resumed from a checkpoint counts only the seconds after the resume
         "tune_resumed_from_step": ts.get("resumed_from_step", 0),
+        # the pieces of a study can run on different machines: which one trained this row
+        "cpu": cpu_line(),
     }
 
 
@@ -365,20 +371,28 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     def save() -> None:
         write_json(res_path, results)
 
-    for seed in STUDY_SEEDS:  # a whole seed of every configuration first: a study cut short compares like with like
-        for run in study_runs():
-            name = run_name(run, seed)
-            if name not in todo:
-                continue
-            t0 = time.perf_counter()
-            log(f"== {name}: {run.label}, training seed {seed}")
-            rd = _tune_and_eval(preset, study_dir, run, seed, b.tokens, ("tune", "eval"), log)
-            entry = results["runs"].setdefault(run.name, {"group": run.group, "label": run.label, "seeds": {}})
-            entry["seeds"][str(seed)] = _metrics_row(rd)
-            entry.update(seed_means(entry["seeds"]))
-            results["wall_seconds"][name] = round(time.perf_counter() - t0, 1)
-            save()
-    main_cfgs = {s: run_config(preset, next(r for r in study_runs() if r.name == MAIN_RUN), s) for s in STUDY_SEEDS}
+    main_run = next(r for r in study_runs() if r.name == MAIN_RUN)
+
+    def tune_part(run: StudyRun, seed: int) -> None:
+        name = run_name(run, seed)
+        if name not in todo:
+            return
+        t0 = time.perf_counter()
+        log(f"== {name}: {run.label}, training seed {seed}")
+        rd = _tune_and_eval(preset, study_dir, run, seed, b.tokens, ("tune", "eval"), log)
+        entry = results["runs"].setdefault(run.name, {"group": run.group, "label": run.label, "seeds": {}})
+        entry["seeds"][str(seed)] = _metrics_row(rd)
+        entry.update(seed_means(entry["seeds"]))
+        results["wall_seconds"][name] = round(time.perf_counter() - t0, 1)
+        save()
+
+    # The main configuration's seeds, the token-PCA runs and the analyses first: the analyses
+    # need those trained models, which a session that ends can lose, while every other part
+    # needs only results.json to be resumed on another machine. Then a whole seed of every
+    # other configuration at a time, so a study cut short compares like with like.
+    for seed in STUDY_SEEDS:
+        tune_part(main_run, seed)
+    main_cfgs = {s: run_config(preset, main_run, s) for s in STUDY_SEEDS}
     fig_dir = study_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     for seed, pca_name in pca_names.items():
@@ -422,9 +436,18 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     for part, fn in parts:
         if part not in todo:
             continue
-        need = ([d / "tune" / "tune_meta.json" for d in pca_dirs.values()] if part == "token_pca"
-                else [main_dirs[s] / "eval" / "metrics.json" for s in STUDY_SEEDS])
-        missing = [str(p.parent.parent.name) for p in need if not p.exists()]
+        if part == "token_pca":
+            need = {s: (PCA_RUN, pca_dirs[s] / "tune" / "tune_meta.json", ("tune",)) for s in STUDY_SEEDS}
+        else:
+            need = {s: (main_run, main_dirs[s] / "eval" / "metrics.json", ("tune", "eval")) for s in STUDY_SEEDS}
+        for s, (run, path, stages) in need.items():
+            if not path.exists() and run_name(run, s) in results["wall_seconds"]:
+                # trained in an earlier session whose folders are gone: trained again (its
+                # row in results.json stays the one recorded then)
+                log(f"   {part} needs {run_name(run, s)}, whose folder is not here: training it again")
+                _tune_and_eval(preset, study_dir, run, s, b.tokens, stages, log)
+                results.setdefault("retrained_for_analyses", []).append(run_name(run, s))
+        missing = [run_name(run, s) for s, (run, path, _) in need.items() if not path.exists()]
         if missing:
             log(f"[{part}] needs the runs {', '.join(missing)}; skipped")
             continue
@@ -433,6 +456,10 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
         results[part] = fn()
         results["wall_seconds"][part] = round(time.perf_counter() - t0, 1)
         save()
+    for seed in STUDY_SEEDS:
+        for run in study_runs():
+            if run.name != MAIN_RUN:
+                tune_part(run, seed)
     log(f"Study {preset} done: {os.path.relpath(res_path)}")  # relative: no machine path in a page
     return results
 
