@@ -351,6 +351,6 @@ def test_study_runs_the_main_configuration_and_its_analyses_first_and_retrains_a
     first_other = next(i for i, n in enumerate(trained) if n not in mains and n not in pca)
     # the PCA runs, then the lost main runs trained again for the analyses, before any other configuration
     assert trained[:first_other] == pca + mains
-    assert order == ["intention"] * 3 + ["token_pca"] + ["case_studies"] * 3  # each analysis over the three seeds
+    assert order == ["token_pca"] + ["case_studies"] * 3 + ["intention"] * 3  # each over the three seeds, quickest first
     assert res["retrained_for_analyses"] == mains and res["runs"][MAIN_RUN]["seeds"].keys() == {str(s) for s in STUDY_SEEDS}
     assert len(trained) == first_other + (len(study_runs()) - 1) * len(STUDY_SEEDS)

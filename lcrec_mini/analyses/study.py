@@ -430,9 +430,11 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
                             for s, v in by_seed.items()}}
 
     pca_dirs = {s: study_dir / n for s, n in pca_names.items()}
-    parts = (("intention", intentions),
-             ("token_pca", lambda: token_pca_seeds(pca_dirs, main_cfgs[STUDY_SEEDS[0]], fig_dir)),
-             ("case_studies", case_studies_seeds))
+    # the quickest first: a session that ends during the long intention part (all test users
+    # twice, three seeds) leaves the others done
+    parts = (("token_pca", lambda: token_pca_seeds(pca_dirs, main_cfgs[STUDY_SEEDS[0]], fig_dir)),
+             ("case_studies", case_studies_seeds),
+             ("intention", intentions))
     for part, fn in parts:
         if part not in todo:
             continue
