@@ -354,3 +354,14 @@ def test_study_runs_the_main_configuration_and_its_analyses_first_and_retrains_a
     assert order == ["token_pca"] + ["case_studies"] * 3 + ["intention"] * 3  # each over the three seeds, quickest first
     assert res["retrained_for_analyses"] == mains and res["runs"][MAIN_RUN]["seeds"].keys() == {str(s) for s in STUDY_SEEDS}
     assert len(trained) == first_other + (len(study_runs()) - 1) * len(STUDY_SEEDS)
+    # an intention part interrupted after its first seed, on a machine without the main runs:
+    # only the seeds it has not kept are trained again
+    kept = read_json(tmp_path / "results.json")
+    kept["wall_seconds"].pop("intention")
+    kept["intention_by_seed"] = {str(STUDY_SEEDS[0]): kept.pop("intention")[str(STUDY_SEEDS[0])]}
+    for name in mains:
+        shutil.rmtree(tmp_path / name)
+    write_json(tmp_path / "results.json", kept)
+    trained.clear()
+    res = study.run_study("smoke", tmp_path, log=lambda m: None)
+    assert trained == mains[1:] and set(res["intention"]) == {str(s) for s in STUDY_SEEDS}

@@ -440,8 +440,10 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
             continue
         if part == "token_pca":
             need = {s: (PCA_RUN, pca_dirs[s] / "tune" / "tune_meta.json", ("tune",)) for s in STUDY_SEEDS}
-        else:
-            need = {s: (main_run, main_dirs[s] / "eval" / "metrics.json", ("tune", "eval")) for s in STUDY_SEEDS}
+        else:  # the seeds this analysis has not kept yet (an interrupted one keeps each seed as it finishes)
+            kept = results.get(f"{part}_by_seed", {})
+            need = {s: (main_run, main_dirs[s] / "eval" / "metrics.json", ("tune", "eval"))
+                    for s in STUDY_SEEDS if str(s) not in kept}
         for s, (run, path, stages) in need.items():
             if not path.exists() and run_name(run, s) in results["wall_seconds"]:
                 # trained in an earlier session whose folders are gone: trained again (its
