@@ -306,6 +306,24 @@ def test_cpu_study_tunes_in_fp32_on_every_processor():
     assert cfg.tune.precision == "fp32" and study_budget("cpu")["precision"] == "fp32"
 
 
+def test_a_study_of_another_preset_setting_is_not_resumed(tmp_path):
+    # its parts would compare configurations built on two different presets
+    import json
+
+    from lcrec_mini.analyses.plan import study_budget
+    from lcrec_mini.analyses.study import run_study
+    from lcrec_mini.core.errors import ConfigError
+
+    budget = study_budget("smoke")
+    assert set(budget["settings"]) == {"data", "embed", "index", "tasks", "tune"}
+    old = {**budget, "settings": {**budget["settings"], "tasks": "0123456789abcdef"}}
+    (tmp_path / "results.json").write_text(json.dumps({"preset": "smoke", "budget": old, "runs": {}}))
+    with pytest.raises(ConfigError, match=r"results.json holds a study of preset 'smoke' that differs from "
+                       r"today's 'smoke' in settings.tasks "):
+        run_study("smoke", tmp_path, log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # nothing run
+
+
 def test_study_runs_the_main_configuration_and_its_analyses_first_and_retrains_a_lost_model(monkeypatch, tmp_path):
     """A study resumed where the main runs' folders are gone (another session's machine)
     trains them again for the analyses and keeps the rows recorded earlier; the main

@@ -27,8 +27,10 @@ INDEX = [f"<a_{i % 3}><b_{i}>" for i in range(12)]
 
 
 def tasks_cfg(*sets):
+    """The cpu preset's tasks with LC-Rec's index2item (one row per item, three answer variants)."""
     return make_config("cpu", set_items=["tasks.tasks=[seqrec,item2index,index2item,fusionseqrec,itemsearch,preferenceobtain]",
-                                         "tasks.seqrec_format=prefix", "tasks.max_history=10", *sets]).tasks
+                                         "tasks.seqrec_format=prefix", "tasks.max_history=10", "tasks.index2item_passes=0",
+                                         "tasks.index2item_variants=[title,description,both]", *sets]).tasks
 
 
 def fixture_examples(*sets, max_history=20, seed=0):
@@ -81,6 +83,21 @@ def test_index_passes_repeat_every_item_with_its_own_draws():
     assert sorted(e["item"] for e in three if e["task"] == "item2index") == list(range(12))
 
 
+def test_the_cpu_preset_aligns_every_item_in_both_directions():
+    # the main run as shipped: item2index and index2item each hold every item of the
+    # catalogue once per epoch, with LC-Rec's three answer variants drawn across the items
+    tc = make_config("cpu").tasks
+    ex = build_examples(ITEMS, SEQS, tc, 20, 0, lambda h, q: user_texts("template", ITEMS, h, q, run_dir=None))
+    ctx = TaskContext(ITEMS, INDEX)
+    for task in ("item2index", "index2item"):
+        rows = [e for e in ex["train"] if e["task"] == task]
+        assert sorted(e["item"] for e in rows) == list(range(12))
+        assert len({e["variant"] for e in rows}) > 1
+        for e in rows:
+            prompt, answer = render(e, ctx)
+            assert INDEX[e["item"]] in (prompt if task == "index2item" else answer)
+
+
 def test_index2item_variants_choose_the_answers_and_leave_the_other_draws_alone():
     base = fixture_examples()["train"]
     titled = fixture_examples("tasks.index2item_variants=[title,both]")["train"]
@@ -92,9 +109,9 @@ def test_index2item_variants_choose_the_answers_and_leave_the_other_draws_alone(
     with pytest.raises(ConfigError, match="expected a non-empty list, without repeats, of title, description, both"):
         tasks_cfg("tasks.index2item_variants=[title,name]")
     # the default (LC-Rec's three) leaves the fingerprint of runs made before the key existed
-    cfg = make_config("cpu")
+    cfg = make_config("smoke")
     assert "index2item_variants" not in cfg.fingerprint_dict("tasks")["tasks"]
-    other = make_config("cpu", set_items=["tasks.index2item_variants=[title,both]"])
+    other = make_config("smoke", set_items=["tasks.index2item_variants=[title,both]"])
     assert other.fingerprint("tasks") != cfg.fingerprint("tasks")
 
 

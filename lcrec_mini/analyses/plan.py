@@ -54,7 +54,18 @@ def study_budget(preset: str) -> dict[str, Any]:
     """What a study's ``results.json`` records of its budget: two studies with different
     records cannot be mixed."""
     b = STUDY_BUDGETS[preset]
-    return {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS), "precision": b.precision}
+    return {"tokens": b.tokens, "users": b.users, "seeds": list(STUDY_SEEDS), "precision": b.precision,
+            "settings": preset_settings(preset)}
+
+
+def preset_settings(preset: str) -> dict[str, str]:
+    """The fingerprint of each stage's settings in ``preset``: every configuration of a study
+    is the preset with a few keys changed, so a study whose preset has changed since (more
+    windows, other index2item answers) is another study."""
+    from lcrec_mini.core.config import make_config  # settings only, no model code
+
+    cfg = make_config(preset)
+    return {s: cfg.fingerprint(s) for s in ("data", "embed", "index", "tasks", "tune")}
 
 
 @dataclass

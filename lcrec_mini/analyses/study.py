@@ -344,11 +344,16 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     results: dict[str, Any] = read_json(res_path) if res_path.exists() else {}
     b = STUDY_BUDGETS[preset]
     budget = study_budget(preset)
-    if results.get("preset", preset) != preset or results.get("budget", budget) != budget:
+    old = results.get("budget", budget)
+    if results.get("preset", preset) != preset or old != budget:
+        differ = [k for k in budget if old.get(k) != budget[k]]
+        if differ == ["settings"]:
+            differ = [f"settings.{k}" for k in budget["settings"] if old.get("settings", {}).get(k) != budget["settings"][k]]
         raise ConfigError(
-            f"{res_path} holds a study of preset {results.get('preset')!r} with budget {results.get('budget')}, "
-            f"not {preset!r} with {budget}: its numbers cannot be mixed with this one's; use another --run-dir "
-            "or delete that results.json (the run folders beside it are reused where their config matches)"
+            f"{res_path} holds a study of preset {results.get('preset')!r} that differs from today's {preset!r} in "
+            f"{', '.join(differ) or 'preset'} (budget {old}): its numbers cannot be mixed with this one's; use "
+            "another --run-dir or delete that results.json (the run folders beside it are reused where their "
+            "config matches)"
         )
     base = make_config(preset)
     results.update({"preset": preset, "seed": base.seed, "model": base.tune.model, "data": base.data.source,

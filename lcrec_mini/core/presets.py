@@ -59,7 +59,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         # rows only; the budget is one epoch over these examples. Histories are written
         # without ", " between indices (each index starts with its own first-level token):
         # 84 tokens a window instead of 101, so 3,600 windows cost what 3,000 did. A second
-        # index2item pass in place of 500 windows cost NDCG@10 .0389 -> .0292 (one seed)
+        # index2item pass in place of 500 windows cost NDCG@10 .0389 -> .0292 (one seed).
+        # index2item twice with the title in every answer, 800 more windows and LoRA without
+        # dropout (1,095 steps, the same minutes in bf16): NDCG@10 .0328 against .0376, and
+        # the case studies' titles still unlearnt (word F1 .013 / .023 / .020 by prefix
+        # length; one seed each, benchmarks/results/JOURNAL.md)
         "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
         "tasks.seqrec_format": "window",
         "tasks.history_separator": "",
