@@ -240,3 +240,19 @@ def test_compute_curve_reuses_a_point_only_for_the_same_decoder(tmp_path, monkey
     index = cc.score_points(rd, make_config("cpu", {"eval.softmax": "index"}))
     assert calls == ["index"]  # the snapshot scored again; the final point is the eval stage's
     assert index[2]["metrics"]["ndcg@10"] == 1.0
+
+
+def test_title_passes_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch):
+    title_passes = load("title_passes")
+    work = tmp_path / "work"
+    monkeypatch.setattr(sys, "argv", ["title_passes.py", "--run-dir", str(tmp_path), "--work", str(work), "--passes", "0"])
+    with pytest.raises(SystemExit, match="--passes 0 / --items 100: expected at least 1 pass and 2 items"):
+        title_passes.main()
+    for argv, msg in ((["--preset", "huge"], "--preset 'huge'"), (["--out", str(tmp_path / "no" / "x.md")], "does not exist")):
+        monkeypatch.setattr(sys, "argv", ["title_passes.py", "--run-dir", str(tmp_path), "--work", str(work), *argv])
+        with pytest.raises(SystemExit, match=msg):
+            title_passes.main()
+    monkeypatch.setattr(sys, "argv", ["title_passes.py", "--run-dir", str(tmp_path), "--work", str(work)])
+    with pytest.raises(SystemExit, match=r"data is missing; run `lcrec-mini run --preset cpu --run-dir"):
+        title_passes.main()
+    assert not work.exists()
