@@ -91,18 +91,21 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         for s in ("data", "embed", "index"):
             shutil.copytree(src / s, work / s)
-    n_items = len(Run(work).dataset.items)
+    elif (work / "index" / "config.json").read_text() != (src / "index" / "config.json").read_text():
+        sys.exit(f"title_passes: {work} holds the stages of another run than {src}; give another --work")
     sets = ["tasks.tasks=[seqrec,index2item]", "tasks.seqrec_samples=8", "tasks.index2item_samples=0",
             "tasks.index2item_variants=[title]", f"tasks.index2item_passes={args.passes}", "tune.epochs=1",
             "tune.max_steps=0", f"tune.seed={args.seed}", "tune.eval_samples=4"]
-    tc = make_config(args.preset, set_items=sets).tune
-    batch = tc.batch_size * tc.grad_accum
-    rows = args.passes * n_items + 8
+    cfg = make_config(args.preset, set_items=sets)
+    run_tasks(cfg, work, log=print)
+    rows = sum(read_json(work / "tasks" / "stats.json")["examples"]["train"].values())
+    batch = cfg.tune.batch_size * cfg.tune.grad_accum
     steps = math.ceil(rows / batch)
-    marks = sorted({max(1, round(steps * k / args.passes)) for k in range(1, args.passes)})
+    if steps < args.passes:
+        sys.exit(f"title_passes: {rows} rows make {steps} steps of {batch}, fewer than --passes {args.passes}")
+    marks = [round(steps * k / args.passes) for k in range(1, args.passes)]
     cfg = make_config(args.preset, set_items=sets + [f"tune.snapshot_steps={marks}", f"tune.eval_steps={10 * steps}",
                                                      f"tune.save_steps={10 * steps}"])
-    run_tasks(cfg, work, log=print)
     t0 = time.perf_counter()
     run_tune(cfg, work, log=print)
     stats = read_json(work / "tune" / "train_stats.json")

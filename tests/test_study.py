@@ -315,13 +315,30 @@ def test_a_study_of_another_preset_setting_is_not_resumed(tmp_path):
     from lcrec_mini.core.errors import ConfigError
 
     budget = study_budget("smoke")
-    assert set(budget["settings"]) == {"data", "embed", "index", "tasks", "tune"}
+    assert set(budget["settings"]) == {"data", "embed", "index", "tasks", "tune", "eval"}
     old = {**budget, "settings": {**budget["settings"], "tasks": "0123456789abcdef"}}
-    (tmp_path / "results.json").write_text(json.dumps({"preset": "smoke", "budget": old, "runs": {}}))
-    with pytest.raises(ConfigError, match=r"results.json holds a study of preset 'smoke' that differs from "
-                       r"today's 'smoke' in settings.tasks "):
-        run_study("smoke", tmp_path, log=lambda m: None)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # nothing run
+    for record, msg in (
+        (old, r"that differs from today's 'smoke' in settings.tasks "),
+        ({**old, "users": 5}, r"that differs from today's 'smoke' in settings.tasks, users "),
+        ({k: v for k, v in budget.items() if k != "settings"}, r"that records no preset settings"),
+    ):
+        (tmp_path / "results.json").write_text(json.dumps({"preset": "smoke", "budget": record, "runs": {}}))
+        with pytest.raises(ConfigError, match=r"results.json holds a study of preset 'smoke' " + msg):
+            run_study("smoke", tmp_path, log=lambda m: None)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # nothing run
+
+
+def test_the_kept_cpu_study_is_of_todays_cpu_preset():
+    # benchmarks/results/study-cpu/results.json is resumed by the next session: a change of the
+    # cpu preset's settings makes it another study, which must then be started again
+    from pathlib import Path
+
+    from lcrec_mini.analyses.plan import study_budget
+    from lcrec_mini.core.stage import read_json
+
+    kept = read_json(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "study-cpu" / "results.json")
+    assert kept["preset"] == "cpu" and kept["budget"] == study_budget("cpu"), (
+        "the cpu preset changed since the kept study began: move benchmarks/results/study-cpu aside and start it again")
 
 
 def test_study_runs_the_main_configuration_and_its_analyses_first_and_retrains_a_lost_model(monkeypatch, tmp_path):

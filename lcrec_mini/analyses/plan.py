@@ -65,7 +65,7 @@ def preset_settings(preset: str) -> dict[str, str]:
     from lcrec_mini.core.config import make_config  # settings only, no model code
 
     cfg = make_config(preset)
-    return {s: cfg.fingerprint(s) for s in ("data", "embed", "index", "tasks", "tune")}
+    return {s: cfg.fingerprint(s) for s in ("data", "embed", "index", "tasks", "tune", "eval")}
 
 
 @dataclass

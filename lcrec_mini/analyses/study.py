@@ -346,14 +346,21 @@ def run_study(preset: str, study_dir: str | Path | None = None, only: list[str] 
     budget = study_budget(preset)
     old = results.get("budget", budget)
     if results.get("preset", preset) != preset or old != budget:
-        differ = [k for k in budget if old.get(k) != budget[k]]
-        if differ == ["settings"]:
-            differ = [f"settings.{k}" for k in budget["settings"] if old.get("settings", {}).get(k) != budget["settings"][k]]
+        if "settings" not in old:
+            why = "records no preset settings (it was written before they were recorded), so it cannot be checked"
+        else:
+            differ = ["preset"] if results.get("preset", preset) != preset else []
+            for k in sorted(set(budget) | set(old)):
+                if k == "settings":
+                    differ += [f"settings.{s}" for s in sorted(set(budget[k]) | set(old[k]))
+                               if old[k].get(s) != budget[k].get(s)]
+                elif old.get(k) != budget.get(k):
+                    differ.append(k)
+            why = f"differs from today's {preset!r} in {', '.join(differ)}"
         raise ConfigError(
-            f"{res_path} holds a study of preset {results.get('preset')!r} that differs from today's {preset!r} in "
-            f"{', '.join(differ) or 'preset'} (budget {old}): its numbers cannot be mixed with this one's; use "
-            "another --run-dir or delete that results.json (the run folders beside it are reused where their "
-            "config matches)"
+            f"{res_path} holds a study of preset {results.get('preset')!r} that {why} (budget {old}): its numbers "
+            "cannot be mixed with this one's; use another --run-dir or delete that results.json (the run folders "
+            "beside it are reused where their config matches)"
         )
     base = make_config(preset)
     results.update({"preset": preset, "seed": base.seed, "model": base.tune.model, "data": base.data.source,
