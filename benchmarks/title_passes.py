@@ -33,8 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.analyses.probes import prefix_titles  # noqa: E402
-from lcrec_mini.analyses.study import title_overlap  # noqa: E402
+from lcrec_mini.analyses.study import prefix_title_scores  # noqa: E402
 from lcrec_mini.baselines.stage import popular_items  # noqa: E402
 from lcrec_mini.core.config import make_config  # noqa: E402
 from lcrec_mini.core.presets import PRESETS  # noqa: E402
@@ -46,25 +45,18 @@ from lcrec_mini.tune.stage import load_tuned, run_tune  # noqa: E402
 
 
 def score(run_dir: Path, model_dir: Path | None, items: list[int], cache_dir: str) -> dict:
-    """Word F1 by prefix length (mean, SE over items), full minus first code (paired), distinct share."""
+    """The case studies' Fig. 5a scores (``prefix_title_scores``) of one adapter, with the
+    full index minus the first code (paired over the items) and four examples."""
     run = Run(run_dir)
-    ds, codes = run.dataset, run.codes
-    meta = read_json(run_dir / "tune" / "tune_meta.json")
     tok, model = load_tuned(run_dir, cache_dir, "cpu", model_dir=model_dir)
-    f1, full, examples = [], [], []
-    for it in items:
-        rows = prefix_titles(model, tok, codes, it, meta.get("system"), meta.get("end_of_response"))
-        title = ds.items[str(it)]["title"]
-        f1.append([title_overlap(r["text"], title) for r in rows])
-        full.append(rows[-1]["text"].strip().lower())
-        if len(examples) < 4:
-            examples.append({"title": title, "generated": [r["generated title"] for r in rows]})
-    f = np.array(f1)
-    n = len(items)
-    diff = f[:, -1] - f[:, 0]
-    return {"f1": f.mean(0).tolist(), "f1_se": (f.std(0, ddof=1) / math.sqrt(n)).tolist(),
-            "full_minus_first": float(diff.mean()), "full_minus_first_se": float(diff.std(ddof=1) / math.sqrt(n)),
-            "distinct": len(set(full)) / n, "examples": examples}
+    cs = prefix_title_scores(model, tok, run.codes, run.dataset, items, read_json(run_dir / "tune" / "tune_meta.json"))
+    diff = np.array([g["rows"][-1]["overlap_with_title"] - g["rows"][0]["overlap_with_title"]
+                     for g in cs["prefix_generation"]])
+    return {"f1": cs["mean_title_overlap_by_prefix_length"], "f1_se": cs["title_overlap_se_by_prefix_length"],
+            "full_minus_first": float(diff.mean()), "full_minus_first_se": float(diff.std(ddof=1) / math.sqrt(len(diff))),
+            "distinct": cs["distinct_title_share"],
+            "examples": [{"title": g["title"], "generated": [r["generated title"] for r in g["rows"]]}
+                         for g in cs["prefix_generation"][:4]]}
 
 
 def main() -> None:

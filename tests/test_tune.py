@@ -338,3 +338,32 @@ def test_a_lora_adapter_keeps_the_index_rows_not_the_whole_vocabulary(tmp_path):
     save_rows_not_vocabulary(model)
     model.save_pretrained(tmp_path / "untied")
     assert any(k.endswith("lm_head.weight") for k in saved_keys(tmp_path / "untied"))
+
+
+def test_index_phase_puts_the_index_language_rows_in_a_block_of_their_own(prepared, tmp_path):
+    """tune.index_phase=first: every epoch starts with all its item2index / index2item rows,
+    then the rest (last: the other way); each row once per epoch; mixed keeps one shuffle."""
+    from lcrec_mini.tasks.stage import read_examples
+    from lcrec_mini.tune.stage import INDEX_LANGUAGE, phase_blocks
+    from lcrec_mini.tune.trainer import BlockSampler
+
+    _, src = prepared
+    tasks = [ex["task"] for ex in read_examples(src, "train")]
+    n, lang = len(tasks), sum(t in INDEX_LANGUAGE for t in tasks)
+    assert 0 < lang < n and phase_blocks(tasks, 2, "mixed") is None
+    lengths = [1 + (i * 7) % 13 for i in range(2 * n)]
+    for phase in ("first", "last"):
+        torch.manual_seed(0)
+        order = list(BlockSampler(phase_blocks(tasks, 2, phase), lengths, 4))
+        assert sorted(order) == list(range(2 * n))
+        for e in range(2):
+            epoch = order[e * n:(e + 1) * n]
+            assert all(e * n <= i < (e + 1) * n for i in epoch)
+            head = epoch[:lang] if phase == "first" else epoch[n - lang:]
+            assert all(tasks[i % n] in INDEX_LANGUAGE for i in head)
+    assert sorted(list(BlockSampler([[5, 6, 7], [0, 1]], None, 4))[:3]) == [5, 6, 7]
+    # the tuner takes the key: another order trains another adapter from the same rows
+    first = _tune_copy(src, tmp_path / "first", "tune.index_phase=first")
+    mixed = _tune_copy(src, tmp_path / "mixed")
+    adapter = lambda t: (t / "model" / "adapter_model.safetensors").read_bytes()  # noqa: E731
+    assert adapter(first) != adapter(mixed)

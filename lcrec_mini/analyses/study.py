@@ -276,6 +276,27 @@ def co_interaction(users_of: dict[int, set[str]], item: int, others: list[int]) 
     return float(np.mean(vals)) if vals else 0.0
 
 
+def prefix_title_scores(model, tok, codes: np.ndarray, ds, items: list[int], meta: dict[str, Any]) -> dict[str, Any]:
+    """Paper Fig. 5a on one tuned model: the title it generates from the first 1..L tokens
+    of the index of each item of ``items``, scored by word F1 against the true title (mean
+    and standard error over the items per prefix length), and the share of distinct
+    full-index titles (does the model tell the items apart?). ``meta``: the tune stage's
+    ``tune_meta.json`` (the system message and end-of-response token the model was tuned with)."""
+    gen = []
+    for it in items:
+        rows = prefix_titles(model, tok, codes, it, meta.get("system"), meta.get("end_of_response"))
+        title = ds.items[str(it)]["title"]
+        for r in rows:
+            r["overlap_with_title"] = title_overlap(r.get("text", r["generated title"]), title)
+        gen.append({"item": it, "title": title, "rows": rows})
+    f1 = np.array([[g["rows"][d]["overlap_with_title"] for d in range(codes.shape[1])] for g in gen])
+    full = [g["rows"][-1].get("text", "").strip().lower() for g in gen]
+    return {"prefix_generation": gen, "mean_title_overlap_by_prefix_length": [float(v) for v in f1.mean(0)],
+            "title_overlap_se_by_prefix_length": [float(v) for v in f1.std(0, ddof=1) / np.sqrt(len(gen))]
+            if len(gen) > 1 else None,
+            "distinct_title_share": len(set(full)) / len(full) if full else 0.0, "items": len(gen)}
+
+
 def case_studies(run_dir: Path, cfg: Config, n_items: int = 100) -> dict[str, Any]:
     """Paper Fig. 5 on ``run_dir``'s tuned model: (a) the title it generates from the first
     1..L tokens of the index of each of the ``n_items`` most popular items, scored by word
@@ -288,18 +309,7 @@ def case_studies(run_dir: Path, cfg: Config, n_items: int = 100) -> dict[str, An
     emb = text_embeddings(run_dir, ds.n_items)
     meta = run.json("tune", "tune_meta.json")
     tok, model = run.tuned(cfg.data.cache_dir, pick_device(cfg.eval.device))
-    items = popular_items(ds, n_items)
-    gen = []
-    for it in items:
-        rows = prefix_titles(model, tok, codes, it, meta.get("system"), meta.get("end_of_response"))
-        title = ds.items[str(it)]["title"]
-        for r in rows:
-            r["overlap_with_title"] = title_overlap(r.get("text", r["generated title"]), title)
-        gen.append({"item": it, "title": title, "rows": rows})
-    f1 = np.array([[g["rows"][d]["overlap_with_title"] for d in range(codes.shape[1])] for g in gen])
-    overlap_by_len = [float(v) for v in f1.mean(0)]
-    overlap_se = [float(v) for v in f1.std(0, ddof=1) / np.sqrt(len(gen))] if len(gen) > 1 else None
-    full = [g["rows"][-1].get("text", "").strip().lower() for g in gen]
+    fig5a = prefix_title_scores(model, tok, codes, ds, popular_items(ds, n_items), meta)
     # related items: did the same users choose them? (collaborative relatedness, Jaccard of
     # user sets); a seeded sample of items of every popularity, not only the head
     users_of = users_of_items(ds.sequences)
@@ -310,9 +320,7 @@ def case_studies(run_dir: Path, cfg: Config, n_items: int = 100) -> dict[str, An
     by_text = np.array([co_interaction(users_of, it, r["by_text"]) for it, r in zip(sample, rel)])
     co_index, co_text = float(by_index.mean()), float(by_text.mean())
     diff_se = float((by_index - by_text).std(ddof=1) / np.sqrt(len(sample)))  # paired: the same items
-    return {"prefix_generation": gen, "mean_title_overlap_by_prefix_length": overlap_by_len,
-            "title_overlap_se_by_prefix_length": overlap_se,
-            "distinct_title_share": len(set(full)) / len(full) if full else 0.0, "items": len(gen),
+    return {**fig5a,
             "related_items": {"items": len(sample), "co_interaction_by_index": co_index, "co_interaction_by_text": co_text,
                               "difference_se": diff_se,
                               "examples": [{"item": it, **r} for it, r in zip(sample[:3], rel[:3])]}}

@@ -9,6 +9,7 @@ from lcrec_mini.core.settings import (
     ANY,
     CUDA_OR_CPU,
     FRACTION,
+    IF_CHANGED,
     NAME,
     NON_NEGATIVE,
     POSITIVE,
@@ -48,6 +49,11 @@ class TuneConfig:
     system_prompt: bool = setting(True, ANY)
     #: group examples of similar length into batches (less padding)
     group_by_length: bool = setting(True, ANY)
+    #: where the index-language rows (``item2index``, ``index2item``) stand in each epoch:
+    #: ``mixed`` (shuffled among the other tasks' rows, as LC-Rec does), ``first`` (a block
+    #: of their own before the rest: the model learns what the index says before it learns
+    #: to recommend with it) or ``last`` (after the rest)
+    index_phase: str = setting("mixed", one_of("mixed", "first", "last"), fingerprint=IF_CHANGED)
     #: logits only at response positions: the vocabulary projection of prompt tokens is skipped
     response_only_logits: bool = setting(True, ANY)
     #: score index-token targets against the index-token rows only (the full vocabulary

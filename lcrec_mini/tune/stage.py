@@ -332,12 +332,35 @@ def train_seed(cfg: Config) -> int:
     return cfg.seed if cfg.tune.seed is None else cfg.tune.seed
 
 
-def trainer_options(tc, lengths: list[int], token_ids: list[int], model, cpu_bf16: bool = False) -> dict[str, Any]:
+#: the tasks that pair an item's index with its text, both ways (``tune.index_phase``)
+INDEX_LANGUAGE = ("item2index", "index2item")
+
+
+def phase_blocks(tasks: list[str], epochs: int, phase: str) -> list[list[int]] | None:
+    """The order of the training rows under ``tune.index_phase``: None for ``mixed`` (one
+    shuffle over everything); else, for each epoch, the rows of the index-language tasks
+    as one block and the others as another, in the order ``phase`` says. ``tasks``: the
+    task of each example of one pass (row ``e * len(tasks) + j`` is example j in pass e)."""
+    if phase == "mixed":
+        return None
+    n = len(tasks)
+    blocks = []
+    for e in range(max(1, epochs)):
+        lang = [e * n + j for j, t in enumerate(tasks) if t in INDEX_LANGUAGE]
+        rest = [e * n + j for j, t in enumerate(tasks) if t not in INDEX_LANGUAGE]
+        blocks += [lang, rest] if phase == "first" else [rest, lang]
+    return blocks
+
+
+def trainer_options(tc, lengths: list[int], token_ids: list[int], model, cpu_bf16: bool = False,
+                    tasks: list[str] | None = None) -> dict[str, Any]:
     """:class:`~lcrec_mini.tune.trainer.LCRecTrainer`'s own arguments, from ``tune.*``, for
-    this run's index tokens."""
+    this run's index tokens; ``tasks``: the task of each training example (one pass), which
+    ``tune.index_phase`` orders by."""
     apart = rows_apart(tc)
     return {
         "lengths": lengths,
+        "blocks": phase_blocks(tasks or [], tc.epochs, tc.index_phase) if tasks else None,
         "index_range": (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None,
         "response_only_logits": tc.response_only_logits or tc.index_softmax,
         "row_params": index_row_params(model, token_ids, tc.method == "full") if apart else None,
@@ -499,7 +522,8 @@ def run_tune(
         snapshots = [Snapshots(tc.snapshot_steps, work / "snapshots")] if tc.snapshot_steps else []
         trainer = LCRecTrainer(model=model, args=args, train_dataset=train, eval_dataset=valid,
                                data_collator=collate(tok.pad_token_id), callbacks=(callbacks or []) + snapshots,
-                               **trainer_options(tc, train.lengths(), token_ids, model, device == "cpu" and precision == "bf16"))
+                               **trainer_options(tc, train.lengths(), token_ids, model, device == "cpu" and precision == "bf16",
+                                                  [ex["task"] for ex in train_ex]))
         last = check_resume(tc.resume_from, fp) if tc.resume_from else (get_last_checkpoint(str(work)) if work.exists() else None)
         if last:
             log(f"[tune] resuming from {last}")

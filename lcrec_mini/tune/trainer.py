@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from lcrec_mini.core.errors import ConfigError
 from lcrec_mini.core.runtime import cpu_flags, cpu_has_native_bf16
@@ -37,14 +37,17 @@ class LCRecTrainer(Trainer):
     rows when they get their own optimizer group and schedule (None: one group for
     everything), trained at ``index_lr`` (None: the Trainer's rate) and alone for the
     first ``warmup_rows_steps`` steps. ``cpu_bf16``: bf16 autocast around the training
-    loss on a CPU.
+    loss on a CPU. ``blocks``: the training examples in groups that come one after
+    another (each shuffled, or grouped by length, on its own: :class:`BlockSampler`);
+    None: one shuffle over all of them.
     """
 
-    def __init__(self, *args, lengths: list[int] | None = None, index_range: tuple[int, int] | None = None,
+    def __init__(self, *args, lengths: list[int] | None = None, blocks: list[list[int]] | None = None, index_range: tuple[int, int] | None = None,
                  response_only_logits: bool = True, row_params: list | None = None, index_lr: float | None = None,
                  warmup_rows_steps: int = 0, cpu_bf16: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.lengths = lengths
+        self.blocks = blocks
         self.index_range = index_range
         self.response_only_logits = response_only_logits
         self.row_params = row_params or None
@@ -60,6 +63,10 @@ class LCRecTrainer(Trainer):
         return super().autocast_smart_context_manager(cache_enabled)
 
     def _get_train_sampler(self, train_dataset=None):
+        if self.blocks is not None:
+            grouped = self.args.train_sampling_strategy == "group_by_length"
+            return BlockSampler(self.blocks, self.lengths if grouped else None,
+                                self.args.train_batch_size * self.args.gradient_accumulation_steps)
         # group by length with the lengths we already know, instead of the default,
         # which would render and tokenize every example once more to measure it
         if self.args.train_sampling_strategy == "group_by_length" and self.lengths is not None:
@@ -103,6 +110,31 @@ class LCRecTrainer(Trainer):
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(opt, [lambda s: cosine(s, w), lambda s: cosine(s)])
             return self.lr_scheduler
         return super().create_scheduler(num_training_steps, optimizer)
+
+
+class BlockSampler(torch.utils.data.Sampler):
+    """The examples of ``blocks[0]``, then those of ``blocks[1]``, ...: each block shuffled
+    on its own, or with ``lengths`` grouped by length as the Trainer groups a whole dataset
+    (shuffled, then sorted within mega-batches). The shuffles draw from torch's global
+    generator, which the Trainer seeds, as its own samplers do: a resumed run sees the same order."""
+
+    def __init__(self, blocks: list[list[int]], lengths: list[int] | None, batch_size: int):
+        self.blocks, self.lengths, self.batch_size = blocks, lengths, batch_size
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.blocks)
+
+    def __iter__(self):
+        order: list[int] = []
+        for b in self.blocks:
+            if not b:
+                continue
+            if self.lengths is None:
+                pick = torch.randperm(len(b)).tolist()
+            else:
+                pick = get_length_grouped_indices([self.lengths[i] for i in b], self.batch_size)
+            order += [b[j] for j in pick]
+        return iter(order)
 
 
 def save_rows_not_vocabulary(model) -> None:
