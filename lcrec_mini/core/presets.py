@@ -63,7 +63,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # index2item twice with the title in every answer, 800 more windows and LoRA without
         # dropout (1,095 steps, the same minutes in bf16): NDCG@10 .0328 against .0376, and
         # the case studies' titles still unlearnt (word F1 .013 / .023 / .020 by prefix
-        # length; one seed each, benchmarks/results/JOURNAL.md)
+        # length; one seed each, benchmarks/results/JOURNAL.md). The index-language rows in a
+        # block of their own (tune.index_phase=first / last, with the title in every index2item
+        # answer and no dropout): NDCG@10 .0286 / .0257 and title F1 under .01 (one seed each)
         "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
         "tasks.seqrec_format": "window",
         "tasks.history_separator": "",
