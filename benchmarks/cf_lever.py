@@ -38,7 +38,7 @@ from lcrec_mini.analyses.plan import (  # noqa: E402
     study_budget,
     study_runs,
 )
-from lcrec_mini.core.stage import read_json, read_stage_config, stage_seconds, write_json  # noqa: E402
+from lcrec_mini.core.stage import logged_seconds, read_json, read_stage_config, write_json  # noqa: E402
 from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.generate.metrics import per_user, seeded_difference, verdict  # noqa: E402
 
@@ -121,15 +121,17 @@ def table(cmp: dict[str, Any], preset: str, tokens: int, data_seed: int, minutes
 
 
 def stage_minutes(run_dirs: list[Path]) -> float:
-    """Minutes the stages of ``run_dirs`` recorded, a stage copied from another run counted once."""
+    """Minutes the stages of ``run_dirs`` took, as each run's ``log.jsonl`` records them, a
+    stage copied from another run counted once (where it ran: a copy has no line in its log)."""
     seen, total = set(), 0.0
     for d in run_dirs:
         for st in ("embed", "index", "tasks", "tune", "eval"):
             meta = read_stage_config(d / st) or {}
             key = (st, meta.get("fingerprint"))
-            if key not in seen:
+            seconds = logged_seconds(d, st)
+            if key not in seen and seconds is not None:
                 seen.add(key)
-                total += stage_seconds(d / st) or 0.0
+                total += seconds
     return total / 60
 
 

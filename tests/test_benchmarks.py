@@ -159,6 +159,27 @@ def test_cf_lever_verdict_counts_the_seeds():
     assert text.rstrip().splitlines()[-1].startswith("Processor: ")  # last: the book's include stops before it
 
 
+def test_cf_lever_minutes_count_every_stage_that_ran_once(tmp_path):
+    """The stages' minutes come from each run's log.jsonl (only eval writes a timing.json):
+    a stage shared by the seeds (copied, so absent from a copy's log) counts once, a line of
+    an older output of the stage (another fingerprint) not at all."""
+    lever = load("cf_lever")
+
+    def run(name, stages, log):
+        d = tmp_path / name
+        for st, fp in stages.items():
+            (d / st).mkdir(parents=True)
+            (d / st / "config.json").write_text(json.dumps({"stage": st, "fingerprint": fp}))
+        (d / "log.jsonl").write_text("".join(json.dumps({"stage": st, "fingerprint": fp, "seconds": sec}) + "\n"
+                                             for st, fp, sec in log))
+        return d
+
+    a = run("s42", {"embed": "e", "tune": "t42", "eval": "v42"},
+            [("embed", "e", 120.0), ("tune", "old", 999.0), ("tune", "t42", 300.0), ("eval", "v42", 60.0)])
+    b = run("s43", {"embed": "e", "tune": "t43", "eval": "v43"}, [("tune", "t43", 240.0), ("eval", "v43", 60.0)])
+    assert lever.stage_minutes([a, b]) == pytest.approx((120 + 300 + 60 + 240 + 60) / 60)
+
+
 def test_cf_lever_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch):
     lever = load("cf_lever")
     for argv, msg in ((["--seeds", "42", "42", "42"], "at least 3 different seeds"),

@@ -60,6 +60,20 @@ def stage_seconds(out_dir: str | Path) -> float | None:
     return float(read_json(path)["wall_seconds"]) if path.exists() else None
 
 
+def logged_seconds(run_dir: str | Path, stage: str) -> float | None:
+    """The wall time ``run_dir/log.jsonl`` holds for the stage's current output (the last
+    line of that stage with the fingerprint in ``<stage>/config.json``; a resumed tune: the
+    resumed part), or None when the log has none."""
+    run_dir = Path(run_dir)
+    meta, log = run_dir / stage / "config.json", run_dir / "log.jsonl"
+    if not meta.exists() or not log.exists():
+        return None
+    fp = read_json(meta).get("fingerprint")
+    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    hits = [r["seconds"] for r in rows if r.get("stage") == stage and r.get("fingerprint") == fp]
+    return float(hits[-1]) if hits else None
+
+
 def read_json(path: str | Path) -> Any:
     path = Path(path)
     try:
