@@ -42,9 +42,10 @@ class LCRecTrainer(Trainer):
     None: one shuffle over all of them.
     """
 
-    def __init__(self, *args, lengths: list[int] | None = None, blocks: list[list[int]] | None = None, index_range: tuple[int, int] | None = None,
-                 response_only_logits: bool = True, row_params: list | None = None, index_lr: float | None = None,
-                 warmup_rows_steps: int = 0, cpu_bf16: bool = False, **kwargs):
+    def __init__(self, *args, lengths: list[int] | None = None, blocks: list[list[int]] | None = None,
+                 index_range: tuple[int, int] | None = None, response_only_logits: bool = True,
+                 row_params: list | None = None, index_lr: float | None = None, warmup_rows_steps: int = 0,
+                 cpu_bf16: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.lengths = lengths
         self.blocks = blocks
