@@ -360,7 +360,7 @@ def trainer_options(tc, lengths: list[int], token_ids: list[int], model, cpu_bf1
     apart = rows_apart(tc)
     return {
         "lengths": lengths,
-        "blocks": phase_blocks(tasks or [], tc.epochs, tc.index_phase) if tasks else None,
+        "blocks": phase_blocks(tasks, tc.epochs, tc.index_phase) if tasks else None,
         "index_range": (int(token_ids[0]), int(token_ids[-1])) if tc.index_softmax else None,
         "response_only_logits": tc.response_only_logits or tc.index_softmax,
         "row_params": index_row_params(model, token_ids, tc.method == "full") if apart else None,
