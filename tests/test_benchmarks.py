@@ -277,3 +277,54 @@ def test_title_passes_refuses_bad_arguments_before_any_work(tmp_path, monkeypatc
     with pytest.raises(SystemExit, match=r"data is missing; run `lcrec-mini run --preset cpu --run-dir"):
         title_passes.main()
     assert not work.exists()
+
+
+def _seed_run(root: Path, name: str, seed: int | None, ranks: list, dropout: float = 0.0, users: list | None = None) -> Path:
+    """A finished run folder as compare_seeds reads it: the tune's config and the eval's ranks."""
+    d = root / name
+    (d / "tune").mkdir(parents=True)
+    (d / "eval").mkdir()
+    tune = {"lora_dropout": dropout, "lr": 1e-3, **({} if seed is None else {"seed": seed})}
+    (d / "tune" / "config.json").write_text(json.dumps({"stage": "tune", "config": {"seed": 42, "tune": tune}}))
+    users = users if users is not None else list(range(len(ranks)))
+    (d / "eval" / "predictions.jsonl").write_text(
+        "".join(json.dumps({"user": u, "target": 7, "rank": r}) + "\n" for u, r in zip(users, ranks)))
+    (d / "baselines").mkdir()
+    (d / "baselines" / "ranks.json").write_text(json.dumps({"users": users, "most_popular": [None] * len(ranks),
+                                                           "sasrec": [1] * len(ranks)}))
+    return d
+
+
+def test_compare_seeds_counts_the_seeds_in_the_error(tmp_path, capsys):
+    cs = load("compare_seeds")
+    n = 400
+    steady = [1 if u % 4 == 0 else None for u in range(n)]
+    runs = [_seed_run(tmp_path, f"s{s}", None if s == 42 else s, steady) for s in (42, 43, 44)]
+    spec = ",".join(map(str, runs))
+    cs.main(["--a", spec, "--b", "pop", "--label-a", "lc"])
+    out = capsys.readouterr().out
+    # three equal seeds, a quarter of the users hit at rank 1 against none: holds, seeds named (42: the run's own)
+    assert "| NDCG@10 | 0.2500 / 0.2500 / 0.2500 | 0.2500 |" in out and "seeds 42, 43, 44" in out and "| holds |" in out
+    # the same mean spread over seeds that disagree: one seed finds everyone, one no one
+    swing = [_seed_run(tmp_path, f"w{s}", s, r) for s, r in ((42, [1] * n), (43, [None] * n), (44, steady))]
+    rows = cs.compare(cs.read_side(",".join(map(str, swing)), None), cs.read_side("pop", swing[0]))
+    assert rows[0]["diff"] > 0 and rows[0]["verdict"] == "not resolved" and rows[0]["se"] > 0.2
+    # SASRec finds every held-out item at rank 1: LC-Rec below it
+    cs.main(["--a", spec, "--b", "sasrec", "--out", str(tmp_path / "t.md")])
+    assert "does not hold" in (tmp_path / "t.md").read_text()
+
+
+def test_compare_seeds_refuses_what_it_cannot_pair(tmp_path):
+    cs = load("compare_seeds")
+    ranks = [1, None, 3, None]
+    a = _seed_run(tmp_path, "a", 43, ranks)
+    for b, msg in ((_seed_run(tmp_path, "dup", 43, ranks), "the same tune.seed"),
+                   (_seed_run(tmp_path, "drop", 44, ranks, dropout=0.05), "differs from .* in tune.lora_dropout"),
+                   (_seed_run(tmp_path, "other", 45, ranks, users=[9, 8, 7, 6]), "ranked other users"),
+                   (tmp_path / "empty", "predictions.jsonl is missing")):
+        with pytest.raises(SystemExit, match=msg):
+            cs.read_side(f"{a},{b}", None)
+    with pytest.raises(SystemExit, match="a baseline goes on --b"):
+        cs.main(["--a", "pop", "--b", str(a)])
+    with pytest.raises(SystemExit, match="different test users"):
+        cs.compare(cs.read_side(str(a), None), cs.read_side(str(_seed_run(tmp_path, "five", 46, ranks + [1])), None))
