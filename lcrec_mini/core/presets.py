@@ -67,8 +67,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # block of their own (tune.index_phase=first / last, with the title in every index2item
         # answer and no dropout): NDCG@10 .0286 / .0257 and title F1 under .01 (one seed each).
         # LoRA without dropout and 5,000 windows (1,001 steps in the same minutes in bf16):
-        # NDCG@10 .0404 / .0293 / .0352 at training seeds 42 / 43 / 44, mean .0350; against
-        # this preset at seed 42 (.0376) -.0026, SE .0049: not resolved (compare_seeds.py)
+        # NDCG@10 .0404 / .0293 / .0352 at training seeds 42 / 43 / 44, mean .0350; this
+        # preset .0376 / .0325 at seeds 42 / 43, mean .0350: +.0001, SE .0051, not resolved
+        # (benchmarks/compare_seeds.py)
         "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
         "tasks.seqrec_format": "window",
         "tasks.history_separator": "",
