@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=6)
     ap.add_argument("--items", type=int, default=100)
     ap.add_argument("--seed", type=int, default=42, help="training seed (tune.seed)")
+    ap.add_argument("--variants", nargs="+", default=["title"], choices=["title", "description", "both"],
+                    help="the index2item answers drawn for each row (tasks.index2item_variants; default: the title)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "title_passes.md"))
     args = ap.parse_args()
     src, work = Path(args.run_dir), Path(args.work)
@@ -86,7 +88,7 @@ def main() -> None:
     elif (work / "index" / "config.json").read_text() != (src / "index" / "config.json").read_text():
         sys.exit(f"title_passes: {work} holds the stages of another run than {src}; give another --work")
     sets = ["tasks.tasks=[seqrec,index2item]", "tasks.seqrec_samples=8", "tasks.index2item_samples=0",
-            "tasks.index2item_variants=[title]", f"tasks.index2item_passes={args.passes}", "tune.epochs=1",
+            f"tasks.index2item_variants=[{','.join(args.variants)}]", f"tasks.index2item_passes={args.passes}", "tune.epochs=1",
             "tune.max_steps=0", f"tune.seed={args.seed}", "tune.eval_samples=4"]
     cfg = make_config(args.preset, set_items=sets)
     run_tasks(cfg, work, log=print)
@@ -120,7 +122,7 @@ def main() -> None:
     L = len(points[0]["f1"])
     lines = [f"**title_passes** on {cpu_line()}", "",
              f"{cfg.tune.model} ({cfg.tune.method}, the {args.preset} preset's tuner, precision {stats.get('precision')}), tuned on "
-             f"`index2item` alone with the title as every answer: {args.passes} rows per item ({rows:,} rows with 8 "
+             f"`index2item` alone with {'the title as every answer' if args.variants == ['title'] else 'answers drawn from ' + ' / '.join(args.variants)}: {args.passes} rows per item ({rows:,} rows with 8 "
              f"seqrec windows, {stats['steps']} steps of {batch} in {stats['train_seconds']:.0f} s, training seed "
              f"{args.seed}); each row below is the adapter after that many passes' worth of steps (one "
              f"learning-rate schedule over all of them). Scored over the {args.items} most popular items: word F1 "
