@@ -40,6 +40,7 @@ from lcrec_mini.core.presets import PRESETS  # noqa: E402
 from lcrec_mini.core.run import Run  # noqa: E402
 from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.core.stage import read_json  # noqa: E402
+from lcrec_mini.tasks.config import TEXT_VARIANTS  # noqa: E402
 from lcrec_mini.tasks.stage import run_tasks  # noqa: E402
 from lcrec_mini.tune.stage import load_tuned, run_tune  # noqa: E402
 
@@ -67,7 +68,7 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=6)
     ap.add_argument("--items", type=int, default=100)
     ap.add_argument("--seed", type=int, default=42, help="training seed (tune.seed)")
-    ap.add_argument("--variants", nargs="+", default=["title"], choices=["title", "description", "both"],
+    ap.add_argument("--variants", nargs="+", default=["title"], choices=list(TEXT_VARIANTS),
                     help="the index2item answers drawn for each row (tasks.index2item_variants; default: the title)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "title_passes.md"))
     args = ap.parse_args()
