@@ -248,6 +248,39 @@ def test_bf16_tuning_runs_on_the_cpu_and_its_loss_falls(prepared, tmp_path):
     assert losses32 != losses  # the autocast really ran: bf16 rounds differently from fp32
 
 
+def test_frozen_weights_held_in_bf16_give_the_products_autocast_gives():
+    """FrozenBf16 casts the frozen linear weights once instead of at every step: the loss
+    and LoRA's gradients are bit for bit those of plain autocast, the tied embedding stays
+    in fp32, and the fp32 weights come back unchanged for evaluation."""
+    from peft import LoraConfig, get_peft_model
+
+    from lcrec_mini.tune.trainer import FrozenBf16
+
+    tok, base = load_causal_lm("tiny", seed=3)
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]))
+    model.train()
+    ids = torch.randint(0, 1000, (2, 12), generator=torch.Generator().manual_seed(0))
+
+    def loss_and_grads():
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        return loss.detach().clone(), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    want_loss, want_grads = loss_and_grads()
+    frozen = FrozenBf16(model)
+    before = [p.detach().clone() for p in frozen.params]
+    assert len(frozen.params) == 2 * 7  # the 7 projections of each of the tiny model's 2 layers
+    frozen.to_bf16()
+    assert all(p.dtype == torch.bfloat16 for p in frozen.params)
+    assert model.get_input_embeddings().weight.dtype == torch.float32
+    loss, grads = loss_and_grads()
+    assert torch.equal(loss, want_loss) and all(torch.equal(a, b) for a, b in zip(grads, want_grads))
+    frozen.to_fp32()
+    assert all(p.dtype == torch.float32 and torch.equal(p, b) for p, b in zip(frozen.params, before))
+
+
 def test_auto_precision_follows_the_cpu_flags(monkeypatch):
     from lcrec_mini.tune import trainer as tuning
 

@@ -37,7 +37,9 @@ class LCRecTrainer(Trainer):
     rows when they get their own optimizer group and schedule (None: one group for
     everything), trained at ``index_lr`` (None: the Trainer's rate) and alone for the
     first ``warmup_rows_steps`` steps. ``cpu_bf16``: bf16 autocast around the training
-    loss on a CPU. ``blocks``: the training examples in groups that come one after
+    loss on a CPU, with the frozen weights of the linear layers held in bf16 during the
+    training steps (:class:`FrozenBf16`: the same products, without casting every weight
+    at every step). ``blocks``: the training examples in groups that come one after
     another (each shuffled, or grouped by length, on its own: :class:`BlockSampler`);
     None: one shuffle over all of them.
     """
@@ -55,7 +57,18 @@ class LCRecTrainer(Trainer):
         self.index_lr = index_lr
         self.warmup_rows_steps = warmup_rows_steps
         self.cpu_bf16 = cpu_bf16
+        self.frozen_bf16 = FrozenBf16(self.model) if cpu_bf16 else None
         save_rows_not_vocabulary(self.model)
+
+    def training_step(self, *args, **kwargs):
+        if self.frozen_bf16 is not None:
+            self.frozen_bf16.to_bf16()
+        return super().training_step(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        if self.frozen_bf16 is not None:
+            self.frozen_bf16.to_fp32()  # the validation loss in fp32, as before; the next step casts again
+        return super().evaluate(*args, **kwargs)
 
     def autocast_smart_context_manager(self, cache_enabled: bool | None = True):
         # training steps only: the validation loss stays in fp32, comparable across precisions
@@ -111,6 +124,39 @@ class LCRecTrainer(Trainer):
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(opt, [lambda s: cosine(s, w), lambda s: cosine(s)])
             return self.lr_scheduler
         return super().create_scheduler(num_training_steps, optimizer)
+
+
+class FrozenBf16:
+    """The frozen weights of a model's linear layers, switched between fp32 and a bf16 copy.
+
+    Under CPU autocast every ``linear`` casts its fp32 weight to bf16 before the product,
+    at every forward pass: for SmolLM2 ~100 M weights read and written again per step, and
+    in the profile of a bf16 step the casts (``aten::copy_``) took a third of what the
+    products saved. A frozen weight never changes, so its bf16 copy can be made once: the
+    product autocast then computes is the same, bit for bit (the same rounding to bf16, the
+    same kernel), and the fp32 tensors are kept to be put back for evaluation and for what
+    follows the tune. Trainable weights (LoRA's matrices, full tuning) stay in fp32 and are
+    cast by autocast as before; embedding matrices (and an output layer tied to one) are
+    left alone: a lookup is not autocast, and the index rows are scored from them in fp32."""
+
+    def __init__(self, model: torch.nn.Module):
+        skip = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+        self.params = [m.weight for name, m in model.named_modules()
+                       if isinstance(m, torch.nn.Linear) and not m.weight.requires_grad and "lm_head" not in name
+                       and m.weight.dtype == torch.float32 and id(m.weight) not in skip]
+        self.fp32: list[torch.Tensor] | None = None
+
+    def to_bf16(self) -> None:
+        if self.fp32 is None:
+            self.fp32 = [p.data for p in self.params]
+            for p in self.params:
+                p.data = p.data.to(torch.bfloat16)
+
+    def to_fp32(self) -> None:
+        if self.fp32 is not None:
+            for p, data in zip(self.params, self.fp32):
+                p.data = data
+            self.fp32 = None
 
 
 class BlockSampler(torch.utils.data.Sampler):
