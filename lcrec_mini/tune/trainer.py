@@ -130,12 +130,11 @@ class FrozenBf16:
     """The frozen weights of a model's linear layers, switched between fp32 and a bf16 copy.
 
     Under CPU autocast every ``linear`` casts its fp32 weight to bf16 before the product,
-    at every forward pass: for SmolLM2 ~100 M weights read and written again per step, and
-    in the profile of a bf16 step the casts (``aten::copy_``) took a third of what the
-    products saved. A frozen weight never changes, so its bf16 copy can be made once: the
-    product autocast then computes is the same, bit for bit (the same rounding to bf16, the
-    same kernel), and the fp32 tensors are kept to be put back for evaluation and for what
-    follows the tune. Trainable weights (LoRA's matrices, full tuning) stay in fp32 and are
+    at every forward pass: for SmolLM2 ~100 M weights read and written again per step (the
+    rest of the casts a bf16 step makes are of activations, which stay). A frozen weight
+    never changes, so its bf16 copy can be made once: the product autocast then computes is
+    the same, bit for bit (the same rounding to bf16, the same kernel), and the fp32 tensors
+    are kept to be put back for evaluation and for what follows the tune. Trainable weights (LoRA's matrices, full tuning) stay in fp32 and are
     cast by autocast as before; embedding matrices (and an output layer tied to one) are
     left alone: a lookup is not autocast, and the index rows are scored from them in fp32."""
 
