@@ -26,6 +26,7 @@ loading. Nothing else heavy may run at the same time on a 2-core machine.
     python benchmarks/bench_tune.py --run-dir runs/cpu            # needs data/ embed/ index/
     python benchmarks/bench_tune.py --run-dir runs/cpu --steps 6 --rounds 1
     python benchmarks/bench_tune.py --run-dir runs/cpu --variants "f fp32" "g bf16" --out benchmarks/results/bench_bf16.md
+    python benchmarks/bench_tune.py --variants "f fp32" "g bf16" --set tune.lora_dropout=0   # a candidate preset
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lcrec_mini.core.config import make_config  # noqa: E402
+from lcrec_mini.core.errors import ConfigError  # noqa: E402
 from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.tasks.stage import run_tasks  # noqa: E402
 from lcrec_mini.tune.stage import run_tune  # noqa: E402
@@ -75,13 +77,13 @@ def quiet(_m: str) -> None:
     pass
 
 
-def run_variant(name: str, src: Path, work: Path, steps: int, batch: int) -> dict:
+def run_variant(name: str, src: Path, work: Path, steps: int, batch: int, extra: list[str] = ()) -> dict:
     d = work / name.split()[0]
     if not (d / "index").exists():
         d.mkdir(parents=True, exist_ok=True)
         for s in ("data", "embed", "index"):
             shutil.copytree(src / s, d / s)
-    sets = VARIANTS[name] + [f"tune.max_steps={steps}", f"tune.batch_size={batch}", "tune.eval_samples=4",
+    sets = list(extra) + VARIANTS[name] + [f"tune.max_steps={steps}", f"tune.batch_size={batch}", "tune.eval_samples=4",
                              f"tune.eval_steps={10 * steps}", f"tune.save_steps={10 * steps}", "tune.logging_steps=1"]
     cfg = make_config("cpu", set_items=sets)
     run_tasks(cfg, d, log=quiet)
@@ -100,9 +102,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
                     help="which variants to time (default: all)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config key changed in every variant (repeatable), e.g. tune.lora_dropout=0")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_tune.md"))
     args = ap.parse_args()
     src, work = Path(args.run_dir), Path(args.work)
+    try:  # a bad key or value is refused before any model is loaded
+        for n in args.variants:
+            make_config("cpu", set_items=list(args.sets) + VARIANTS[n])
+    except ConfigError as e:
+        sys.exit(f"bench_tune: --set: {e}")
     for s in ("data", "embed", "index"):
         if not (src / s / "config.json").exists():
             sys.exit(f"bench_tune: {src / s} is missing; run `lcrec-mini run --preset cpu --run-dir {src}` first")
@@ -112,7 +121,7 @@ def main() -> None:
         order = names[r % len(names) :] + names[: r % len(names)]
         for n in order:
             t0 = time.perf_counter()
-            res[n].append(run_variant(n, src, work, args.steps, args.batch))
+            res[n].append(run_variant(n, src, work, args.steps, args.batch, args.sets))
             print(f"round {r + 1}: {n:<12} {res[n][-1]}  ({time.perf_counter() - t0:.0f} s)", flush=True)
     ref = "a lcrec-format" if "a lcrec-format" in names else names[0]
     lines = [
@@ -138,6 +147,8 @@ def main() -> None:
         lines += ["", f"bf16 / fp32 tokens/s: {statistics.median(per_round):.2f} (per round: "
                   + ", ".join(f"{r:.2f}" for r in per_round) + ")"]
     lines += ["", "Variants: " + "; ".join(f"{n}: {' '.join(VARIANTS[n]) or '(the cpu preset)'}" for n in names)]
+    if args.sets:
+        lines += ["", "In every variant: " + " ".join(args.sets)]
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

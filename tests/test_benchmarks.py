@@ -191,6 +191,17 @@ def test_cf_lever_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch):
             lever.main()
 
 
+def test_bench_tune_refuses_a_bad_set_before_any_work(tmp_path, monkeypatch):
+    bench = load("bench_tune")
+    for sets, msg in ((["tune.bogus=1"], "--set: unknown config key 'tune.bogus'"),
+                      (["tune.lora_dropout=7"], "--set: tune.lora_dropout = 7.0: expected a number in")):
+        argv = ["bench_tune.py", "--run-dir", str(tmp_path / "none"), "--work", str(tmp_path / "w")]
+        monkeypatch.setattr(sys, "argv", argv + [a for kv in sets for a in ("--set", kv)])
+        with pytest.raises(SystemExit, match=msg):
+            bench.main()
+    assert not (tmp_path / "w").exists()
+
+
 def test_compute_curve_names_a_measured_crossing_only_when_it_lasts():
     cc = load("compute_curve")
     rows = [{"step": s, "minutes": s / 10, "minus_sasrec": d, "se_minus_sasrec": 0.001}
