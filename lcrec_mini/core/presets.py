@@ -68,7 +68,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # answer and no dropout): NDCG@10 .0286 / .0257 and title F1 under .01 (one seed each).
         # LoRA without dropout and 5,000 windows (1,001 steps in the same minutes in bf16):
         # NDCG@10 .0404 / .0293 / .0352 at training seeds 42 / 43 / 44, mean .0350; this
-        # preset .0376 / .0325 at seeds 42 / 43, mean .0350: +.0001, SE .0051, not resolved
+        # preset .0376 / .0325 / .0292, mean .0331: -.0019, SE .0049, not resolved
         # (benchmarks/compare_seeds.py)
         "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
         "tasks.seqrec_format": "window",
