@@ -38,6 +38,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -77,7 +78,7 @@ def quiet(_m: str) -> None:
     pass
 
 
-def run_variant(name: str, src: Path, work: Path, steps: int, batch: int, extra: list[str] = ()) -> dict:
+def run_variant(name: str, src: Path, work: Path, steps: int, batch: int, extra: Sequence[str] = ()) -> dict:
     d = work / name.split()[0]
     if not (d / "index").exists():
         d.mkdir(parents=True, exist_ok=True)

@@ -134,9 +134,10 @@ class FrozenBf16:
     rest of the casts a bf16 step makes are of activations, which stay). A frozen weight
     never changes, so its bf16 copy can be made once: the product autocast then computes is
     the same, bit for bit (the same rounding to bf16, the same kernel), and the fp32 tensors
-    are kept to be put back for evaluation and for what follows the tune. Trainable weights (LoRA's matrices, full tuning) stay in fp32 and are
-    cast by autocast as before; embedding matrices (and an output layer tied to one) are
-    left alone: a lookup is not autocast, and the index rows are scored from them in fp32."""
+    are kept to be put back for evaluation and for what follows the tune. Trainable weights
+    (LoRA's matrices, full tuning) stay in fp32 and are cast by autocast as before; embedding
+    matrices (and an output layer tied to one) are left alone: a lookup is not autocast, and
+    the index rows are scored from them in fp32."""
 
     def __init__(self, model: torch.nn.Module):
         skip = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
