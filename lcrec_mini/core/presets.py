@@ -69,7 +69,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         # LoRA without dropout and 5,000 windows (1,001 steps in the same minutes in bf16):
         # NDCG@10 .0404 / .0293 / .0352 at training seeds 42 / 43 / 44, mean .0350; this
         # preset .0376 / .0325 / .0292, mean .0331: -.0019, SE .0049, not resolved
-        # (benchmarks/compare_seeds.py)
+        # (benchmarks/compare_seeds.py). So LoRA trains without dropout (its masks were a fifth
+        # of a bf16 step) and the minutes it frees read every index back as its title four
+        # times per epoch, spread over the epoch (one or two readings teach no titles): NDCG@10
+        # .0331 / .0331 at seeds 42 / 43 against .0376 / .0325 / .0292 (-.0000, SE .0039, not
+        # resolved), and the title's word F1 at the full index .098 / .213 against .010 / .000
+        # at the first code (paper Fig. 5a), in 2,032-2,106 s of tuning instead of 2,186-2,228
         "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
         "tasks.seqrec_format": "window",
         "tasks.history_separator": "",
@@ -79,7 +84,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tasks.fusionseqrec_samples": 130,
         "tasks.itemsearch_samples": 130,
         "tasks.preferenceobtain_samples": 50,
+        "tasks.index2item_passes": 4,
+        "tasks.index2item_variants": ["title"],
         "tune.system_prompt": False,
+        "tune.lora_dropout": 0.0,
         "tune.index_softmax": True,
         # the index rows start from their items' title words, train alone for 10 steps,
         # then at their own rate: new rows need larger steps than LoRA's matrices
