@@ -72,9 +72,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         # (benchmarks/compare_seeds.py). So LoRA trains without dropout (its masks were a fifth
         # of a bf16 step) and the minutes it frees read every index back as its title four
         # times per epoch, spread over the epoch (one or two readings teach no titles): NDCG@10
-        # .0331 / .0331 at seeds 42 / 43 against .0376 / .0325 / .0292 (-.0000, SE .0039, not
-        # resolved), and the title's word F1 at the full index .098 / .213 against .010 / .000
-        # at the first code (paper Fig. 5a), in 2,032-2,106 s of tuning instead of 2,186-2,228
+        # .0331 / .0331 / .0367 at seeds 42 / 43 / 44, mean .0343, against .0376 / .0325 / .0292
+        # (+.0012, SE .0039, not resolved), and the title's word F1 at the full index .098 / .213
+        # / .182 against .010 / .000 / .000 at the first code (paper Fig. 5a, each beyond two
+        # standard errors), in 2,032-2,106 s of tuning instead of 2,186-2,228
         "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
         "tasks.seqrec_format": "window",
         "tasks.history_separator": "",
