@@ -84,18 +84,24 @@ def test_index_passes_repeat_every_item_with_its_own_draws():
 
 
 def test_the_cpu_preset_aligns_every_item_in_both_directions():
-    # the main run as shipped: item2index and index2item each hold every item of the
-    # catalogue once per epoch, with LC-Rec's three answer variants drawn across the items
+    # the main run as shipped: item2index holds every item of the catalogue once per epoch,
+    # with LC-Rec's three prompt variants drawn across the items; index2item reads every
+    # index back four times, the title as every answer (one or two readings taught no titles)
     tc = make_config("cpu").tasks
     ex = build_examples(ITEMS, SEQS, tc, 20, 0, lambda h, q: user_texts("template", ITEMS, h, q, run_dir=None))
     ctx = TaskContext(ITEMS, INDEX)
-    for task in ("item2index", "index2item"):
-        rows = [e for e in ex["train"] if e["task"] == task]
-        assert sorted(e["item"] for e in rows) == list(range(12))
-        assert len({e["variant"] for e in rows}) > 1
+    to_index = [e for e in ex["train"] if e["task"] == "item2index"]
+    assert sorted(e["item"] for e in to_index) == list(range(12))
+    assert len({e["variant"] for e in to_index}) > 1
+    to_item = [e for e in ex["train"] if e["task"] == "index2item"]
+    assert sorted(e["item"] for e in to_item) == sorted(list(range(12)) * 4)
+    assert {e["variant"] for e in to_item} == {"title"}
+    for task, rows in (("item2index", to_index), ("index2item", to_item)):
         for e in rows:
             prompt, answer = render(e, ctx)
             assert INDEX[e["item"]] in (prompt if task == "index2item" else answer)
+            if task == "index2item":
+                assert ITEMS[str(e["item"])]["title"] in answer
 
 
 def test_index2item_variants_choose_the_answers_and_leave_the_other_draws_alone():
