@@ -46,7 +46,6 @@ import numpy as np  # noqa: E402
 from lcrec_mini.core.config import make_config  # noqa: E402
 from lcrec_mini.core.runtime import cpu_line  # noqa: E402
 from lcrec_mini.core.stage import stage_seconds  # noqa: E402
-from lcrec_mini.data.splits import test_case  # noqa: E402
 from lcrec_mini.generate.metrics import per_user, seeded_difference  # noqa: E402
 
 from colab_estimate import GPUS, PASS_SECONDS, SMOL_N, UTILISATION  # noqa: E402  (this folder is on sys.path)
@@ -125,13 +124,15 @@ def score_points(run_dir: Path, cfg) -> dict[int, dict]:
     store = run_dir / "curve"
     store.mkdir(exist_ok=True)
     fp = read_stage_config(run_dir / "tune")["fingerprint"]
-    decoder = {"beams": cfg.eval.beams, "softmax": cfg.eval.softmax}
+    decoder = {"beams": cfg.eval.beams, "softmax": cfg.eval.softmax, "exclude_history": cfg.eval.exclude_history}
     out = {}
     for step, model_dir, seconds in points(run_dir):
         f = store / f"step-{step}.json"
         kept = json.loads(f.read_text()) if f.exists() else {}
         # points kept before the decoder was recorded were decoded with beam 20 over the vocabulary
-        if kept.get("tune_fingerprint") == fp and kept.get("decoder", {"beams": 20, "softmax": "vocabulary"}) == decoder:
+        # (and before exclude_history existed, without it)
+        was = {"beams": 20, "softmax": "vocabulary", **kept.get("decoder", {})}
+        if kept.get("tune_fingerprint") == fp and {"exclude_history": False, **was} == decoder:
             out[step] = kept
             continue
         final = model_dir == run_dir / "tune" / "model"
@@ -199,10 +200,6 @@ def main() -> None:
     run_dirs = [Path(d) for d in (a.run_dir or ["runs/cpu"])]
     cfg = make_config(a.preset)
 
-    from lcrec_mini.baselines.stage import most_popular
-    from lcrec_mini.data.stage import load_dataset
-    from lcrec_mini.generate.metrics import rank_of
-
     for d in run_dirs:
         for stage in ("tune", "baselines"):
             if not (d / stage / "config.json").exists():
@@ -212,11 +209,8 @@ def main() -> None:
         sys.exit(f"compute_curve: the runs must differ in tune.seed; they have training seeds {seeds}")
     curves = [score_points(d, cfg) for d in run_dirs]
     run_dir = run_dirs[0]
-    ds = load_dataset(run_dir)
-    seqs = {str(u): s for u, s in ds.sequences.items()}
-    pop = most_popular([test_case(s)[0] for s in seqs.values()], ds.n_items)
-    pop_rank = {u: rank_of(test_case(s)[1], pop) for u, s in seqs.items()}
-    ranks = json.loads((run_dir / "baselines" / "ranks.json").read_text())
+    ranks = json.loads((run_dir / "baselines" / "ranks.json").read_text())  # ranked as the eval stage ranks
+    pop_rank = {str(u): r for u, r in zip(ranks["users"], ranks["most_popular"])}
     sas_rank = {str(u): r for u, r in zip(ranks["users"], ranks["sasrec"])}
     bl = json.loads((run_dir / "baselines" / "metrics.json").read_text())
     bl_seconds = stage_seconds(run_dir / "baselines") or 0.0

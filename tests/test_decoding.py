@@ -134,3 +134,26 @@ def test_index_softmax_scores_each_item_against_the_index_tokens_only(tiny):
     assert all(lower[c] < got[c] for c in got)
     with pytest.raises(ValueError, match="softmax"):
         beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=4, softmax="words")
+
+
+def test_excluded_items_never_end_a_beam_and_the_rest_keep_their_scores(tiny):
+    """``exclude``: the items a prompt's history names are left out of its beams (an item
+    excluded for one prompt stays open to the other), and every other item keeps the score
+    the unconstrained search gives it."""
+    tok, model, tid = tiny
+    codes = catalogue(n=12, seed=2)
+    trie = IndexTrie.build(codes, tid, K)
+    enc = prompts(tok, ["Which item comes next?", "Recommend something"])
+    full = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=12)
+    best = [tuple(full.codes[u, 0].tolist()) for u in range(2)]
+    keys = trie.prefix_keys(torch.as_tensor(codes))
+    key_of = {tuple(c): int(k) for c, k in zip(codes.tolist(), keys)}
+    # prompt 0 may not end on its own best item nor on prompt 1's; prompt 1 on nothing (-1 pads)
+    exclude = torch.tensor([[key_of[best[0]], key_of[best[1]]], [-1, -1]])
+    res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=12, exclude=exclude)
+    got = [{tuple(c): float(s) for c, s in zip(res.codes[u].tolist(), res.scores[u]) if torch.isfinite(s)} for u in range(2)]
+    want = [{tuple(c): float(s) for c, s in zip(full.codes[u].tolist(), full.scores[u])} for u in range(2)]
+    assert set(got[0]) == set(want[0]) - {best[0], best[1]} and len(got[0]) == 10
+    assert got[1] == pytest.approx(want[1])
+    for c, s in got[0].items():
+        assert s == pytest.approx(want[0][c], abs=1e-5)

@@ -74,6 +74,57 @@ def test_most_popular_counts_training_interactions_only():
     assert most_popular([[3]], n_items=4, k=4) == [3, 0, 1, 2]  # ties: lower id first
 
 
+def test_popular_lists_leave_out_each_history_only_when_asked():
+    from lcrec_mini.baselines.stage import popular_lists
+
+    train = [[0, 1, 1, 2], [1, 2, 3], [2]]  # counts: 2 -> 3, 1 -> 3, 0 -> 1, 3 -> 1
+    assert popular_lists(train, [[1], []], n_items=5, k=3) == [[1, 2, 0]] * 2
+    assert popular_lists(train, [[1], [2, 0]], n_items=5, k=3, exclude_history=True) == [[2, 0, 3], [1, 3, 4]]
+
+
+def test_sasrec_leaves_out_its_input_items_when_asked():
+    """On a cycle SASRec would rank the item it just saw high as well; with
+    ``exclude_history`` no item of its input is in its list, and the rest keep their order."""
+    from lcrec_mini.baselines.sasrec import sasrec_rank, train_sasrec
+
+    seqs = [[(u + t) % 10 for t in range(30)] for u in range(20)]
+    cfg = make_config("cpu", set_items=["baselines.sasrec_epochs=4", "baselines.max_len=5"]).baselines
+    model, _ = train_sasrec([s[:-2] for s in seqs], [(s[:-2][-5:], s[-2]) for s in seqs], 10, cfg, seed=0)
+    hists = [s[:-1][-5:] for s in seqs]
+    full = sasrec_rank(model, hists, k=10)
+    kept = sasrec_rank(model, hists, k=5, exclude_history=True)
+    for h, f, k in zip(hists, full, kept):
+        assert not set(k) & set(h) and len(k) == 5
+        assert k == [i for i in f if i not in h]  # the others in the same order
+
+
+def test_exclude_history_leaves_the_prompt_items_out_of_every_list(smoke_run, tmp_path):
+    """``eval.exclude_history``: no LC-Rec list holds an item of its prompt's history, no
+    baseline list an item of SASRec's input; the baselines are redone (their fingerprint
+    counts the rule) and every metrics file says which rule ranked it."""
+    from lcrec_mini.core.cli import main
+    from lcrec_mini.core.config import make_config as mk
+
+    first, _ = smoke_run
+    run_dir = copy_run(first, tmp_path / "excl", stages=("data", "embed", "index", "tasks", "tune", "baselines"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--preset", "smoke", "--run-dir", str(run_dir), "--set", "eval.exclude_history=true"]) == 0
+    assert mk("smoke").fingerprint("baselines") != mk("smoke", set_items=["eval.exclude_history=true"]).fingerprint("baselines")
+    tests = {e["user"]: e for e in map(json.loads, (run_dir / "tasks" / "test.jsonl").read_text().splitlines())
+             if e["task"] == "seqrec"}
+    preds = [json.loads(l) for l in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()]
+    assert preds and all(not set(p["ranked"]) & set(tests[p["user"]]["history"]) for p in preds)
+    before = [json.loads(l) for l in (first / "eval" / "predictions.jsonl").read_text().splitlines()]
+    assert any(set(p["ranked"]) & set(tests[p["user"]]["history"]) for p in before)  # the rule had work to do
+    assert json.loads((run_dir / "eval" / "metrics.json").read_text())["exclude_history"] is True
+    b = json.loads((run_dir / "baselines" / "metrics.json").read_text())
+    assert b["exclude_history"] is True and json.loads((first / "baselines" / "metrics.json").read_text())["exclude_history"] is False
+    # most popular: the same list less each user's seen items, so a target can only move up
+    now, was = (json.loads((d / "baselines" / "ranks.json").read_text())["most_popular"] for d in (run_dir, first))
+    pairs = [(a, b) for a, b in zip(now, was) if a is not None and b is not None]
+    assert pairs and all(a <= b for a, b in pairs) and any(a < b for a, b in pairs)
+
+
 def test_sasrec_learns_a_deterministic_cycle():
     from lcrec_mini.baselines.sasrec import sasrec_rank, train_sasrec
 

@@ -64,13 +64,19 @@ def _pad_left(seqs: list[list[int]], n: int) -> torch.Tensor:
     return out
 
 
-def sasrec_rank(model: SASRec, histories: list[list[int]], k: int = 20, batch: int = 256) -> list[list[int]]:
+def sasrec_rank(model: SASRec, histories: list[list[int]], k: int = 20, batch: int = 256,
+                exclude_history: bool = False) -> list[list[int]]:
+    """The top ``k`` items for each history (its last ``max_len`` items are the input);
+    ``exclude_history``: never an item of that input."""
     model.eval()
     out = []
     with torch.no_grad():
         for s in range(0, len(histories), batch):
             x = _pad_left(histories[s : s + batch], model.max_len)
             scores = model.logits(model(x)[:, -1])
+            if exclude_history:  # x holds item id + 1 (0 = pad): drop column 0 of the seen-mask
+                seen = torch.zeros(x.shape[0], scores.shape[1] + 1, dtype=torch.bool).scatter_(1, x, True)
+                scores = scores.masked_fill(seen[:, 1:], float("-inf"))
             out += scores.topk(min(k, scores.shape[1]), dim=1).indices.tolist()
     return out
 
@@ -81,7 +87,10 @@ def train_sasrec(
     n_items: int,
     bc,
     seed: int,
+    exclude_history: bool = False,
 ) -> tuple[SASRec, list[dict[str, Any]]]:
+    """SASRec trained on ``train_seqs``, early-stopped on validation NDCG@10 (ranked with
+    ``exclude_history`` as the test will be); (model, one row per validation)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     model = SASRec(n_items, bc.sasrec_hidden, bc.sasrec_layers, bc.sasrec_heads, bc.sasrec_dropout, bc.max_len, bc.sasrec_init_std)
@@ -122,7 +131,7 @@ def train_sasrec(
             total += loss.item() * len(idx)
         if (epoch + 1) % max(1, bc.sasrec_eval_every) and epoch + 1 < bc.sasrec_epochs:
             continue
-        ranked = sasrec_rank(model, [h for h, _ in valid])
+        ranked = sasrec_rank(model, [h for h, _ in valid], exclude_history=exclude_history)
         ndcg = rank_metrics([rank_of(t, r) for (_, t), r in zip(valid, ranked)])["ndcg@10"]
         history.append({"epoch": epoch + 1, "loss": round(total / len(x_all), 5), "valid_ndcg@10": round(ndcg, 5)})
         if ndcg > best:

@@ -3,7 +3,9 @@
 Both rank the whole catalogue for each test user (history = the sequence without its
 last item, capped at ``max_len``; target = the last item) and are scored by
 :func:`lcrec_mini.generate.stage.rank_metrics`, like the LLM. Seen items are not removed
-from the ranking, as in LC-Rec's generative evaluation.
+from the ranking, as in LC-Rec's generative evaluation, unless ``eval.exclude_history``
+is set: then both leave out the items of SASRec's input (the history's last
+``baselines.max_len`` items), as LC-Rec's beams leave out those of its prompt.
 
 SASRec itself (model and training) is in :mod:`lcrec_mini.baselines.sasrec`.
 """
@@ -33,6 +35,20 @@ def most_popular(train_seqs: list[list[int]], n_items: int, k: int = 20) -> list
     return np.lexsort((np.arange(n_items), -counts))[:k].tolist()
 
 
+def popular_lists(train_seqs: list[list[int]], histories: list[list[int]], n_items: int, k: int = 20,
+                  exclude_history: bool = False) -> list[list[int]]:
+    """Most popular for each history: the same ``k`` items, or with ``exclude_history`` the
+    ``k`` most popular of those not in that history."""
+    if not exclude_history:
+        return [most_popular(train_seqs, n_items, k)] * len(histories)
+    order = most_popular(train_seqs, n_items, n_items)
+    out = []
+    for h in histories:
+        seen = set(h)
+        out.append([i for i in order[: k + len(seen)] if i not in seen][:k])
+    return out
+
+
 def popular_items(ds, n: int) -> list[int]:
     """The ``n`` items of a dataset with the most interactions, all of each user's (ties: lower id)."""
     return most_popular(list(ds.sequences.values()), ds.n_items, n)
@@ -47,19 +63,22 @@ def run_baselines(cfg: Config, run_dir: str | Path, force: bool = False, log: Ca
         seqs = [ds.sequences[u] for u in ds.sequences]
         n = ds.n_items
         test, valid = sasrec_cases(seqs, bc.max_len)
+        exclude = cfg.eval.exclude_history
         results: dict[str, Any] = {}
-        pop = most_popular([test_case(s)[0] for s in seqs], n)
-        ranks = {"users": [int(u) for u in ds.sequences], "most_popular": [rank_of(t, pop) for _, t in test]}
+        pops = popular_lists([test_case(s)[0] for s in seqs], [h for h, _ in test], n, exclude_history=exclude)
+        ranks = {"users": [int(u) for u in ds.sequences],
+                 "most_popular": [rank_of(t, pop) for (_, t), pop in zip(test, pops)]}
         results["most_popular"] = rank_metrics(ranks["most_popular"])
-        model, hist = train_sasrec([train_part(s) for s in seqs], valid, n, bc, cfg.seed)
-        ranked = sasrec_rank(model, [h for h, _ in test])
+        model, hist = train_sasrec([train_part(s) for s in seqs], valid, n, bc, cfg.seed, exclude_history=exclude)
+        ranked = sasrec_rank(model, [h for h, _ in test], exclude_history=exclude)
         ranks["sasrec"] = [rank_of(t, r) for (_, t), r in zip(test, ranked)]
         results["sasrec"] = {
             **rank_metrics(ranks["sasrec"]),
             "epochs": hist[-1]["epoch"],  # epochs trained (validations: every sasrec_eval_every)
             "best_valid_ndcg@10": max(h["valid_ndcg@10"] for h in hist),
         }
-        results.update({"n_users": len(test), "preset": cfg.preset, "seed": cfg.seed, "max_len": bc.max_len})
+        results.update({"n_users": len(test), "preset": cfg.preset, "seed": cfg.seed, "max_len": bc.max_len,
+                        "exclude_history": exclude})
         write_json(out / "metrics.json", results)
         write_timing(out, time.perf_counter() - t0)
         write_json(out / "ranks.json", ranks, indent=None)  # per test user: rows on any subset of users

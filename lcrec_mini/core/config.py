@@ -72,6 +72,9 @@ class Config:
         if section == "embed" and self.embed.cf_dims and self.embed.cf_source == "sasrec":
             # the embed stage then trains the baselines' SASRec: its settings shape the output
             out["sasrec"] = dataclasses.asdict(self.baselines)
+        if section == "baselines" and self.eval.exclude_history:
+            # the baselines then leave out each user's history as LC-Rec's beams do
+            out["exclude_history"] = True
         return {"seed": self.seed, section: out}
 
     def fingerprint(self, section: str) -> str:

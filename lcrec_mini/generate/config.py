@@ -17,6 +17,11 @@ class EvalConfig:
     #: (the index tokens only: the softmax ``tune.index_softmax`` trains, so beams are
     #: compared on the scale the model learned)
     softmax: str = setting("vocabulary", one_of("vocabulary", "index"), fingerprint=IF_CHANGED)
+    #: leave out of each user's list the items of the history the recommender is given (an
+    #: input-only rule: LC-Rec's beams may not end on an item its seqrec prompt names; most
+    #: popular and SASRec leave out the items of SASRec's input, ``baselines.max_len``). False
+    #: ranks as LC-Rec's evaluation does, which lets a model recommend what it was just shown
+    exclude_history: bool = setting(False, ANY, fingerprint=IF_CHANGED)
     batch_size: int = setting(16, at_least(1))
     #: average the metrics over every seqrec template, as the paper does (else the drawn one)
     all_templates: bool = setting(False, ANY)

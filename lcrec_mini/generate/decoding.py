@@ -131,14 +131,17 @@ class BeamResult:
 
 @torch.inference_mode()
 def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, trie: IndexTrie, beams: int = 20,
-                trace: list[BeamResult] | None = None, softmax: str = "vocabulary") -> BeamResult:
+                trace: list[BeamResult] | None = None, softmax: str = "vocabulary",
+                exclude: torch.Tensor | None = None) -> BeamResult:
     """Top-``beams`` catalogue items per prompt by beam search over the index trie.
 
     ``input_ids``/``attention_mask``: [U, T], left-padded prompts. ``trace``, when given,
     receives the beams kept after each level (prefix codes and scores), for a picture of
     the search. ``softmax``: each step's log-probabilities over the whole vocabulary
     (``vocabulary``) or over the index tokens of every level (``index``, the
-    normalisation ``tune.index_softmax`` trains with).
+    normalisation ``tune.index_softmax`` trains with). ``exclude``: [U, M] full index keys
+    (:meth:`IndexTrie.prefix_keys` of the items' codes, -1 as padding) that prompt ``u``'s
+    beams may not end on, e.g. the items its history names (``eval.exclude_history``).
     """
     if softmax not in ("vocabulary", "index"):
         raise ValueError(f"softmax = {softmax!r}; expected 'vocabulary' or 'index'")
@@ -157,8 +160,18 @@ def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tr
             return torch.log_softmax(logits.float(), -1)[:, tok[depth]]
         return torch.log_softmax(logits[:, over].float(), -1)[:, torch.searchsorted(over, tok[depth])]
 
+    def banned(prefix: torch.Tensor, depth: int, per_row: int) -> torch.Tensor:
+        """[R, K]: which codes would end a row's beam on an item its prompt excludes (rows are
+        prompt-major, ``per_row`` beams per prompt); only the last level ends an item."""
+        if exclude is None or depth != levels - 1:
+            return torch.zeros(prefix.shape[0], k, dtype=torch.bool, device=device)
+        full = prefix[:, None] * k + torch.arange(k, device=device)[None, :]  # [R, K] item keys
+        ex = exclude.to(device).repeat_interleave(per_row, 0)  # [R, M]
+        return (full[:, :, None] == ex[:, None, :]).any(-1)
+
+    zero = torch.zeros(u, dtype=torch.long, device=device)
     step = level_logp(out.logits[:, -1], 0)  # [U, K]
-    ok = trie.allowed(torch.zeros(u, dtype=torch.long, device=device), 0)
+    ok = trie.allowed(zero, 0) & ~banned(zero, 0, 1)
     step = torch.where(ok, step, torch.full_like(step, float("-inf")))
     width = min(beams, k)
     scores, code0 = step.topk(width, dim=1)  # [U, W]
@@ -177,7 +190,7 @@ def beam_search(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tr
         cache = out.past_key_values
         logp = level_logp(out.logits[:, -1], depth)  # [U*W, K]
         prefix = trie.prefix_keys(codes.reshape(u * codes.shape[1], -1).clamp(min=0))
-        ok = trie.allowed(prefix, depth) & torch.isfinite(scores.reshape(-1, 1))
+        ok = trie.allowed(prefix, depth) & ~banned(prefix, depth, codes.shape[1]) & torch.isfinite(scores.reshape(-1, 1))
         total = scores.reshape(-1, 1) + torch.where(ok, logp, torch.full_like(logp, float("-inf")))
         w_prev = codes.shape[1]
         new_width = min(beams, w_prev * k)

@@ -77,10 +77,11 @@ def run_evaluate(cfg: Config, run_dir: str | Path, force: bool = False, log: Cal
 
 
 def eval_decoding(run_dir: str | Path) -> dict[str, Any]:
-    """How ``run_dir``'s eval stage decoded: its beams (None without an eval stage) and its
-    ``softmax`` (``vocabulary`` for runs made before ``eval.softmax`` existed)."""
+    """How ``run_dir``'s eval stage decoded: its beams (None without an eval stage), its
+    ``softmax`` and ``exclude_history`` (their defaults for runs made before they existed)."""
     ec = ((read_stage_config(Path(run_dir) / "eval") or {}).get("config") or {}).get("eval", {})
-    return {"beams": ec.get("beams"), "softmax": ec.get("softmax", "vocabulary")}
+    return {"beams": ec.get("beams"), "softmax": ec.get("softmax", "vocabulary"),
+            "exclude_history": ec.get("exclude_history", False)}
 
 
 @dataclass
@@ -115,16 +116,25 @@ class Ranker:
         return cls(tok, model, IndexTrie.build(codes, token_ids, k), {tuple(c): i for i, c in enumerate(codes.tolist())},
                    ctx, read_json(run_dir / "tune" / "tune_meta.json"), cfg.eval.softmax)
 
-    def rank(self, texts: Sequence[str], beams: int, batch_size: int, desc: str = "rank") -> list[Ranked]:
-        """Trie-constrained beam search for every (already chat-formatted) prompt, in batches."""
+    def rank(self, texts: Sequence[str], beams: int, batch_size: int, desc: str = "rank",
+             exclude: Sequence[Sequence[int]] | None = None) -> list[Ranked]:
+        """Trie-constrained beam search for every (already chat-formatted) prompt, in batches;
+        ``exclude``: per prompt, catalogue items its beams may not end on."""
         device = next(self.model.parameters()).device
+        item_keys = self.trie.prefix_keys(torch.as_tensor(self.ctx.codes(), dtype=torch.long)) if exclude else None
         self.tok.padding_side = "left"
         out: list[Ranked] = []
         for s in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
             enc = self.tok(list(texts[s : s + batch_size]), return_tensors="pt", padding=True,
                            add_special_tokens=False).to(device)
+            ex = None
+            if item_keys is not None:
+                rows = exclude[s : s + batch_size]
+                ex = torch.full((len(rows), max(1, max(map(len, rows)))), -1, dtype=torch.long)
+                for i, items in enumerate(rows):
+                    ex[i, : len(items)] = item_keys[list(items)]
             res = beam_search(self.model, enc["input_ids"], enc["attention_mask"], self.trie, beams=beams,
-                              softmax=self.softmax)
+                              softmax=self.softmax, exclude=ex)
             for cs, sc in zip(res.codes.tolist(), res.scores.tolist()):
                 found = [(self.lookup.get(tuple(c)), x) for c, x in zip(cs, sc) if x != float("-inf")]
                 ok = [(i, x) for i, x in found if i is not None]
@@ -134,7 +144,8 @@ class Ranker:
 
 def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Rank the catalogue for every seqrec test example with LC-Rec's prompt (its drawn
-    template, or every template with ``ec.all_templates``): (metrics, predictions)."""
+    template, or every template with ``ec.all_templates``): (metrics, predictions). With
+    ``ec.exclude_history`` no beam ends on an item of the prompt's history."""
     tok, meta = rk.tok, rk.meta
     n_templates = len(templates("seqrec")) if ec.all_templates else 1
     system = meta.get("system")
@@ -143,7 +154,8 @@ def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tu
     invalid = total_beams = 0
     for t in range(n_templates):
         texts = [format_prompt(tok, render(e, rk.ctx, t if ec.all_templates else e["template"])[0], system) for e in tests]
-        ranked_all = rk.rank(texts, ec.beams, ec.batch_size, desc=f"evaluate (template {t + 1}/{n_templates})")
+        ranked_all = rk.rank(texts, ec.beams, ec.batch_size, desc=f"evaluate (template {t + 1}/{n_templates})",
+                             exclude=[e["history"] for e in tests] if ec.exclude_history else None)
         ranks: list[int | None] = []
         for e, r in zip(tests, ranked_all):
             invalid += r.invalid
@@ -157,7 +169,7 @@ def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tu
     metrics: dict[str, Any] = {name: float(np.mean([rank_metrics(r)[name] for r in per_template]))
                                for name in rank_metrics(per_template[0])}
     metrics.update({"n_users": len(tests), "invalid_rate": invalid / max(total_beams, 1), "beams": ec.beams,
-                    "templates": n_templates})
+                    "templates": n_templates, "exclude_history": ec.exclude_history})
     return metrics, preds
 
 
