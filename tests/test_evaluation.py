@@ -119,6 +119,11 @@ def test_exclude_history_leaves_the_prompt_items_out_of_every_list(smoke_run, tm
     assert json.loads((run_dir / "eval" / "metrics.json").read_text())["exclude_history"] is True
     b = json.loads((run_dir / "baselines" / "metrics.json").read_text())
     assert b["exclude_history"] is True and json.loads((first / "baselines" / "metrics.json").read_text())["exclude_history"] is False
+    # the book's worked user is decoded as the eval stage decoded: the same list
+    from lcrec_mini.book.diagrams import beam_example
+
+    ex = beam_example(run_dir, preds[0]["user"])
+    assert ex["ranked"] == preds[0]["ranked"][:10] and ex["rank"] == preds[0]["rank"]
     # most popular: the same list less each user's seen items, so a target can only move up
     now, was = (json.loads((d / "baselines" / "ranks.json").read_text())["most_popular"] for d in (run_dir, first))
     pairs = [(a, b) for a, b in zip(now, was) if a is not None and b is not None]

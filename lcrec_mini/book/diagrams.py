@@ -266,8 +266,13 @@ def beam_example(run_dir: str | Path, user: int, beams: int = 20, cache_dir: str
     prompt = render(example, ctx)[0]
     enc = tok([format_prompt(tok, prompt, meta.get("system"))], return_tensors="pt", add_special_tokens=False)
     trace: list[BeamResult] = []
+    dec = eval_decoding(run.dir)  # as the eval stage decoded: its softmax, and the history left out or not
+    exclude = None
+    if dec["exclude_history"]:
+        exclude = torch.full((1, max(1, len(history))), -1, dtype=torch.long)
+        exclude[0, : len(history)] = trie.prefix_keys(torch.as_tensor(codes[history], dtype=torch.long))
     res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=beams, trace=trace,
-                      softmax=eval_decoding(run.dir)["softmax"])  # as the eval stage decoded
+                      softmax=dec["softmax"], exclude=exclude)
     lookup = {tuple(c): i for i, c in enumerate(codes.tolist())}
     ranked = [lookup[tuple(c)] for c, s in zip(res.codes[0].tolist(), res.scores[0].tolist()) if s != float("-inf")]
     levels = [[{"prefix": "".join(code_token(l, c) for l, c in enumerate(cs)), "score": round(float(s), 3),
