@@ -296,6 +296,12 @@ def test_runs_table_gives_each_configurations_tuning_minutes():
     caption = study_runs_table({"preset": "cpu", "model": "m", "data": "d", "seed": 42, "runs": runs,
                                 "wall_seconds": {}}).caption
     assert "tuned on AMD EPYC (family 25, model 1) and AMD EPYC (family 25, model 17);" in caption
+    # a run whose evaluation was redone keeps the minutes of its first tune in its row and the total
+    wall = {"index-lcrec-seq-s42": 60.0, "index-lcrec-seq-s43": 60.0}
+    t = study_runs_table({"preset": "cpu", "model": "m", "data": "d", "seed": 42, "runs": runs, "wall_seconds": wall,
+                          "superseded_wall_seconds": {"index-lcrec-seq-s42": 240.0}})
+    assert next(r for r in t.rows if r["run"] == "index-lcrec-seq")["minutes"] == "6.0"
+    assert t.caption.endswith("total 6.0 min")
 
 
 def test_cpu_study_tunes_in_fp32_on_every_processor():

@@ -272,7 +272,11 @@ def study_runs_table(results: dict[str, Any]):
     runs = results.get("runs", {})
     steps = {s["tune_steps"] for r in runs.values() for s in r["seeds"].values()}
     users = {r["n_users"] for r in runs.values()}
-    wall = results["wall_seconds"]
+    # minutes of a part include any earlier work of it that was redone in part (superseded_wall_seconds:
+    # e.g. a run whose evaluation was redone under a new eval rule, its tune kept)
+    wall = dict(results["wall_seconds"])
+    for part, sec in results.get("superseded_wall_seconds", {}).items():
+        wall[part] = wall.get(part, 0) + sec
     rows = []
     for name, r in runs.items():
         row = {"run": name, "what": r["label"], "seeds": r["n_seeds"], "HR@5": r["hr@5"], "HR@10": r["hr@10"],
