@@ -119,6 +119,12 @@ def test_exclude_history_leaves_the_prompt_items_out_of_every_list(smoke_run, tm
     assert json.loads((run_dir / "eval" / "metrics.json").read_text())["exclude_history"] is True
     b = json.loads((run_dir / "baselines" / "metrics.json").read_text())
     assert b["exclude_history"] is True and json.loads((first / "baselines" / "metrics.json").read_text())["exclude_history"] is False
+    # beside published numbers (which rank without the rule) this run's rows say so, the first run's do not
+    from lcrec_mini.book.published import beside_published
+
+    ours = [r["system (model)"] for r in beside_published(run_dir) if r["source"] == "this run"]
+    assert len(ours) == 3 and all("history left out" in r for r in ours)
+    assert not any("history left out" in r["system (model)"] for r in beside_published(first))
     # the book's worked user is decoded as the eval stage decoded: the same list
     from lcrec_mini.book.diagrams import beam_example
 

@@ -82,7 +82,9 @@ def beside_published(run_dir: str | Path) -> list[dict[str, Any]]:
     metas = {p: read_json(p) for p in (ev, bl) if p.exists()}  # each read once, not once per row
     for r in comparison_rows(run_dir):
         meta = metas[ev] if r["model"].startswith("LC-Rec") else metas[bl]
-        rows.append({"system (model)": f"{r['model']} (preset {meta['preset']}, seed {meta['seed']})",
+        # eval.exclude_history: this run's lists leave out the history (published ones do not)
+        rule = ", history left out" if meta.get("exclude_history") else ""
+        rows.append({"system (model)": f"{r['model']} (preset {meta['preset']}, seed {meta['seed']}{rule})",
                      "data": f"{ds.get('source', '?')}, {r['test users']} test users", **{k: r[k] for k in KEYS},
                      "source": "this run"})
     return rows + published_rows()
