@@ -254,7 +254,8 @@ def results_caption(run_dir) -> str:
     ev = read_json(Path(run_dir) / "eval" / "metrics.json")
     ds = read_json(Path(run_dir) / "data" / "stats.json")
     return (f"{ds['source']}, preset {ev['preset']}, model {ev['model']} ({ev['method']}), seed {ev['seed']}, "
-            f"{ev['n_users']} test users, beam {ev['beams']}, invalid beams {ev['invalid_rate']:.3f}")
+            f"{ev['n_users']} test users, beam {ev['beams']}, invalid beams {ev['invalid_rate']:.3f}"
+            + (", no list holds an item of its model's input history" if ev.get("exclude_history") else ""))
 
 
 def related_table(ds, codes, emb, item: int, k: int = 5):
