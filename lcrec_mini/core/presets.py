@@ -75,7 +75,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         # .0331 / .0331 / .0367 at seeds 42 / 43 / 44, mean .0343, against .0376 / .0325 / .0292
         # (+.0012, SE .0039, not resolved), and the title's word F1 at the full index .098 / .213
         # / .182 against .010 / .000 / .000 at the first code (paper Fig. 5a, each beyond two
-        # standard errors), in 2,032-2,106 s of tuning instead of 2,186-2,228
+        # standard errors), in 2,032-2,106 s of tuning instead of 2,186-2,228. (Every NDCG@10
+        # above was ranked without eval.exclude_history; with it v3 gives .0436 / .0414 / .0471.)
         "tasks.tasks": ["seqrec", "item2index", "index2item", "fusionseqrec", "itemsearch", "preferenceobtain"],
         "tasks.seqrec_format": "window",
         "tasks.history_separator": "",
