@@ -252,7 +252,8 @@ def test_compute_curve_reuses_a_point_only_for_the_same_decoder(tmp_path, monkey
     (rd / "tune" / "train_stats.json").write_text(json.dumps({"steps": 2, "train_seconds": 10.0}))
     (rd / "tune" / "snapshots" / "step-1" / "snapshot.json").write_text(json.dumps({"train_seconds": 5.0}))
     (rd / "tasks" / "test.jsonl").write_text("".join(json.dumps({"task": "seqrec", "user": u}) + "\n" for u in (0, 1)))
-    (rd / "eval" / "config.json").write_text(json.dumps({"config": {"eval": {"beams": 20, "softmax": "index"}}}))
+    (rd / "eval" / "config.json").write_text(json.dumps({"config": {"eval": {"beams": 20, "softmax": "index",
+                                                                              "exclude_history": True}}}))
     (rd / "eval" / "metrics.json").write_text(json.dumps({"n_users": 2, "templates": 1, "hr@10": 1.0, "ndcg@10": 1.0}))
     (rd / "eval" / "predictions.jsonl").write_text("".join(json.dumps({"user": u, "rank": 1}) + "\n" for u in (0, 1)))
     calls = []
@@ -272,6 +273,10 @@ def test_compute_curve_reuses_a_point_only_for_the_same_decoder(tmp_path, monkey
     index = cc.score_points(rd, make_config("cpu", {"eval.softmax": "index"}))
     assert calls == ["index"]  # the snapshot scored again; the final point is the eval stage's
     assert index[2]["metrics"]["ndcg@10"] == 1.0
+    # the history rule counts as part of the decoder: without it both points are scored again
+    calls.clear()
+    cc.score_points(rd, make_config("cpu", {"eval.softmax": "index", "eval.exclude_history": False}))
+    assert calls == ["index", "index"]
 
 
 def test_title_passes_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch):
