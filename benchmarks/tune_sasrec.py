@@ -4,7 +4,9 @@ Each variant is a set of ``baselines.*`` overrides on the cpu preset; every one 
 with the same seed on the same leave-one-out split (train = each sequence without its
 last two items, validation item = the second to last, test item = the last), and is
 chosen by its best **validation** NDCG@10. Test figures (all users) are printed beside
-it; the winner is picked on validation, never on test.
+it; the winner is picked on validation, never on test. Validation and test rank as the
+cpu preset ranks: with ``eval.exclude_history`` no item of SASRec's input is in its list
+(``--no-exclude-history``: every item, as LC-Rec's evaluation does).
 
     python benchmarks/tune_sasrec.py --run-dir runs/cpu          # needs the data stage
     python benchmarks/tune_sasrec.py --run-dir runs/cpu --only 3  # one variant
@@ -52,17 +54,18 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
-def run_variant(run_dir: Path, overrides: list[str], seed: int) -> dict:
+def run_variant(run_dir: Path, overrides: list[str], seed: int, exclude: bool = True) -> dict:
     from lcrec_mini.data.stage import load_dataset
 
-    cfg = make_config("cpu", set_items=BASE + overrides)
+    cfg = make_config("cpu", set_items=BASE + overrides + [f"eval.exclude_history={str(exclude).lower()}"])
+    exclude = cfg.eval.exclude_history
     bc = cfg.baselines
     ds = load_dataset(run_dir)
     seqs = [ds.sequences[u] for u in ds.sequences]
     test, valid = sasrec_cases(seqs, bc.max_len)
     t0 = time.perf_counter()
-    model, hist = train_sasrec([train_part(s) for s in seqs], valid, ds.n_items, bc, seed)
-    ranked = sasrec_rank(model, [h for h, _ in test])
+    model, hist = train_sasrec([train_part(s) for s in seqs], valid, ds.n_items, bc, seed, exclude_history=exclude)
+    ranked = sasrec_rank(model, [h for h, _ in test], exclude_history=exclude)
     ranks = [rank_of(t, r) for (_, t), r in zip(test, ranked)]
     m = rank_metrics(ranks)
     best = max(hist, key=lambda h: h["valid_ndcg@10"])
@@ -70,9 +73,13 @@ def run_variant(run_dir: Path, overrides: list[str], seed: int) -> dict:
             "test": m, "n_users": len(test), "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def write_table(results: dict, out: Path, n_users: int, stage: dict | None = None) -> None:
+def write_table(results: dict, out: Path, n_users: int, stage: dict | None = None, exclude: bool = True) -> None:
+    rule = ("every list leaves out the items of SASRec's input (`eval.exclude_history`, as the cpu preset ranks)"
+            if exclude else "every item ranked, the input's included (LC-Rec's evaluation, no `eval.exclude_history`)")
     lines = [
         "# SASRec tuned to its own best (ML-100K, cpu split)",
+        "",
+        f"Ranking: {rule}.",
         "",
         f"Each row trains our SASRec (hidden 64, 2 blocks, 2 heads, dropout 0.2, lr 1e-3, batch 128, at most 400 epochs, "
         f"validation every 5 epochs and patience 8 unless stated) with seed 42 and "
@@ -112,29 +119,35 @@ def main() -> None:
     ap.add_argument("--only", type=int, nargs="*", help="variant numbers (0-based) to run")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--stage-run", help="a run folder whose baselines stage ran with the defaults: its row is added")
+    ap.add_argument("--no-exclude-history", action="store_true", help="rank every item, as LC-Rec's evaluation does")
     a = ap.parse_args()
     run_dir = Path(a.run_dir)
-    store = run_dir / "sasrec_sweep.json"
+    exclude = not a.no_exclude_history
+    # a sweep of each ranking kept apart: results of one are never reused for the other
+    store = run_dir / ("sasrec_sweep_exclude_history.json" if exclude else "sasrec_sweep.json")
     results = json.loads(store.read_text()) if store.exists() else {}
-    names = list(VARIANTS)
-    for i, name in enumerate(names):
-        if (a.only is not None and i not in a.only) or name in results:
-            continue
-        r = run_variant(run_dir, VARIANTS[name], a.seed)
-        results[name] = r
-        store.write_text(json.dumps(results, indent=1))
-        print(f"[{i}] {name}: valid {r['valid_ndcg@10']:.4f} (epoch {r['best_epoch']}/{r['epochs']}) "
-              f"test HR@10 {r['test']['hr@10']:.4f} NDCG@10 {r['test']['ndcg@10']:.4f} {r['seconds']:.0f}s", flush=True)
-    ordered = {n: results[n] for n in names if n in results}
-    n_users = next(iter(ordered.values()))["n_users"] if ordered else 0
-    stage = None
+    stage = None  # read first: a stage run of the other ranking is refused before any work
     if a.stage_run and (Path(a.stage_run) / "baselines" / "metrics.json").exists():
         stage = json.loads((Path(a.stage_run) / "baselines" / "metrics.json").read_text())
         stage["wall_seconds"] = stage_seconds(Path(a.stage_run) / "baselines") or 0.0
         hist = Path(a.stage_run) / "baselines" / "sasrec_history.json"
         if hist.exists():  # epochs trained, from the stage's own history (one row per validation)
             stage["sasrec"]["epochs"] = json.loads(hist.read_text())[-1]["epoch"]
-    write_table(ordered, Path(__file__).parent / "results" / "sasrec.md", n_users, stage)
+    if stage is not None and bool(stage.get("exclude_history")) != exclude:
+        sys.exit(f"tune_sasrec: {a.stage_run} ranked {'with' if stage.get('exclude_history') else 'without'} the "
+                 "history rule, this sweep the other way: its row would not compare")
+    names = list(VARIANTS)
+    for i, name in enumerate(names):
+        if (a.only is not None and i not in a.only) or name in results:
+            continue
+        r = run_variant(run_dir, VARIANTS[name], a.seed, exclude)
+        results[name] = r
+        store.write_text(json.dumps(results, indent=1))
+        print(f"[{i}] {name}: valid {r['valid_ndcg@10']:.4f} (epoch {r['best_epoch']}/{r['epochs']}) "
+              f"test HR@10 {r['test']['hr@10']:.4f} NDCG@10 {r['test']['ndcg@10']:.4f} {r['seconds']:.0f}s", flush=True)
+    ordered = {n: results[n] for n in names if n in results}
+    n_users = next(iter(ordered.values()))["n_users"] if ordered else 0
+    write_table(ordered, Path(__file__).parent / "results" / "sasrec.md", n_users, stage, exclude)
 
 
 if __name__ == "__main__":

@@ -344,3 +344,17 @@ def test_compare_seeds_refuses_what_it_cannot_pair(tmp_path):
         cs.main(["--a", "pop", "--b", str(a)])
     with pytest.raises(SystemExit, match="different test users"):
         cs.compare(cs.read_side(str(a), None), cs.read_side(str(_seed_run(tmp_path, "five", 46, ranks + [1])), None))
+
+
+def test_tune_sasrec_refuses_a_stage_row_of_the_other_ranking_before_any_work(tmp_path, monkeypatch):
+    """The sweep ranks as the cpu preset does (the history left out); a `--stage-run` whose
+    baselines ranked every item would not compare, and is refused before any training."""
+    tune_sasrec = load("tune_sasrec")
+    stage = tmp_path / "stage"
+    (stage / "baselines").mkdir(parents=True)
+    (stage / "baselines" / "metrics.json").write_text(json.dumps({"sasrec": {"best_valid_ndcg@10": 0.1}, "exclude_history": False}))
+    monkeypatch.setattr(tune_sasrec, "run_variant", lambda *a, **k: pytest.fail("trained before refusing"))
+    monkeypatch.setattr(sys, "argv", ["tune_sasrec.py", "--run-dir", str(tmp_path), "--stage-run", str(stage)])
+    with pytest.raises(SystemExit, match="without the history rule"):
+        tune_sasrec.main()
+    assert not list(tmp_path.glob("sasrec_sweep*.json"))
