@@ -116,6 +116,9 @@ def test_exclude_history_leaves_the_prompt_items_out_of_every_list(smoke_run, tm
     assert preds and all(not set(p["ranked"]) & set(tests[p["user"]]["history"]) for p in preds)
     before = [json.loads(l) for l in (first / "eval" / "predictions.jsonl").read_text().splitlines()]
     assert any(set(p["ranked"]) & set(tests[p["user"]]["history"]) for p in before)  # the rule had work to do
+    from lcrec_mini.generate.stage import history_in_top
+
+    assert history_in_top(run_dir) == 0 and history_in_top(first, k=20) > 0
     assert json.loads((run_dir / "eval" / "metrics.json").read_text())["exclude_history"] is True
     b = json.loads((run_dir / "baselines" / "metrics.json").read_text())
     assert b["exclude_history"] is True and json.loads((first / "baselines" / "metrics.json").read_text())["exclude_history"] is False

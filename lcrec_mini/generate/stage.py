@@ -173,6 +173,18 @@ def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tu
     return metrics, preds
 
 
+def history_in_top(run_dir: str | Path, k: int = 10) -> float:
+    """How many of each test user's top ``k`` (``eval/predictions.jsonl``) are items of the
+    history its seqrec prompt showed, averaged over the users: what ``eval.exclude_history``
+    forbids (0 for a run ranked with it)."""
+    run_dir = Path(run_dir)
+    shown = {e["user"]: set(e["history"]) for e in read_examples(run_dir, "test") if e["task"] == "seqrec"}
+    preds = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if line]
+    if not preds:
+        raise DataError(f"{run_dir / 'eval' / 'predictions.jsonl'} holds no predictions; run `lcrec-mini eval` first")
+    return sum(len(set(p["ranked"][:k]) & shown[p["user"]]) for p in preds) / len(preds)
+
+
 def format_metrics(m: dict[str, Any]) -> str:
     keys = [k for k in m if k.startswith(("hr@", "ndcg@"))]
     return (
