@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lcrec_mini.core.errors import DataError
-from lcrec_mini.generate.decoding import IndexTrie, TrieLogitsProcessor, beam_search, contiguous_token_ids
+from lcrec_mini.generate.decoding import IndexTrie, TrieLogitsProcessor, beam_search, contiguous_token_ids, exclusion_keys
 from lcrec_mini.index.tokens import index_vocabulary
 from lcrec_mini.tune.llm import add_index_tokens, load_causal_lm
 
@@ -146,10 +146,10 @@ def test_excluded_items_never_end_a_beam_and_the_rest_keep_their_scores(tiny):
     enc = prompts(tok, ["Which item comes next?", "Recommend something"])
     full = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=12)
     best = [tuple(full.codes[u, 0].tolist()) for u in range(2)]
-    keys = trie.prefix_keys(torch.as_tensor(codes))
-    key_of = {tuple(c): int(k) for c, k in zip(codes.tolist(), keys)}
+    item_of = {tuple(c): i for i, c in enumerate(codes.tolist())}
     # prompt 0 may not end on its own best item nor on prompt 1's; prompt 1 on nothing (-1 pads)
-    exclude = torch.tensor([[key_of[best[0]], key_of[best[1]]], [-1, -1]])
+    exclude = exclusion_keys(trie, codes, [[item_of[best[0]], item_of[best[1]]], []])
+    assert exclude.shape == (2, 2) and (exclude[1] == -1).all()
     res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=12, exclude=exclude)
     got = [{tuple(c): float(s) for c, s in zip(res.codes[u].tolist(), res.scores[u]) if torch.isfinite(s)} for u in range(2)]
     want = [{tuple(c): float(s) for c, s in zip(full.codes[u].tolist(), full.scores[u])} for u in range(2)]

@@ -18,7 +18,7 @@ from lcrec_mini.book.figures import PALETTE, _plt
 from lcrec_mini.core.run import Run
 from lcrec_mini.core.stage import UPSTREAM
 from lcrec_mini.data import splits
-from lcrec_mini.generate.decoding import BeamResult, IndexTrie, beam_search
+from lcrec_mini.generate.decoding import BeamResult, IndexTrie, beam_search, exclusion_keys
 from lcrec_mini.generate.metrics import ndcg_of, rank_of
 from lcrec_mini.generate.stage import eval_decoding
 from lcrec_mini.index.embed import load_embeddings
@@ -267,10 +267,7 @@ def beam_example(run_dir: str | Path, user: int, beams: int = 20, cache_dir: str
     enc = tok([format_prompt(tok, prompt, meta.get("system"))], return_tensors="pt", add_special_tokens=False)
     trace: list[BeamResult] = []
     dec = eval_decoding(run.dir)  # as the eval stage decoded: its softmax, and the history left out or not
-    exclude = None
-    if dec["exclude_history"]:
-        exclude = torch.full((1, max(1, len(history))), -1, dtype=torch.long)
-        exclude[0, : len(history)] = trie.prefix_keys(torch.as_tensor(codes[history], dtype=torch.long))
+    exclude = exclusion_keys(trie, codes, [history]) if dec["exclude_history"] else None
     res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=beams, trace=trace,
                       softmax=dec["softmax"], exclude=exclude)
     lookup = {tuple(c): i for i, c in enumerate(codes.tolist())}

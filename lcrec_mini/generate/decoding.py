@@ -90,6 +90,16 @@ class IndexTrie:
         return valid & (table[pos] == key)
 
 
+def exclusion_keys(trie: IndexTrie, codes: np.ndarray, histories) -> torch.Tensor:
+    """[U, M] full index keys of each prompt's items (``histories``: item ids per prompt;
+    ``codes``: [N, L] the catalogue's codes), -1 as padding: ``beam_search``'s ``exclude``."""
+    keys = trie.prefix_keys(torch.as_tensor(np.asarray(codes), dtype=torch.long))
+    out = torch.full((len(histories), max(1, max((len(h) for h in histories), default=0))), -1, dtype=torch.long)
+    for i, items in enumerate(histories):
+        out[i, : len(items)] = keys[list(items)]
+    return out
+
+
 def contiguous_token_ids(first_id: int, levels: int, k: int) -> torch.Tensor:
     """Token ids when the index tokens were added level-major in one block."""
     return torch.arange(first_id, first_id + levels * k).view(levels, k)

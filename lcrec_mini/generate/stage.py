@@ -27,7 +27,7 @@ from lcrec_mini.core.errors import DataError
 from lcrec_mini.core.runtime import pick_device
 from lcrec_mini.core.stage import StageResult, read_json, read_stage_config, run_stage, write_json, write_timing
 from lcrec_mini.generate.config import EvalConfig
-from lcrec_mini.generate.decoding import IndexTrie, beam_search
+from lcrec_mini.generate.decoding import IndexTrie, beam_search, exclusion_keys
 from lcrec_mini.generate.metrics import rank_metrics, rank_of
 from lcrec_mini.index.tokens import index_vocabulary
 from lcrec_mini.tasks.context import TaskContext
@@ -121,18 +121,13 @@ class Ranker:
         """Trie-constrained beam search for every (already chat-formatted) prompt, in batches;
         ``exclude``: per prompt, catalogue items its beams may not end on."""
         device = next(self.model.parameters()).device
-        item_keys = self.trie.prefix_keys(torch.as_tensor(self.ctx.codes(), dtype=torch.long)) if exclude else None
+        codes = self.ctx.codes() if exclude else None
         self.tok.padding_side = "left"
         out: list[Ranked] = []
         for s in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
             enc = self.tok(list(texts[s : s + batch_size]), return_tensors="pt", padding=True,
                            add_special_tokens=False).to(device)
-            ex = None
-            if item_keys is not None:
-                rows = exclude[s : s + batch_size]
-                ex = torch.full((len(rows), max(1, max(map(len, rows)))), -1, dtype=torch.long)
-                for i, items in enumerate(rows):
-                    ex[i, : len(items)] = item_keys[list(items)]
+            ex = exclusion_keys(self.trie, codes, exclude[s : s + batch_size]) if exclude else None
             res = beam_search(self.model, enc["input_ids"], enc["attention_mask"], self.trie, beams=beams,
                               softmax=self.softmax, exclude=ex)
             for cs, sc in zip(res.codes.tolist(), res.scores.tolist()):
