@@ -131,8 +131,8 @@ def score_points(run_dir: Path, cfg) -> dict[int, dict]:
         kept = json.loads(f.read_text()) if f.exists() else {}
         # points kept before the decoder was recorded were decoded with beam 20 over the vocabulary
         # (and before exclude_history existed, without it)
-        was = {"beams": 20, "softmax": "vocabulary", **kept.get("decoder", {})}
-        if kept.get("tune_fingerprint") == fp and {"exclude_history": False, **was} == decoder:
+        was = {"beams": 20, "softmax": "vocabulary", "exclude_history": False, **kept.get("decoder", {})}
+        if kept.get("tune_fingerprint") == fp and was == decoder:
             out[step] = kept
             continue
         final = model_dir == run_dir / "tune" / "model"

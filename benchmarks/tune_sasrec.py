@@ -57,8 +57,7 @@ VARIANTS: dict[str, list[str]] = {
 def run_variant(run_dir: Path, overrides: list[str], seed: int, exclude: bool = True) -> dict:
     from lcrec_mini.data.stage import load_dataset
 
-    cfg = make_config("cpu", set_items=BASE + overrides + [f"eval.exclude_history={str(exclude).lower()}"])
-    exclude = cfg.eval.exclude_history
+    cfg = make_config("cpu", set_items=BASE + overrides)
     bc = cfg.baselines
     ds = load_dataset(run_dir)
     seqs = [ds.sequences[u] for u in ds.sequences]

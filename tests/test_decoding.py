@@ -148,7 +148,7 @@ def test_excluded_items_never_end_a_beam_and_the_rest_keep_their_scores(tiny):
     best = [tuple(full.codes[u, 0].tolist()) for u in range(2)]
     item_of = {tuple(c): i for i, c in enumerate(codes.tolist())}
     # prompt 0 may not end on its own best item nor on prompt 1's; prompt 1 on nothing (-1 pads)
-    exclude = exclusion_keys(trie, codes, [[item_of[best[0]], item_of[best[1]]], []])
+    exclude = exclusion_keys(trie.prefix_keys(torch.as_tensor(codes)), [[item_of[best[0]], item_of[best[1]]], []])
     assert exclude.shape == (2, 2) and (exclude[1] == -1).all()
     res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=12, exclude=exclude)
     got = [{tuple(c): float(s) for c, s in zip(res.codes[u].tolist(), res.scores[u]) if torch.isfinite(s)} for u in range(2)]

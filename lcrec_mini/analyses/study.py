@@ -200,7 +200,7 @@ def intention(run_dir: Path, cfg: Config, users: int = 0) -> dict[str, Any]:
         # as the eval stage ranks: with eval.exclude_history no item of the prompt's history
         # (the query-alone prompts name none)
         ranked = rk.rank(texts, cfg.eval.beams, cfg.eval.batch_size, desc=f"intention ({variant})",
-                         exclude=[e["history"] for e in ex] if cfg.eval.exclude_history else None)
+                         histories=[e["history"] for e in ex])
         ranks = [rank_of(e["item"], r.items) for e, r in zip(ex, ranked)]
         out[variant] = {**rank_metrics(ranks), "n_users": len(ex), "ranks": ranks}
     # the same users' seqrec prompts (history alone) from the run's own evaluation

@@ -267,7 +267,9 @@ def beam_example(run_dir: str | Path, user: int, beams: int = 20, cache_dir: str
     enc = tok([format_prompt(tok, prompt, meta.get("system"))], return_tensors="pt", add_special_tokens=False)
     trace: list[BeamResult] = []
     dec = eval_decoding(run.dir)  # as the eval stage decoded: its softmax, and the history left out or not
-    exclude = exclusion_keys(trie, codes, [history]) if dec["exclude_history"] else None
+    exclude = None
+    if dec["exclude_history"]:
+        exclude = exclusion_keys(trie.prefix_keys(torch.as_tensor(codes, dtype=torch.long)), [history])
     res = beam_search(model, enc["input_ids"], enc["attention_mask"], trie, beams=beams, trace=trace,
                       softmax=dec["softmax"], exclude=exclude)
     lookup = {tuple(c): i for i, c in enumerate(codes.tolist())}

@@ -90,13 +90,13 @@ class IndexTrie:
         return valid & (table[pos] == key)
 
 
-def exclusion_keys(trie: IndexTrie, codes: np.ndarray, histories) -> torch.Tensor:
-    """[U, M] full index keys of each prompt's items (``histories``: item ids per prompt;
-    ``codes``: [N, L] the catalogue's codes), -1 as padding: ``beam_search``'s ``exclude``."""
-    keys = trie.prefix_keys(torch.as_tensor(np.asarray(codes), dtype=torch.long))
+def exclusion_keys(item_keys: torch.Tensor, histories) -> torch.Tensor:
+    """[U, M] full index keys of each prompt's items, -1 as padding: ``beam_search``'s
+    ``exclude``. ``item_keys``: [N] every item's full key (:meth:`IndexTrie.prefix_keys` of
+    the catalogue's codes, computed once); ``histories``: item ids per prompt."""
     out = torch.full((len(histories), max(1, max((len(h) for h in histories), default=0))), -1, dtype=torch.long)
     for i, items in enumerate(histories):
-        out[i, : len(items)] = keys[list(items)]
+        out[i, : len(items)] = item_keys[list(items)]
     return out
 
 

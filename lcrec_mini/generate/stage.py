@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from lcrec_mini.core.config import Config
 from lcrec_mini.core.errors import DataError
+from lcrec_mini.core.run import Run
 from lcrec_mini.core.runtime import pick_device
 from lcrec_mini.core.stage import StageResult, read_json, read_stage_config, run_stage, write_json, write_timing
 from lcrec_mini.generate.config import EvalConfig
@@ -103,6 +104,7 @@ class Ranker:
     ctx: Any  # tasks.TaskContext, to render prompts
     meta: dict[str, Any]  # tune/tune_meta.json
     softmax: str = "vocabulary"  # eval.softmax: what each beam step is normalised over
+    exclude_history: bool = False  # eval.exclude_history: no beam ends on an item of its prompt's history
 
     @classmethod
     def load(cls, run_dir: str | Path, cfg: Config, device: str, model_dir: str | Path | None = None) -> "Ranker":
@@ -114,20 +116,22 @@ class Ranker:
         tok, model = load_tuned(run_dir, cfg.data.cache_dir, device, model_dir)
         token_ids = torch.tensor(tok.convert_tokens_to_ids(index_vocabulary(codes.shape[1], k))).view(codes.shape[1], k)
         return cls(tok, model, IndexTrie.build(codes, token_ids, k), {tuple(c): i for i, c in enumerate(codes.tolist())},
-                   ctx, read_json(run_dir / "tune" / "tune_meta.json"), cfg.eval.softmax)
+                   ctx, read_json(run_dir / "tune" / "tune_meta.json"), cfg.eval.softmax, cfg.eval.exclude_history)
 
     def rank(self, texts: Sequence[str], beams: int, batch_size: int, desc: str = "rank",
-             exclude: Sequence[Sequence[int]] | None = None) -> list[Ranked]:
+             histories: Sequence[Sequence[int]] | None = None) -> list[Ranked]:
         """Trie-constrained beam search for every (already chat-formatted) prompt, in batches;
-        ``exclude``: per prompt, catalogue items its beams may not end on."""
+        ``histories``: the items each prompt names, which its beams may not end on when the
+        ranker follows ``eval.exclude_history``."""
         device = next(self.model.parameters()).device
-        codes = self.ctx.codes() if exclude else None
+        exclude = histories if self.exclude_history else None
+        item_keys = self.trie.prefix_keys(torch.as_tensor(self.ctx.codes(), dtype=torch.long)) if exclude else None
         self.tok.padding_side = "left"
         out: list[Ranked] = []
         for s in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
             enc = self.tok(list(texts[s : s + batch_size]), return_tensors="pt", padding=True,
                            add_special_tokens=False).to(device)
-            ex = exclusion_keys(self.trie, codes, exclude[s : s + batch_size]) if exclude else None
+            ex = exclusion_keys(item_keys, exclude[s : s + batch_size]) if exclude else None
             res = beam_search(self.model, enc["input_ids"], enc["attention_mask"], self.trie, beams=beams,
                               softmax=self.softmax, exclude=ex)
             for cs, sc in zip(res.codes.tolist(), res.scores.tolist()):
@@ -140,7 +144,7 @@ class Ranker:
 def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Rank the catalogue for every seqrec test example with LC-Rec's prompt (its drawn
     template, or every template with ``ec.all_templates``): (metrics, predictions). With
-    ``ec.exclude_history`` no beam ends on an item of the prompt's history."""
+    ``eval.exclude_history`` (the ranker's) no beam ends on an item of the prompt's history."""
     tok, meta = rk.tok, rk.meta
     n_templates = len(templates("seqrec")) if ec.all_templates else 1
     system = meta.get("system")
@@ -150,7 +154,7 @@ def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tu
     for t in range(n_templates):
         texts = [format_prompt(tok, render(e, rk.ctx, t if ec.all_templates else e["template"])[0], system) for e in tests]
         ranked_all = rk.rank(texts, ec.beams, ec.batch_size, desc=f"evaluate (template {t + 1}/{n_templates})",
-                             exclude=[e["history"] for e in tests] if ec.exclude_history else None)
+                             histories=[e["history"] for e in tests])
         ranks: list[int | None] = []
         for e, r in zip(tests, ranked_all):
             invalid += r.invalid
@@ -164,7 +168,7 @@ def score_tests(rk: "Ranker", tests: list[dict[str, Any]], ec: EvalConfig) -> tu
     metrics: dict[str, Any] = {name: float(np.mean([rank_metrics(r)[name] for r in per_template]))
                                for name in rank_metrics(per_template[0])}
     metrics.update({"n_users": len(tests), "invalid_rate": invalid / max(total_beams, 1), "beams": ec.beams,
-                    "templates": n_templates, "exclude_history": ec.exclude_history})
+                    "templates": n_templates, "exclude_history": rk.exclude_history})
     return metrics, preds
 
 
@@ -172,12 +176,11 @@ def history_in_top(run_dir: str | Path, k: int = 10) -> float:
     """How many of each test user's top ``k`` (``eval/predictions.jsonl``) are items of the
     history its seqrec prompt showed, averaged over the users: what ``eval.exclude_history``
     forbids (0 for a run ranked with it)."""
-    run_dir = Path(run_dir)
-    shown = {e["user"]: set(e["history"]) for e in read_examples(run_dir, "test") if e["task"] == "seqrec"}
-    preds = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines() if line]
+    shown = {e["user"]: set(e["history"]) for e in read_examples(Path(run_dir), "test") if e["task"] == "seqrec"}
+    preds = Run(run_dir).predictions
     if not preds:
-        raise DataError(f"{run_dir / 'eval' / 'predictions.jsonl'} holds no predictions; run `lcrec-mini eval` first")
-    return sum(len(set(p["ranked"][:k]) & shown[p["user"]]) for p in preds) / len(preds)
+        raise DataError(f"{Path(run_dir) / 'eval' / 'predictions.jsonl'} holds no predictions; run `lcrec-mini eval` first")
+    return sum(len(set(p["ranked"][:k]) & shown[u]) for u, p in preds.items()) / len(preds)
 
 
 def format_metrics(m: dict[str, Any]) -> str:
