@@ -116,8 +116,8 @@ def _study_row(ranks_by_seed: dict[str, list]) -> dict:
     return {"seeds": seeds, **seed_means(seeds)}
 
 
-def test_cf_lever_refuses_a_study_it_cannot_pair_with(tmp_path):
-    lever = load("cf_lever")
+def test_study_lever_refuses_a_study_it_cannot_pair_with(tmp_path):
+    lever = load("study_lever")
     with pytest.raises(SystemExit, match="results.json not found"):
         lever.check_study(tmp_path, [42, 43, 44], "cpu")
     budget = lever.study_budget("cpu")  # the record a cpu study writes (tokens, users, seeds, precision)
@@ -137,12 +137,13 @@ def test_cf_lever_refuses_a_study_it_cannot_pair_with(tmp_path):
         lever.check_study(tmp_path, [42], "cpu")
     with pytest.raises(SystemExit, match="per-user ranks"):
         lever.check_paired(_study_row({"42": [1, None, 3]})["seeds"], "x", n_users=4)
-    # the lever's configuration is the study's main one with the other collaborative source
-    assert lever.CF_RUN.overrides == {**lever.MAIN.overrides, "embed.cf_source": "sasrec"}
+    # each lever's configuration is the study's main one with one thing changed
+    assert lever.LEVERS["cf-sasrec"].run.overrides == {**lever.MAIN.overrides, "embed.cf_source": "sasrec"}
+    assert lever.LEVERS["bf16"].run.overrides == {**lever.MAIN.overrides, "tune.precision": "bf16"}
 
 
-def test_cf_lever_verdict_counts_the_seeds():
-    lever = load("cf_lever")
+def test_study_lever_verdict_counts_the_seeds():
+    lever = load("study_lever")
     users = 400
     same = [1 if u % 4 == 0 else None for u in range(users)]
     cooc = _study_row({s: same for s in ("42", "43", "44")})
@@ -156,14 +157,17 @@ def test_cf_lever_verdict_counts_the_seeds():
     assert out["hr@10"]["difference"] > 0 and out["hr@10"]["verdict"] == "not resolved"
     text = lever.table(out, "cpu", 44_000, 42, 30.0)
     assert "| NDCG@10 |" in text and "training seeds 42, 43, 44" in text and "built once" in text
+    assert "| metric | co-occurrence (study) | SASRec table | SASRec table - co-occurrence |" in text
+    text = lever.table(out, "cpu", 44_000, 42, 30.0, lever.LEVERS["bf16"], ("3.6 / 3.7 / 3.5", "2.5 / 2.4 / 2.6"))
+    assert "| metric | float32 (study) | bf16 | bf16 - float32 |" in text and "bf16 2.5 / 2.4 / 2.6" in text
     assert text.rstrip().splitlines()[-1].startswith("Processor: ")  # last: the book's include stops before it
 
 
-def test_cf_lever_minutes_count_every_stage_that_ran_once(tmp_path):
+def test_study_lever_minutes_count_every_stage_that_ran_once(tmp_path):
     """The stages' minutes come from each run's log.jsonl (only eval writes a timing.json):
     a stage shared by the seeds (copied, so absent from a copy's log) counts once, a line of
     an older output of the stage (another fingerprint) not at all."""
-    lever = load("cf_lever")
+    lever = load("study_lever")
 
     def run(name, stages, log):
         d = tmp_path / name
@@ -180,13 +184,20 @@ def test_cf_lever_minutes_count_every_stage_that_ran_once(tmp_path):
     assert lever.stage_minutes([a, b]) == pytest.approx((120 + 300 + 60 + 240 + 60) / 60)
 
 
-def test_cf_lever_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch):
-    lever = load("cf_lever")
+def test_study_lever_refuses_bad_arguments_before_any_work(tmp_path, monkeypatch):
+    lever = load("study_lever")
     for argv, msg in ((["--seeds", "42", "42", "42"], "at least 3 different seeds"),
                       (["--preset", "huge"], "--preset 'huge'"),
                       (["--out", str(tmp_path / "no" / "x.md")], "does not exist"),
                       (["--study-dir", str(tmp_path)], "results.json not found")):
-        monkeypatch.setattr(sys, "argv", ["cf_lever.py", *argv])
+        monkeypatch.setattr(sys, "argv", ["study_lever.py", *argv])
+        with pytest.raises(SystemExit, match=msg):
+            lever.main()
+    # bf16 is measured only where it is native (a CPU with AVX-512 BF16 or AMX, or a GPU)
+    monkeypatch.setattr(lever, "_cuda", lambda: False)
+    for native, msg in ((False, "needs native bf16"), (True, "results.json not found")):
+        monkeypatch.setattr(lever, "cpu_has_native_bf16", lambda native=native: native)
+        monkeypatch.setattr(sys, "argv", ["study_lever.py", "--lever", "bf16", "--study-dir", str(tmp_path)])
         with pytest.raises(SystemExit, match=msg):
             lever.main()
 
