@@ -19,9 +19,15 @@ verdict (not resolved when two standard errors hold 0). The levers:
     (``tune.precision=bf16``), as the main run does on a processor with native bf16. It
     says whether bf16 costs quality beyond the noise of a retraining. It needs native bf16
     (AVX-512 BF16 or AMX) or a GPU: emulated bf16 is what no preset runs.
+``seqrec-time``
+    Do the five alignment tasks cost recommendation quality against tuning on ``seqrec``
+    alone for the same time? The study compares the two at equal tokens; this side trains
+    ``seqrec`` alone for the minutes the study's all-task runs took (the tokens that the
+    study's seqrec-only runs tune in that time), so the comparison is at equal time.
 
     python benchmarks/study_lever.py --lever cf-sasrec --study-dir runs/study-cpu   # after `lcrec-mini study --preset cpu`
     python benchmarks/study_lever.py --lever bf16 --study-dir runs/study-cpu
+    python benchmarks/study_lever.py --lever seqrec-time --study-dir runs/study-cpu
 
 Resumable: every stage of a finished seed is up to date and skipped; the rows are rebuilt
 from the run folders each time (``<study-dir>/lever-<name>.json`` keeps the comparison).
@@ -33,6 +39,8 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -62,6 +70,10 @@ class Lever(NamedTuple):
     note: str  # what the two sides share, under the table
     out: str  # the table's file in benchmarks/results
     needs_bf16: bool = False
+    #: train on as many minutes as the study's main runs instead of as many tokens: the tokens
+    #: are the study's budget times this configuration's tuning rate (tokens per second, from
+    #: the study's runs named here) over the main runs' seconds
+    match_time_of: str | None = None
 
 
 LEVERS = {
@@ -80,6 +92,15 @@ LEVERS = {
         "The two sides share the data, the indices and the task examples; only the tuner's arithmetic differs. "
         "Their speed ratio is measured side by side by `benchmarks/bench_tune.py`, not from these runs.",
         "bf16_quality.md", needs_bf16=True),
+    "seqrec-time": Lever(
+        StudyRun("seqrec-time-lcrec", "lever", {"index.method": "lcrec", "tasks.tasks": ["seqrec"]},
+                 "LC-Rec indices, seqrec only, tuned for as long as the all-task runs"),
+        "all six tasks (study)", "seqrec only",
+        "Six tasks against seqrec alone at equal tuning time",
+        "The seqrec-only side trains for the minutes the study's all-task runs took (the tokens those "
+        "minutes buy at the study's seqrec-only tuning rate), so the two sides cost the same time; the "
+        "study's own comparison of the two (the alignment claim) is at equal tokens.",
+        "seqrec_equal_time.md", match_time_of="index-lcrec-seq"),
 }
 #: the study's main configuration with the collaborative dimensions from SASRec's item table
 CF_RUN = LEVERS["cf-sasrec"].run
@@ -135,15 +156,34 @@ def compare(lever: dict[str, Any], study: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def time_matched_tokens(results: dict[str, Any], rate_of: str, seeds: list[int]) -> tuple[int, float, float]:
+    """(tokens, seconds, tokens per second): the tokens that ``rate_of``'s tuning rate buys in
+    the median tuning seconds of the study's main runs, both from the study's rows of
+    ``seeds`` (a tune resumed from a checkpoint timed only its tail and is left out)."""
+    def whole(name: str) -> list[dict[str, Any]]:
+        rows = [results["runs"].get(name, {}).get("seeds", {}).get(str(s)) for s in seeds]
+        return [r for r in rows if r and r.get("tune_seconds") and not r.get("tune_resumed_from_step")]
+
+    main, other = whole(MAIN_RUN), whole(rate_of)
+    if not main or not other:
+        sys.exit(f"study_lever: the study's results hold no whole tuning time of {MAIN_RUN if not main else rate_of} "
+                 f"for seeds {seeds}; let the study finish it first (the time match needs both)")
+    seconds = float(np.median([r["tune_seconds"] for r in main]))
+    rate = float(np.median([r["tune_tokens"] / r["tune_seconds"] for r in other]))
+    return round(seconds * rate), seconds, rate
+
+
 def tune_minutes(rows: dict[str, dict[str, Any]]) -> str:
     """Each seed's tuning minutes as its run recorded them (slash-separated)."""
     return " / ".join(f"{r['tune_seconds'] / 60:.1f}" if r.get("tune_seconds") is not None else "-" for r in rows.values())
 
 
 def table(cmp: dict[str, Any], preset: str, tokens: int, data_seed: int, minutes: float,
-          lever: Lever = LEVERS["cf-sasrec"], tune: tuple[str, str] | None = None) -> str:
+          lever: Lever = LEVERS["cf-sasrec"], tune: tuple[str, str] | None = None,
+          lever_tokens: int | None = None) -> str:
     """The comparison as a markdown table; ``tune``: each side's tuning minutes per seed
-    (the study's, the lever's)."""
+    (the study's, the lever's); ``lever_tokens``: the lever side's tokens per run where
+    they are not the study's."""
     seeds = ", ".join(map(str, cmp["seeds"]))
     lines = [f"**{lever.title}** (preset {preset}, LC-Rec indices, all six tasks, ~{tokens:,} training tokens per "
              f"run, data seed {data_seed}, training seeds {seeds}, all {cmp['n_users']} test users; means over the "
@@ -157,6 +197,8 @@ def table(cmp: dict[str, Any], preset: str, tokens: int, data_seed: int, minutes
                      f"{c['se']:.4f} | {c['verdict']} |")
     lines += ["", f"{lever.note} {lever.label} side: {minutes:.1f} min of stages for its {len(cmp['seeds'])} runs "
                   "(a stage its seeds share counted once); the other side is the study's `index-lcrec-all`."]
+    if lever_tokens is not None and lever_tokens != tokens:
+        lines += ["", f"{lever.label} side: ~{lever_tokens:,} training tokens per run."]
     if tune:
         lines += ["", f"Tuning minutes per seed, as each run recorded them: {lever.study_label} {tune[0]}; "
                       f"{lever.label} {tune[1]}."]
@@ -205,7 +247,10 @@ def main() -> None:
 
     from lcrec_mini.analyses.study import _metrics_row, _tune_and_eval  # torch and transformers: after the checks
 
-    tokens = STUDY_BUDGETS[args.preset].tokens
+    budget = tokens = STUDY_BUDGETS[args.preset].tokens
+    if lever.match_time_of:
+        tokens, seconds, rate = time_matched_tokens(results, lever.match_time_of, args.seeds)
+        print(f"{lever.label}: {tokens:,} tokens, {rate:.0f} tokens/s for the main runs' {seconds:.0f} s", flush=True)
     rows, dirs = {}, []
     for seed in args.seeds:  # each stage skips itself when up to date: a finished seed costs nothing
         print(f"== {run_name(lever.run, seed)}: {lever.run.label}, training seed {seed}", flush=True)
@@ -215,9 +260,9 @@ def main() -> None:
     check_paired(rows, f"{lever.run.name} runs", check_paired(study["seeds"], MAIN_RUN))
     cmp = compare(side(rows), study)
     write_json(study_dir / f"lever-{args.lever}.json", {"preset": args.preset, "lever": args.lever,
-                                                        "budget_tokens": tokens, **cmp})
-    text = table(cmp, args.preset, tokens, results.get("seed", 42), stage_minutes(dirs), lever,
-                 (tune_minutes(study["seeds"]), tune_minutes(rows)))
+                                                        "budget_tokens": budget, "lever_tokens": tokens, **cmp})
+    text = table(cmp, args.preset, budget, results.get("seed", 42), stage_minutes(dirs), lever,
+                 (tune_minutes(study["seeds"]), tune_minutes(rows)), tokens)
     print(text)
     out.write_text(text)
 

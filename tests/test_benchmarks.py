@@ -163,6 +163,26 @@ def test_study_lever_verdict_counts_the_seeds():
     assert text.rstrip().splitlines()[-1].startswith("Processor: ")  # last: the book's include stops before it
 
 
+def test_study_lever_matches_time_from_the_studys_own_rates():
+    """seqrec-time: the tokens that the seqrec-only runs' rate buys in the all-task runs'
+    median tuning time; a resumed tune (which timed only its tail) is left out, and a study
+    without both timings is refused by name."""
+    lever = load("study_lever")
+
+    def row(seconds, tokens, resumed=0):
+        return {"tune_seconds": seconds, "tune_tokens": tokens, "tune_resumed_from_step": resumed}
+
+    res = {"runs": {"index-lcrec-all": {"seeds": {"42": row(200, 40_000), "43": row(20, 4_000, resumed=50),
+                                                  "44": row(220, 44_000)}},
+                    "index-lcrec-seq": {"seeds": {"42": row(100, 15_000), "43": row(100, 16_000), "44": row(100, 17_000)}}}}
+    tokens, seconds, rate = lever.time_matched_tokens(res, "index-lcrec-seq", [42, 43, 44])
+    assert (seconds, rate) == (210, 160) and tokens == 210 * 160
+    del res["runs"]["index-lcrec-seq"]
+    with pytest.raises(SystemExit, match="no whole tuning time of index-lcrec-seq"):
+        lever.time_matched_tokens(res, "index-lcrec-seq", [42, 43, 44])
+    assert lever.LEVERS["seqrec-time"].run.overrides["tasks.tasks"] == ["seqrec"]
+
+
 def test_study_lever_minutes_count_every_stage_that_ran_once(tmp_path):
     """The stages' minutes come from each run's log.jsonl (only eval writes a timing.json):
     a stage shared by the seeds (copied, so absent from a copy's log) counts once, a line of
