@@ -102,8 +102,6 @@ LEVERS = {
         "study's own comparison of the two (the alignment claim) is at equal tokens.",
         "seqrec_equal_time.md", match_time_of="index-lcrec-seq"),
 }
-#: the study's main configuration with the collaborative dimensions from SASRec's item table
-CF_RUN = LEVERS["cf-sasrec"].run
 
 
 def check_study(study_dir: Path, seeds: list[int], preset: str) -> dict[str, Any]:
