@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lcrec_mini.analyses.claims import seed_means  # noqa: E402
+from lcrec_mini.analyses.claims import seed_means, whole_tunes  # noqa: E402
 from lcrec_mini.analyses.plan import (  # noqa: E402
     MAIN_RUN,
     STUDY_BUDGETS,
@@ -159,8 +159,7 @@ def time_matched_tokens(results: dict[str, Any], rate_of: str, seeds: list[int])
     the median tuning seconds of the study's main runs, both from the study's rows of
     ``seeds`` (a tune resumed from a checkpoint timed only its tail and is left out)."""
     def whole(name: str) -> list[dict[str, Any]]:
-        rows = [results["runs"].get(name, {}).get("seeds", {}).get(str(s)) for s in seeds]
-        return [r for r in rows if r and r.get("tune_seconds") and not r.get("tune_resumed_from_step")]
+        return whole_tunes(results["runs"].get(name, {}).get("seeds", {}).get(str(s)) for s in seeds)
 
     main, other = whole(MAIN_RUN), whole(rate_of)
     if not main or not other:

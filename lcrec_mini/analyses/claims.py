@@ -105,9 +105,14 @@ def tune_minutes(row: dict[str, Any]) -> float | None:
     a checkpoint counted only the seconds after the resume and is left out (None when no
     seed has a whole, recorded time). Runs of a study train on equal tokens; this says
     whether that was equal time too."""
-    secs = [r["tune_seconds"] for r in row.get("seeds", {}).values()
-            if r.get("tune_seconds") is not None and not r.get("tune_resumed_from_step")]
+    secs = [r["tune_seconds"] for r in whole_tunes(row.get("seeds", {}).values())]
     return float(np.median(secs)) / 60 if secs else None
+
+
+def whole_tunes(rows) -> list[dict[str, Any]]:
+    """The seed rows whose tune time is whole: recorded, and not resumed from a checkpoint
+    (a resumed tune timed only the steps after the resume)."""
+    return [r for r in rows if r and r.get("tune_seconds") is not None and not r.get("tune_resumed_from_step")]
 
 
 def _indexing(runs: dict[str, Any]) -> list[Claim]:
