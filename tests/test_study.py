@@ -295,7 +295,11 @@ def test_runs_table_gives_each_configurations_tuning_minutes():
     runs["tasks-4"]["seeds"]["44"]["cpu"] = "AMD EPYC (family 25, model 17); 2 cores; flags avx512_bf16; native bf16"
     caption = study_runs_table({"preset": "cpu", "model": "m", "data": "d", "seed": 42, "runs": runs,
                                 "wall_seconds": {}}).caption
-    assert "tuned on AMD EPYC (family 25, model 1) and AMD EPYC (family 25, model 17);" in caption
+    assert "tuned on 2 processor models" in caption and "EPYC" not in caption  # the book names no processor
+    runs["tasks-3"]["seeds"]["42"]["cpu"] = runs["tasks-4"]["seeds"]["44"]["cpu"]
+    caption = study_runs_table({"preset": "cpu", "model": "m", "data": "d", "seed": 42, "runs": runs,
+                                "wall_seconds": {}}).caption
+    assert "tuned on one processor model;" in caption
     # a run whose evaluation was redone keeps the minutes of its first tune in its row and the total
     wall = {"index-lcrec-seq-s42": 60.0, "index-lcrec-seq-s43": 60.0}
     t = study_runs_table({"preset": "cpu", "model": "m", "data": "d", "seed": 42, "runs": runs, "wall_seconds": wall,

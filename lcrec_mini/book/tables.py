@@ -297,9 +297,11 @@ def study_runs_table(results: dict[str, Any]):
     total = sum(wall.values())
     same = f"; every run {steps.pop()} tune steps, {users.pop()} test users" if len(steps) == len(users) == 1 else ""
     seeds = ", ".join(str(s) for s in results.get("budget", {}).get("seeds", []))
-    # a study resumed on other machines: which processors trained its rows (name, family and model)
-    cpus = sorted({s["cpu"].split(";")[0] for r in runs.values() for s in r["seeds"].values() if s.get("cpu")})
-    on = f"; tuned on {' and '.join(cpus)}" if cpus else ""
+    # a study resumed on other machines: how many processor models trained its rows (their tuning
+    # minutes then differ by machine too); each row's processor is in results.json, not on the page
+    cpus = {s["cpu"].split(";")[0] for r in runs.values() for s in r["seeds"].values() if s.get("cpu")}
+    on = (f"; tuned on {len(cpus)} processor models (minutes differ by machine; each row's `cpu` in results.json)"
+          if len(cpus) > 1 else "; tuned on one processor model" if cpus else "")
     return Table(rows, caption=f"preset {results['preset']}, model {results['model']}, data {results['data']}, "
                                f"data seed {results['seed']}, training seeds {seeds}{same}{on}; "
                                f"metrics are means over the seeds; total {total / 60:.1f} min")
