@@ -291,6 +291,9 @@ def test_runs_table_gives_each_configurations_tuning_minutes():
     assert minutes["index-lcrec-seq"] == "5.0"  # median of 4, 5 and 104 minutes
     assert minutes["tasks-3"] == "54.0"  # the resumed seed left out: median of 4 and 104
     assert "tuned on" not in table.caption  # rows without a processor: none named
+    # what every run shares is said once, in the caption, not in a column of equal cells
+    assert "every run 55 tune steps; every run evaluated on 943 test users" in table.caption
+    assert not {"tune steps", "test users"} & set(table.rows[0])
     runs["tasks-3"]["seeds"]["42"]["cpu"] = "AMD EPYC (family 25, model 1); 2 cores; flags avx2; no native bf16"
     runs["tasks-4"]["seeds"]["44"]["cpu"] = "AMD EPYC (family 25, model 17); 2 cores; flags avx512_bf16; native bf16"
     caption = study_runs_table({"preset": "cpu", "model": "m", "data": "d", "seed": 42, "runs": runs,

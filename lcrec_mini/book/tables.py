@@ -268,8 +268,8 @@ def related_table(ds, codes, emb, item: int, k: int = 5):
 
 def study_runs_table(results: dict[str, Any]):
     """One row per configuration: its metrics averaged over its training seeds, the seeds,
-    the median tuning minutes of one run and the minutes of all its runs; the tune steps and test users every run shares go to
-    the caption (per row only where they differ)."""
+    the median tuning minutes of one run and the minutes of all its runs; the tune steps or
+    the test users that every run shares go to the caption (per row only where they differ)."""
     runs = results.get("runs", {})
     steps = {s["tune_steps"] for r in runs.values() for s in r["seeds"].values()}
     users = {r["n_users"] for r in runs.values()}
@@ -282,9 +282,10 @@ def study_runs_table(results: dict[str, Any]):
     for name, r in runs.items():
         row = {"run": name, "what": r["label"], "seeds": r["n_seeds"], "HR@5": r["hr@5"], "HR@10": r["hr@10"],
                "NDCG@10": r["ndcg@10"]}
-        if len(steps) > 1 or len(users) > 1:
-            row.update({"tune steps": "/".join(str(s["tune_steps"]) for s in r["seeds"].values()),
-                        "test users": r["n_users"]})
+        if len(steps) > 1:  # each a column only where the rows differ (the table fits a page)
+            row["tune steps"] = "/".join(str(s["tune_steps"]) for s in r["seeds"].values())
+        if len(users) > 1:
+            row["test users"] = r["n_users"]
         minutes = sum(wall.get(f"{name}-s{s}", 0) for s in r["seeds"]) / 60
         tune = tune_minutes(r)
         rows.append({**row, "tune min (median)": "" if tune is None else f"{tune:.1f}", "minutes": f"{minutes:.1f}"})
@@ -295,7 +296,8 @@ def study_runs_table(results: dict[str, Any]):
         if part in wall:
             rows.append({"run": part, "what": "analysis", "minutes": f"{wall[part] / 60:.1f}"})
     total = sum(wall.values())
-    same = f"; every run {steps.pop()} tune steps, {users.pop()} test users" if len(steps) == len(users) == 1 else ""
+    same = (f"; every run {steps.pop()} tune steps" if len(steps) == 1 else "") + \
+        (f"; every run evaluated on {users.pop()} test users" if len(users) == 1 else "")
     seeds = ", ".join(str(s) for s in results.get("budget", {}).get("seeds", []))
     # a study resumed on other machines: how many processor models trained its rows (their tuning
     # minutes then differ by machine too); each row's processor is in results.json, not on the page
